@@ -1,0 +1,63 @@
+from django.core.validators import RegexValidator
+from django.db import models
+
+PAYER_NAME = RegexValidator(r"^[a-z0-9][a-z0-9-]{0,9}$", "Lower-case letters, digits and '-', at most 10 characters.")
+EMAIL_PART = RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "Lower-case letters, digits and '-'.")
+ACCOUNT_ID = RegexValidator(r"^\d{12}$", "A 12-digit AWS account id.")
+
+
+class Payer(models.Model):
+    """A billing family: one AWS Organization and how Bespoke vends accounts into it."""
+
+    name = models.CharField(max_length=10, unique=True, validators=[PAYER_NAME], help_text="What requests name as 'payer'.")
+    display_name = models.CharField(max_length=100, blank=True)
+    management_account_id = models.CharField(max_length=12, validators=[ACCOUNT_ID])
+    management_role_arn = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Role to assume in the management account; empty uses Bespoke's own credentials.",
+    )
+    member_role_name = models.CharField(
+        max_length=64,
+        default="OrganizationAccountAccessRole",
+        help_text="Role Organizations creates in each new account, assumed to baseline it.",
+    )
+    email_division = models.CharField(max_length=30, validators=[EMAIL_PART])
+    email_domain = models.CharField(max_length=100)
+    allowed_environments = models.JSONField(default=list)
+    allowed_regions = models.JSONField(default=list)
+    parent_ou_id = models.CharField(max_length=68, blank=True, help_text="OU new accounts move into; empty leaves them at the root.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ManagedAccount(models.Model):
+    """An AWS account Bespoke created (or will create) and manages."""
+
+    class Status(models.TextChoices):
+        CREATING = "creating"
+        ACTIVE = "active"
+        FAILED = "failed"
+
+    id = models.CharField(max_length=36, primary_key=True)
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="accounts")
+    request_id = models.CharField(max_length=36, unique=True, help_text="The account request this account was vended for.")
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=50)
+    aws_account_id = models.CharField(max_length=12, blank=True, db_index=True)
+    create_request_id = models.CharField(max_length=100, blank=True, help_text="Organizations' CreateAccount request id.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATING)
+    failure_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.aws_account_id or 'pending'} {self.email}"

@@ -1,0 +1,130 @@
+"""The accounts context's workflow steps: create the member account and wait for it."""
+
+import re
+from typing import Any
+
+from apps.accounts.models import ManagedAccount, Payer
+from apps.accounts.services import account_start, account_update
+from apps.cloud import api as cloud
+from apps.kernel.errors import PermanentError, RetryableError
+from apps.kernel.steps import StepContext, StepFunction
+
+# Characters AWS accepts in tag values; anything else (quotes, say) becomes a space.
+_TAG_UNSAFE = re.compile(r"[^\w .:/=+\-@]", re.UNICODE)
+
+
+def _tags(inputs: dict[str, Any] | Any) -> list[dict[str, str]]:
+    tags = {"bespoke:request-id": inputs["request_id"], **{k: str(v) for k, v in inputs.get("tags", {}).items()}}
+    return [{"Key": key[:128], "Value": _TAG_UNSAFE.sub(" ", value)[:256]} for key, value in sorted(tags.items())]
+
+
+def _organizations(payer: Payer) -> Any:
+    return cloud.client("organizations", session=cloud.management_session(role_arn=payer.management_role_arn or None))
+
+
+def _find_existing(org: Any, *, email: str, name: str) -> tuple[str | None, str | None]:
+    """(account id, in-progress create request id) of an earlier attempt whose answer was lost."""
+    with cloud.aws_errors("ListAccounts"):
+        for page in org.get_paginator("list_accounts").paginate():
+            for account in page["Accounts"]:
+                if account["Email"].lower() == email.lower() and account["Status"] != "SUSPENDED":
+                    return account["Id"], None
+    with cloud.aws_errors("ListCreateAccountStatus"):
+        for page in org.get_paginator("list_create_account_status").paginate(States=["IN_PROGRESS"]):
+            for status in page["CreateAccountStatuses"]:
+                if status.get("AccountName") == name:
+                    return None, status["Id"]
+    return None, None
+
+
+def create_account(context: StepContext) -> dict[str, Any]:
+    """Ask Organizations for the member account.
+
+    Idempotent: the CreateAccount request id is stored on the account record before this
+    returns, and before creating, an account with the same email (or an in-progress
+    creation with the same name) left by an earlier attempt is adopted instead.
+    """
+    inputs = context.inputs
+    account = account_start(
+        request_id=context.require("request_id"),
+        payer_name=context.require("payer"),
+        email=context.require("account_email"),
+        name=context.require("account_name"),
+    )
+    if account.aws_account_id or account.create_request_id:
+        return {"create_account_request_id": account.create_request_id, "account_email": account.email}
+    org = _organizations(account.payer)
+    existing_id, in_progress_id = _find_existing(org, email=account.email, name=account.name)
+    if existing_id or in_progress_id:
+        account_update(account, aws_account_id=existing_id or "", create_request_id=in_progress_id or "")
+        return {"create_account_request_id": account.create_request_id, "account_email": account.email}
+    with cloud.aws_errors("CreateAccount"):
+        status = org.create_account(
+            Email=account.email,
+            AccountName=account.name,
+            RoleName=account.payer.member_role_name,
+            IamUserAccessToBilling="ALLOW",
+            Tags=_tags(inputs),
+        )["CreateAccountStatus"]
+    account_update(account, create_request_id=status["Id"])
+    if status["State"] == "FAILED":
+        return _creation_failed(account, status.get("FailureReason", "UNKNOWN"))
+    return {"create_account_request_id": status["Id"], "account_email": account.email}
+
+
+def wait_account(context: StepContext) -> dict[str, Any]:
+    """Wait until Organizations reports the account created, move it to the payer's OU and
+    check that its role can be assumed.
+
+    Idempotent: it only reads the creation status; the move happens only when the account
+    is not already in the target OU; the account id is stored once known.
+    """
+    account = ManagedAccount.objects.select_related("payer").get(request_id=context.require("request_id"))
+    payer = account.payer
+    org = _organizations(payer)
+    if not account.aws_account_id:
+        with cloud.aws_errors("DescribeCreateAccountStatus"):
+            status = org.describe_create_account_status(CreateAccountRequestId=account.create_request_id)[
+                "CreateAccountStatus"
+            ]
+        state = status["State"]
+        if state == "IN_PROGRESS":
+            raise RetryableError("Organizations is still creating the account.", code="CreateAccountInProgress")
+        if state == "FAILED":
+            _creation_failed(account, status.get("FailureReason", "UNKNOWN"))
+        account_update(account, aws_account_id=status["AccountId"])
+    if payer.parent_ou_id:
+        _move_to_ou(org, account_id=account.aws_account_id, ou_id=payer.parent_ou_id)
+    _check_role(payer, account.aws_account_id)
+    account_update(account, status=ManagedAccount.Status.ACTIVE)
+    return {"account_id": account.aws_account_id, "account_email": account.email}
+
+
+def _creation_failed(account: ManagedAccount, reason: str) -> dict[str, Any]:
+    account_update(account, status=ManagedAccount.Status.FAILED, failure_reason=reason)
+    raise PermanentError(f"Organizations could not create the account: {reason}", code=reason)
+
+
+def _move_to_ou(org: Any, *, account_id: str, ou_id: str) -> None:
+    with cloud.aws_errors("ListParents"):
+        parent = org.list_parents(ChildId=account_id)["Parents"][0]["Id"]
+    if parent != ou_id:
+        with cloud.aws_errors("MoveAccount"):
+            org.move_account(AccountId=account_id, SourceParentId=parent, DestinationParentId=ou_id)
+
+
+def _check_role(payer: Payer, account_id: str) -> None:
+    # A brand-new account's role can take a while to become assumable: AccessDenied
+    # here means "not yet", not "never".
+    with cloud.aws_errors("AssumeRole", retryable_codes=frozenset({"AccessDenied"})):
+        management = cloud.management_session(role_arn=payer.management_role_arn or None)
+        member = cloud.member_session(management=management, account_id=account_id, role_name=payer.member_role_name)
+        identity = cloud.client("sts", session=member).get_caller_identity()
+    if identity["Account"] != account_id:
+        raise PermanentError(
+            f"Assumed {payer.member_role_name} but landed in {identity['Account']}, not {account_id}.",
+            code="WrongAccount",
+        )
+
+
+STEPS: dict[str, StepFunction] = {"create_account": create_account, "wait_account": wait_account}

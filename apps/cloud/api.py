@@ -1,0 +1,146 @@
+"""AWS access for every context: sessions, assume-role, clients and error classification.
+
+Every boto3 client Bespoke makes comes from here, so every one honours
+``AWS_ENDPOINT_URL`` (moto's server locally and in tests), uses botocore's adaptive
+retries and bounded timeouts, and turns AWS errors into retryable or permanent step
+errors with the AWS error code preserved.
+"""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.client import BaseClient
+from botocore.config import Config
+from django.conf import settings
+
+from apps.kernel.errors import PermanentError, RetryableError
+
+# Error codes that mean "not now": throttling, transient server trouble, races that
+# settle by themselves. Anything else is permanent and fails the step at once.
+RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "ConcurrentModificationException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalError",
+        "InternalErrorException",
+        "ServiceException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "IDPCommunicationError",
+    }
+)
+
+_local = threading.local()
+
+
+def _config() -> Config:
+    return Config(
+        retries={"mode": "adaptive", "max_attempts": settings.AWS_MAX_ATTEMPTS},
+        connect_timeout=settings.AWS_CONNECT_TIMEOUT,
+        read_timeout=settings.AWS_READ_TIMEOUT,
+    )
+
+
+def base_session() -> boto3.Session:
+    """The credentials Bespoke itself runs with (one session per thread: boto3 sessions
+    are not thread-safe)."""
+    session: boto3.Session | None = getattr(_local, "session", None)
+    if session is None:
+        session = boto3.Session(region_name=settings.AWS_DEFAULT_REGION)
+        _local.session = session
+    return session
+
+
+def client(service: str, *, session: boto3.Session | None = None, region: str | None = None) -> Any:
+    """A boto3 client for ``service``, wired to the configured endpoint."""
+    chosen = session or base_session()
+    return chosen.client(
+        service,  # type: ignore[call-overload]
+        region_name=region or chosen.region_name or settings.AWS_DEFAULT_REGION,
+        endpoint_url=settings.AWS_ENDPOINT_URL,
+        config=_config(),
+    )
+
+
+def assume_role(*, role_arn: str, session_name: str, session: boto3.Session | None = None) -> boto3.Session:
+    """A session with the credentials of ``role_arn`` (assumed from ``session``)."""
+    sts: BaseClient = client("sts", session=session)
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=(session or base_session()).region_name,
+    )
+
+
+def management_session(*, role_arn: str | None) -> boto3.Session:
+    """The payer's management account: its role if one is configured, else our own credentials."""
+    if role_arn:
+        return assume_role(role_arn=role_arn, session_name="bespoke-management")
+    return base_session()
+
+
+def member_session(*, management: boto3.Session, account_id: str, role_name: str) -> boto3.Session:
+    """A session inside member account ``account_id`` through its cross-account role."""
+    role_arn = f"arn:aws:iam::{account_id}:role/{role_name}"
+    return assume_role(role_arn=role_arn, session_name=f"bespoke-{account_id}", session=management)
+
+
+def error_code(error: BaseException) -> str:
+    if isinstance(error, botocore.exceptions.ClientError):
+        return str(error.response.get("Error", {}).get("Code", "ClientError"))
+    return type(error).__name__
+
+
+def is_retryable(error: BaseException) -> bool:
+    if isinstance(
+        error,
+        botocore.exceptions.EndpointConnectionError
+        | botocore.exceptions.ConnectTimeoutError
+        | botocore.exceptions.ReadTimeoutError
+        | botocore.exceptions.ConnectionClosedError,
+    ):
+        return True
+    if isinstance(error, botocore.exceptions.ClientError):
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return error_code(error) in RETRYABLE_CODES or status >= 500
+    return False
+
+
+@contextmanager
+def aws_errors(action: str, *, retryable_codes: frozenset[str] = frozenset()) -> Iterator[None]:
+    """Translate AWS errors raised in the block into step errors.
+
+    ``retryable_codes`` adds codes that are transient for this action only (for example
+    AccessDenied right after an account is created, before its role can be assumed).
+    """
+    try:
+        yield
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        code = error_code(error)
+        message = f"{action}: {code}: {_aws_message(error)}"
+        if is_retryable(error) or code in retryable_codes:
+            raise RetryableError(message, code=code) from error
+        raise PermanentError(message, code=code) from error
+
+
+def _aws_message(error: BaseException) -> str:
+    if isinstance(error, botocore.exceptions.ClientError):
+        return str(error.response.get("Error", {}).get("Message", "")) or str(error)
+    return str(error)

@@ -1,0 +1,55 @@
+"""The intake context's events and read models."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from apps.kernel.contracts import Event
+
+# Request statuses, as clients see them.
+ACCEPTED = "accepted"
+PROVISIONING = "provisioning"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+STATUSES = (ACCEPTED, PROVISIONING, SUCCEEDED, FAILED)
+# A failed request no longer holds its account email: it may be requested again.
+LIVE_STATUSES = (ACCEPTED, PROVISIONING, SUCCEEDED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountRequested(Event):
+    request_id: str
+    payer: str
+    environment: str
+    region: str
+    regulated: bool
+    account_email: str
+    account_name: str
+    tags: dict[str, str] = field(default_factory=dict)
+    vpc: dict[str, int] = field(default_factory=dict)
+    user_access_list: list[str] = field(default_factory=list)
+    technical_contact: dict[str, str] = field(default_factory=dict)
+    requestor: dict[str, str] = field(default_factory=dict)
+
+    def aggregate_id(self) -> str:
+        return self.request_id
+
+    def run_params(self) -> dict[str, Any]:
+        """What every step of the request's run receives as inputs."""
+        return self.payload()
+
+
+@dataclass(frozen=True)
+class AccountRequestSummary:
+    id: str
+    client_id: str
+    status: str
+    payer: str
+    environment: str
+    region: str
+    regulated: bool
+    account_email: str
+    body: dict[str, Any]
+    failure: str
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,128 @@
+"""Validation of account requests: Tailor's field rules, strictly typed.
+
+Unknown fields are refused (a typo must not be silently ignored), booleans and integers
+must be JSON booleans and integers, and the payer decides which environments and regions
+are allowed.
+"""
+
+from typing import Any
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from apps.accounts import api as accounts
+
+USERNAME = RegexValidator(r"^[a-z_]{3,20}$", "3-20 lower-case letters or underscores.")
+COST_CENTER = RegexValidator(r"^\d{10}$", "Exactly 10 digits.")
+SHORT_NAME = RegexValidator(r"^[a-z0-9]{2,15}$", "2-15 lower-case letters or digits.")
+PRINTABLE = RegexValidator(r"^[^\x00-\x1f\x7f]*$", "Control characters are not allowed.")
+
+AZ_COUNTS = (2, 3)
+PREFIX_LENGTHS = (23, 24)
+MAX_ACCESS_LIST = 50
+
+
+class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Refuses fields it does not declare."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictChoiceIntegerField(serializers.IntegerField):
+    """An integer (not a string of digits) from a fixed set."""
+
+    def __init__(self, *, choices: tuple[int, ...], **kwargs: Any) -> None:
+        self.allowed = choices
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        if data not in self.allowed:
+            raise serializers.ValidationError(f"Must be one of {', '.join(map(str, self.allowed))}.")
+        return data
+
+
+def text(*, min_length: int = 0, max_length: int, required: bool = True, **kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(
+        min_length=min_length or None,
+        max_length=max_length,
+        required=required,
+        allow_blank=not required,
+        validators=[PRINTABLE, *kwargs.pop("validators", [])],
+        **kwargs,
+    )
+
+
+def username() -> serializers.CharField:
+    return serializers.CharField(max_length=20, validators=[USERNAME])
+
+
+class VpcSerializer(StrictSerializer):
+    az_count = StrictChoiceIntegerField(choices=AZ_COUNTS)
+    prefix_length = StrictChoiceIntegerField(choices=PREFIX_LENGTHS)
+
+
+class TagsSerializer(StrictSerializer):
+    cost_center = serializers.CharField(max_length=10, validators=[COST_CENTER])
+    project_name = text(min_length=3, max_length=30)
+    project_short_name = serializers.CharField(max_length=15, validators=[SHORT_NAME])
+
+
+class TechnicalContactSerializer(StrictSerializer):
+    full_name = text(min_length=3, max_length=50)
+    username = username()
+
+
+class RequestorSerializer(StrictSerializer):
+    full_name = text(min_length=3, max_length=50)
+    username = username()
+    manager = text(min_length=3, max_length=50)
+    department = text(min_length=3, max_length=50)
+    email = serializers.EmailField(max_length=254)
+
+
+class AccountRequestInputSerializer(StrictSerializer):
+    payer = serializers.CharField(max_length=10)
+    regulated = StrictBooleanField()
+    environment = serializers.CharField(max_length=20)
+    region = serializers.CharField(max_length=30)
+    vpc = VpcSerializer()
+    tags = TagsSerializer()
+    user_access_list = serializers.ListField(child=username(), min_length=1, max_length=MAX_ACCESS_LIST)
+    technical_contact = TechnicalContactSerializer()
+    requestor = RequestorSerializer()
+    external_transaction_id = text(max_length=50, required=False, default="")
+    comment = text(max_length=100, required=False, default="")
+
+    def validate_user_access_list(self, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Usernames must not repeat.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        payer = accounts.payer_get(name=attrs["payer"])
+        if payer is None:
+            raise serializers.ValidationError({"payer": [f"Unknown payer {attrs['payer']!r}."]})
+        errors: dict[str, list[str]] = {}
+        if attrs["environment"] not in payer.allowed_environments:
+            errors["environment"] = [
+                f"Payer {payer.name} allows the environments {', '.join(payer.allowed_environments)}."
+            ]
+        if attrs["region"] not in payer.allowed_regions:
+            errors["region"] = [f"Payer {payer.name} allows the regions {', '.join(payer.allowed_regions)}."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs

@@ -1,0 +1,134 @@
+from dataclasses import asdict
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts import api as accounts
+from apps.clients.contracts import OPERATIONS_ADMIN, REQUESTS_READ, REQUESTS_WRITE, Principal
+from apps.intake.contracts import STATUSES, AccountRequestSummary
+from apps.intake.rest.serializers import AccountRequestInputSerializer
+from apps.intake.selectors import request_get, request_list
+from apps.intake.services import request_create
+from apps.kernel.errors import NotFound
+from apps.workflow import api as workflow
+
+
+def _visible_to(principal: Principal) -> str | None:
+    """Clients see their own requests; operators see all."""
+    return None if principal.has_scopes(OPERATIONS_ADMIN) else principal.client_id
+
+
+def _status_url(request: Request, request_id: str) -> str:
+    return request.build_absolute_uri(reverse("v1:account-request-detail", kwargs={"request_id": request_id}))
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def present_request(http: Request, summary: AccountRequestSummary) -> dict[str, Any]:
+    """The status document: the request, its run's steps and, once created, the account."""
+    run = workflow.run_for_request(request_id=summary.id)
+    account = accounts.account_for_request(request_id=summary.id)
+    return {
+        "id": summary.id,
+        "status": summary.status,
+        "status_url": _status_url(http, summary.id),
+        "payer": summary.payer,
+        "environment": summary.environment,
+        "region": summary.region,
+        "regulated": summary.regulated,
+        "account_email": summary.account_email,
+        "external_transaction_id": summary.body.get("external_transaction_id", ""),
+        "failure": summary.failure or None,
+        "created_at": _iso(summary.created_at),
+        "updated_at": _iso(summary.updated_at),
+        "account": {"id": account.id, "email": account.email} if account and account.id else None,
+        "run": None
+        if run is None
+        else {
+            "id": run.id,
+            "status": run.status,
+            "started_at": _iso(run.started_at),
+            "finished_at": _iso(run.finished_at),
+        },
+        "steps": []
+        if run is None
+        else [
+            {
+                "name": step.name,
+                "legacy_name": step.legacy_name or None,
+                "state": step.state,
+                "required": step.required,
+                "depends_on": list(step.depends_on),
+                "attempts": step.attempts,
+                "started_at": _iso(step.started_at),
+                "finished_at": _iso(step.finished_at),
+                "message": step.message,
+                "outputs": step.outputs,
+            }
+            for step in run.steps
+        ],
+        "request": summary.body,
+    }
+
+
+class ListQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    status = serializers.ChoiceField(choices=STATUSES, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
+    offset = serializers.IntegerField(min_value=0, default=0)
+
+
+class AccountRequestCollectionView(APIView):
+    """``POST`` a new account request (202 + status URL); ``GET`` the client's requests."""
+
+    required_scopes = {"POST": (REQUESTS_WRITE,), "GET": (REQUESTS_READ,)}
+
+    def post(self, request: Request) -> Response:
+        serializer = AccountRequestInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        principal: Principal = request.user  # type: ignore[assignment]
+        created = request_create(client_id=principal.client_id, data=dict(serializer.validated_data))
+        url = _status_url(request, created.id)
+        return Response(
+            {"id": created.id, "status": created.status, "status_url": url},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": url},
+        )
+
+    def get(self, request: Request) -> Response:
+        query = ListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        total, items = request_list(
+            client_id=_visible_to(request.user),  # type: ignore[arg-type]
+            status=query.validated_data.get("status"),
+            limit=query.validated_data["limit"],
+            offset=query.validated_data["offset"],
+        )
+        return Response(
+            {
+                "count": total,
+                "results": [
+                    {**{k: v for k, v in asdict(item).items() if k in ("id", "status", "payer", "environment", "region", "account_email")},
+                     "created_at": _iso(item.created_at),
+                     "status_url": _status_url(request, item.id)}
+                    for item in items
+                ],
+            }
+        )
+
+
+class AccountRequestDetailView(APIView):
+    """The request's status, its steps and, once created, its account."""
+
+    required_scopes = (REQUESTS_READ,)
+
+    def get(self, request: Request, request_id: str) -> Response:
+        summary = request_get(request_id=request_id, client_id=_visible_to(request.user))  # type: ignore[arg-type]
+        if summary is None:
+            raise NotFound(f"No account request {request_id}.")
+        return Response(present_request(request, summary))

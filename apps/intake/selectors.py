@@ -1,0 +1,37 @@
+from apps.intake.contracts import AccountRequestSummary
+from apps.intake.models import AccountRequest
+
+
+def summarize(request: AccountRequest) -> AccountRequestSummary:
+    return AccountRequestSummary(
+        id=request.id,
+        client_id=request.client_id,
+        status=request.status,
+        payer=request.payer,
+        environment=request.environment,
+        region=request.region,
+        regulated=request.regulated,
+        account_email=request.account_email,
+        body=request.body,
+        failure=request.failure,
+        created_at=request.created_at,
+        updated_at=request.updated_at,
+    )
+
+
+def request_get(*, request_id: str, client_id: str | None) -> AccountRequestSummary | None:
+    """A request, if ``client_id`` (None: any client) may see it."""
+    queryset = AccountRequest.objects.filter(id=request_id)
+    if client_id is not None:
+        queryset = queryset.filter(client_id=client_id)
+    request = queryset.first()
+    return summarize(request) if request else None
+
+
+def request_list(*, client_id: str | None, status: str | None, limit: int, offset: int) -> tuple[int, list[AccountRequestSummary]]:
+    queryset = AccountRequest.objects.all()
+    if client_id is not None:
+        queryset = queryset.filter(client_id=client_id)
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.count(), [summarize(r) for r in queryset.order_by("-created_at")[offset : offset + limit]]

@@ -1,0 +1,148 @@
+"""Messages: the frozen dataclasses contexts exchange, and the step protocol.
+
+An *event* says what happened (past tense) and goes to every subscriber; a *command*
+asks for one thing to be done and has exactly one handler. Both travel as a JSON
+envelope: ``{"type", "version", "message_id", "occurred_at", "correlation_id",
+"payload"}``. Payload fields are JSON primitives, never model instances.
+
+No Django imports here: contracts are shared by every context and every deployable.
+"""
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Self
+
+from apps.kernel import clock, ids
+
+Envelope = dict[str, Any]
+
+_REGISTRY: dict[str, type["Message"]] = {}
+
+
+class UnknownMessage(Exception):
+    """An envelope whose type no loaded contract declares, or whose payload doesn't fit it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message:
+    message_id: str = field(default_factory=lambda: ids.new_id())
+    occurred_at: datetime = field(default_factory=lambda: clock.now())
+
+    version: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        existing = _REGISTRY.get(cls.__name__)
+        if existing is not None and existing.__qualname__ != cls.__qualname__:
+            raise TypeError(f"Two message types are named {cls.__name__}.")
+        _REGISTRY[cls.__name__] = cls
+
+    @classmethod
+    def type_name(cls) -> str:
+        return cls.__name__
+
+    def aggregate_id(self) -> str:
+        """The id messages are ordered by (a run, a request); the message's own by default."""
+        return self.message_id
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("message_id", "occurred_at")
+        }
+
+    def to_envelope(self, *, correlation_id: str | None = None) -> Envelope:
+        return {
+            "type": self.type_name(),
+            "version": self.version,
+            "message_id": self.message_id,
+            "occurred_at": self.occurred_at.isoformat(),
+            "correlation_id": correlation_id,
+            "payload": self.payload(),
+        }
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> Self:
+        message_type = message_class(envelope.get("type", ""))
+        if not issubclass(message_type, cls):
+            raise UnknownMessage(f"{envelope.get('type')} is not a {cls.__name__}.")
+        try:
+            return message_type(  # type: ignore[return-value]
+                message_id=envelope["message_id"],
+                occurred_at=datetime.fromisoformat(envelope["occurred_at"]),
+                **envelope["payload"],
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise UnknownMessage(f"Malformed {envelope.get('type')} envelope: {error}") from error
+
+
+def message_class(type_name: str) -> type[Message]:
+    try:
+        return _REGISTRY[type_name]
+    except KeyError:
+        raise UnknownMessage(f"No message type named {type_name!r}.") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event(Message):
+    """Something that happened. Every subscriber gets its own copy."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command(Message):
+    """Something to do. Exactly one handler."""
+
+
+# --- The step protocol ---------------------------------------------------------------
+# The workflow context orchestrates; the context that owns a step runs it. They share
+# only these messages, so a context can run in another deployable without the workflow.
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStep(Command):
+    run_id: str
+    step: str
+    context: str
+    attempt: int = 1
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def aggregate_id(self) -> str:
+        return self.run_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepSucceeded(Event):
+    run_id: str
+    step: str
+    attempts: int
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def aggregate_id(self) -> str:
+        return self.run_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepRetrying(Event):
+    run_id: str
+    step: str
+    attempts: int
+    error_code: str
+    message: str
+    retry_in_seconds: float
+
+    def aggregate_id(self) -> str:
+        return self.run_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepFailed(Event):
+    run_id: str
+    step: str
+    attempts: int
+    error_code: str
+    message: str
+
+    def aggregate_id(self) -> str:
+        return self.run_id

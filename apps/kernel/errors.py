@@ -1,0 +1,49 @@
+"""Errors every context raises and the API renders.
+
+``ApplicationError`` is an expected, explained failure with a stable machine-readable
+``code``. Steps and handlers raise ``RetryableError`` for what may succeed later
+(throttling, eventual consistency, timeouts) and ``PermanentError`` for what will not.
+"""
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    code = "application_error"
+    status_code = 400
+
+    def __init__(self, message: str, *, extra: dict[str, Any] | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra or {}
+        if code is not None:
+            self.code = code
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+    status_code = 404
+
+
+class Conflict(ApplicationError):
+    code = "conflict"
+    status_code = 409
+
+
+class StepError(Exception):
+    """A step could not finish; ``code`` preserves the cause (e.g. the AWS error code)."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, code: str = "step_error") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class RetryableError(StepError):
+    retryable = True
+
+
+class PermanentError(StepError):
+    retryable = False

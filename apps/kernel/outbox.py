@@ -1,0 +1,78 @@
+"""The transactional outbox.
+
+``record(message)`` stores a message in the caller's transaction. After commit the
+installed publisher (the ``tasks`` layer, which the kernel never imports) relays it;
+if that fails or the process dies first, the sweeper relays it later. Nothing recorded
+is lost, and nothing is published for a transaction that rolled back.
+"""
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+import structlog
+from django.db import connection, transaction
+from django.db.models import F
+
+from apps.kernel import clock
+from apps.kernel.contracts import Message
+from apps.kernel.logging import current_request_id
+from apps.kernel.models import OutboxMessage
+
+log = structlog.get_logger(__name__)
+
+Publisher = Callable[[list[str]], None]
+_publisher: Publisher | None = None
+
+
+def set_publisher(publisher: Publisher | None) -> None:
+    """Install the function that relays outbox messages by id after commit."""
+    global _publisher
+    _publisher = publisher
+
+
+def record(message: Message) -> None:
+    """Store ``message`` in the current transaction; it is relayed once that commits."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("record() must be called inside transaction.atomic().")
+    OutboxMessage.objects.create(
+        message_id=message.message_id,
+        sequence=time.time_ns(),
+        type=message.type_name(),
+        aggregate_id=message.aggregate_id(),
+        envelope=message.to_envelope(correlation_id=current_request_id()),
+        recorded_at=clock.now(),
+    )
+    transaction.on_commit(lambda: _relay_after_commit(message.message_id), robust=True)
+
+
+def _relay_after_commit(message_id: str) -> None:
+    if _publisher is None:
+        return
+    try:
+        _publisher([message_id])
+    except Exception:  # the sweeper relays it later; the caller's work is already committed
+        log.warning("outbox.relay_deferred", message_id=message_id, exc_info=True)
+
+
+def pending_ids(*, older_than_seconds: float = 0, limit: int = 500) -> list[str]:
+    """Unpublished messages, oldest first."""
+    queryset = OutboxMessage.objects.filter(published_at__isnull=True)
+    if older_than_seconds:
+        queryset = queryset.filter(recorded_at__lte=clock.now() - timedelta(seconds=older_than_seconds))
+    return list(queryset.order_by("sequence").values_list("message_id", flat=True)[:limit])
+
+
+def unpublished(message_ids: Iterable[str]) -> list[OutboxMessage]:
+    return list(OutboxMessage.objects.filter(message_id__in=list(message_ids), published_at__isnull=True).order_by("sequence"))
+
+
+def mark_published(message_id: str) -> None:
+    OutboxMessage.objects.filter(message_id=message_id, published_at__isnull=True).update(published_at=clock.now())
+
+
+def mark_failed(message_id: str, error: str) -> None:
+    OutboxMessage.objects.filter(message_id=message_id).update(
+        publish_attempts=F("publish_attempts") + 1, last_error=error[:2000]
+    )
+

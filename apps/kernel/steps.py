@@ -1,0 +1,149 @@
+"""Running one workflow step, the same way in every context.
+
+A context that provides steps maps step names to functions (its ``steps.py``) and hands
+``RunStep`` commands to ``execute_step``. The step function does the work (idempotently:
+re-running converges on the same state) and returns its outputs; ``execute_step``
+reports the outcome as ``StepSucceeded`` / ``StepRetrying`` / ``StepFailed`` through the
+outbox, exactly once per command thanks to the inbox.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from django.db import transaction
+
+from apps.kernel import inbox
+from apps.kernel.contracts import RunStep, StepFailed, StepRetrying, StepSucceeded
+from apps.kernel.errors import RetryableError, StepError
+from apps.kernel.logging import bound
+from apps.kernel.outbox import record
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class StepContext:
+    run_id: str
+    step: str
+    attempt: int
+    inputs: Mapping[str, Any]
+
+    def require(self, name: str) -> Any:
+        """An input the step cannot run without (a programming error if absent)."""
+        try:
+            return self.inputs[name]
+        except KeyError:
+            raise StepError(f"Step {self.step} needs input {name!r}.", code="missing_input") from None
+
+
+StepFunction = Callable[[StepContext], dict[str, Any]]
+
+
+class RetryLater(Exception):
+    """Raised to the messaging layer: retry this command after ``delay`` seconds."""
+
+    def __init__(self, error: StepError, delay: float) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.delay = delay
+
+
+def execute_step(
+    command: RunStep,
+    steps: Mapping[str, StepFunction],
+    *,
+    attempt: int,
+    retry_delay: float | None,
+) -> None:
+    """Run ``command``'s step and record its outcome.
+
+    ``retry_delay`` is the back-off before the next attempt, or ``None`` when this is the
+    last one: a retryable error then fails the step instead of raising ``RetryLater``.
+    """
+    handler = f"step:{command.step}"
+    if inbox.already_processed(handler, command.message_id):
+        log.info("step.duplicate_delivery_ignored", step=command.step, run_id=command.run_id)
+        return
+    with bound(run_id=command.run_id, step=command.step, attempt=attempt):
+        function = steps.get(command.step)
+        if function is None:
+            _record_once(
+                handler,
+                command,
+                StepFailed(
+                    run_id=command.run_id,
+                    step=command.step,
+                    attempts=attempt,
+                    error_code="unknown_step",
+                    message=f"No step named {command.step!r} in context {command.context!r}.",
+                ),
+            )
+            return
+        context = StepContext(run_id=command.run_id, step=command.step, attempt=attempt, inputs=command.inputs)
+        log.info("step.started")
+        try:
+            outputs = function(context)
+        except StepError as error:
+            if error.retryable and retry_delay is not None:
+                log.info("step.retrying", error_code=error.code, message=error.message, retry_in=retry_delay)
+                with transaction.atomic():
+                    record(
+                        StepRetrying(
+                            run_id=command.run_id,
+                            step=command.step,
+                            attempts=attempt,
+                            error_code=error.code,
+                            message=error.message,
+                            retry_in_seconds=round(retry_delay, 3),
+                        )
+                    )
+                raise RetryLater(error, retry_delay) from error
+            log.warning("step.failed", error_code=error.code, message=error.message)
+            _record_once(
+                handler,
+                command,
+                StepFailed(
+                    run_id=command.run_id,
+                    step=command.step,
+                    attempts=attempt,
+                    error_code=error.code,
+                    message=_exhausted(error, attempt) if error.retryable else error.message,
+                ),
+            )
+            return
+        except Exception as error:
+            # A bug, not a condition of the outside world: retrying would repeat it.
+            log.exception("step.crashed")
+            _record_once(
+                handler,
+                command,
+                StepFailed(
+                    run_id=command.run_id,
+                    step=command.step,
+                    attempts=attempt,
+                    error_code="internal_error",
+                    message=f"{type(error).__name__}: {error}",
+                ),
+            )
+            return
+        log.info("step.succeeded")
+        _record_once(
+            handler,
+            command,
+            StepSucceeded(run_id=command.run_id, step=command.step, attempts=attempt, outputs=outputs),
+        )
+
+
+def _exhausted(error: StepError, attempt: int) -> str:
+    return f"{error.message} (gave up after {attempt} attempts)"
+
+
+def _record_once(handler: str, command: RunStep, outcome: StepSucceeded | StepFailed) -> None:
+    with transaction.atomic():
+        if inbox.claim(handler, command.message_id):
+            record(outcome)
+
+
+__all__ = ["RetryLater", "RetryableError", "StepContext", "StepFunction", "execute_step"]

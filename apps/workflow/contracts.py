@@ -1,0 +1,63 @@
+"""The workflow context's events and read models."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from apps.kernel.contracts import Event
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    run_id: str
+    request_id: str
+
+    def aggregate_id(self) -> str:
+        return self.run_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSucceeded(Event):
+    run_id: str
+    request_id: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def aggregate_id(self) -> str:
+        return self.run_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFailed(Event):
+    run_id: str
+    request_id: str
+    step: str
+    error_code: str
+    message: str
+
+    def aggregate_id(self) -> str:
+        return self.run_id
+
+
+@dataclass(frozen=True)
+class StepSummary:
+    name: str
+    legacy_name: str
+    state: str
+    required: bool
+    depends_on: tuple[str, ...]
+    attempts: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    message: str
+    outputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: str
+    request_id: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    failure: str
+    steps: tuple[StepSummary, ...]

@@ -1,0 +1,57 @@
+from django.db import models
+
+
+class Run(models.Model):
+    """One execution of a plan for one account request."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    id = models.CharField(max_length=36, primary_key=True)
+    request_id = models.CharField(max_length=36, unique=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    params = models.JSONField(default=dict, help_text="The request's inputs every step receives.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure = models.TextField(blank=True, help_text="Why the run failed: the failing step and its reason.")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"run {self.id} ({self.status})"
+
+
+class StepRun(models.Model):
+    """The task-status table: one row per step of a run, updated as the step progresses."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=50)
+    context = models.CharField(max_length=30)
+    legacy_name = models.CharField(max_length=50, blank=True)
+    position = models.PositiveSmallIntegerField()
+    depends_on = models.JSONField(default=list)
+    required = models.BooleanField(default=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    outputs = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="one_step_row_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.state})"

@@ -1,0 +1,35 @@
+"""The Celery application. Its tasks live in ``tasks/``; routing follows
+``tasks/subscriptions.py`` (one queue per bounded context)."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+from tasks.subscriptions import all_queues
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.local")
+
+app = Celery("bespoke")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_ignore_result=True,
+    # A message is acknowledged only after its task finished, and re-delivered if the
+    # worker died meanwhile: at-least-once delivery; handlers make the effect once.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_default_queue="q.default",
+    task_queues=[Queue(name) for name in all_queues()],
+    task_create_missing_queues=True,
+    broker_connection_retry_on_startup=True,
+    broker_connection_timeout=3,
+    # Publishing happens after commit; if the broker is down the outbox keeps the message,
+    # so give up quickly instead of holding the HTTP response.
+    task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.3, "interval_max": 0.5},
+    worker_hijack_root_logger=False,
+    imports=["tasks.consumers", "tasks.relay"],
+)

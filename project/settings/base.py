@@ -1,0 +1,163 @@
+"""Settings shared by every runtime mode.
+
+Each mode (``local`` = embedded, ``test``, ``production`` = services, ``serverless``)
+imports this module and overrides what differs. Values come from the environment via
+the typed helpers in ``env.py``; no secret has a production default.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from project.settings.env import env_bool, env_float, env_int, env_list, env_optional, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(env_str("BESPOKE_VAR_DIR", str(BASE_DIR / "var")))
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", required=True)
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "apps.kernel",
+    "apps.clients",
+    "apps.accounts",
+    "apps.intake",
+    "apps.workflow",
+    "tasks",
+]
+
+MIDDLEWARE = [
+    "apps.kernel.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def database_from_url(url: str) -> dict[str, object]:
+    """A Django DATABASES entry from a URL, with the options each engine needs."""
+    config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60)))
+    if str(config["ENGINE"]).endswith("sqlite3"):
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = sqlite_options()
+    else:
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+def sqlite_options() -> dict[str, object]:
+    # WAL lets readers run beside the writer; IMMEDIATE transactions take the write
+    # lock up front so concurrent writers queue on the busy timeout instead of failing
+    # with "database is locked" when a read transaction tries to upgrade.
+    return {
+        "timeout": env_float("SQLITE_BUSY_TIMEOUT", 30.0),
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+
+DATABASES = {
+    "default": database_from_url(env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'bespoke.sqlite3'}")),
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.clients.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.clients.permissions.HasRequiredScopes"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "apps.kernel.rest.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Messaging -------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", "memory://"))
+CELERY_TASK_ALWAYS_EAGER = False
+# The in-process broker is polled; poll often so a hop costs milliseconds, not a second.
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
+    {"polling_interval": 0.01} if CELERY_BROKER_URL.startswith("memory://") else {"socket_connect_timeout": 3}
+)
+# How long an outbox message may stay unrelayed before the sweeper publishes it.
+OUTBOX_SWEEP_AFTER_SECONDS = env_int("OUTBOX_SWEEP_AFTER_SECONDS", 30)
+OUTBOX_SWEEP_INTERVAL_SECONDS = env_int("OUTBOX_SWEEP_INTERVAL_SECONDS", 30)
+# Retries of a message whose handler raised a retryable error.
+TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 8)
+TASK_RETRY_BASE_SECONDS = env_float("TASK_RETRY_BASE_SECONDS", 2.0)
+TASK_RETRY_MAX_SECONDS = env_float("TASK_RETRY_MAX_SECONDS", 300.0)
+
+# --- AWS ---------------------------------------------------------------------------
+# Empty means the real AWS endpoints; the embedded mode and tests point this at moto.
+AWS_ENDPOINT_URL = env_optional("AWS_ENDPOINT_URL")
+AWS_DEFAULT_REGION = env_str("AWS_DEFAULT_REGION", "us-east-1")
+AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
+AWS_CONNECT_TIMEOUT = env_float("AWS_CONNECT_TIMEOUT", 5.0)
+AWS_READ_TIMEOUT = env_float("AWS_READ_TIMEOUT", 30.0)
+
+# --- Logging -----------------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOG_FORMAT = env_str("LOG_FORMAT", "json")  # "json" or "console"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "structured": {
+            "()": "apps.kernel.logging.build_formatter",
+            "output": LOG_FORMAT,
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "structured"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "werkzeug": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,22 @@
+"""The embedded mode (``make run``): SQLite, an in-process broker with worker threads,
+and AWS emulated by moto's server on a loopback port. Nothing to install but Python."""
+
+import os
+
+from project.settings.env import env_str
+
+# A development-only key: this mode never serves anything but loopback.
+os.environ.setdefault("DJANGO_SECRET_KEY", "embedded-mode-not-a-secret")
+# moto accepts any credentials; these keep boto3 from looking for real ones.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+from project.settings.base import *  # noqa: E402,F403
+
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.01}
+OUTBOX_SWEEP_AFTER_SECONDS = 5
+LOG_FORMAT = env_str("LOG_FORMAT", "console")
+LOGGING["formatters"]["structured"]["output"] = LOG_FORMAT  # type: ignore[index]  # noqa: F405

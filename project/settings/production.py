@@ -1,0 +1,23 @@
+"""The services mode: PostgreSQL, Redis, ``celery worker``/``celery beat`` and gunicorn.
+
+Everything comes from the environment; ``DATABASE_URL`` and ``REDIS_URL`` (or
+``CELERY_BROKER_URL``) and ``DJANGO_SECRET_KEY`` are required.
+"""
+
+from project.settings.base import *  # noqa: F403
+from project.settings.env import env_bool, env_int, env_str
+
+DATABASES = {"default": database_from_url(env_str("DATABASE_URL", required=True))}  # noqa: F405
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", required=True))
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
+
+DEBUG = False
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])  # noqa: F405

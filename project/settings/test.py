@@ -1,0 +1,31 @@
+"""Settings for the test suite.
+
+The database is SQLite unless ``DATABASE_URL`` names another (CI points it at the
+machine's PostgreSQL); the broker is the in-process one unless a test starts its own.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-suite-not-a-secret")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("BESPOKE_VAR_DIR", "/tmp/bespoke-test-var")
+
+from project.settings.base import *  # noqa: E402,F403
+
+ALLOWED_HOSTS = ["*"]
+CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.01}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Never reach a real AWS endpoint from a test: fixtures set the emulator's URL.
+AWS_ENDPOINT_URL = "http://127.0.0.1:9"
+AWS_MAX_ATTEMPTS = 2
+TASK_RETRY_BASE_SECONDS = 0.05
+TASK_RETRY_MAX_SECONDS = 0.5
+LOG_FORMAT = "console"
+LOGGING["formatters"]["structured"]["output"] = LOG_FORMAT  # type: ignore[index]  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]  # noqa: F405
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: worker threads in end-to-end tests need their own connections.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405

@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from project import health
+
+v1 = ([path("", include("apps.intake.rest.urls"))], "v1")
+
+urlpatterns = [
+    path("v1/", include(v1)),
+    path("admin/", admin.site.urls),
+    path("healthz", health.liveness, name="healthz"),
+    path("readyz", health.readiness, name="readyz"),
+]
+
+admin.site.site_header = "Bespoke operations"
+admin.site.site_title = "Bespoke"
+admin.site.index_title = "Account vending"

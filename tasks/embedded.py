@@ -1,0 +1,80 @@
+"""The embedded mode's moving parts: Celery workers as threads of this process on the
+in-process broker, the outbox sweeper on a timer, and moto's server for AWS.
+
+The same Celery tasks run here as under ``celery worker`` in services mode; only the
+transport (memory) and the pool (threads) differ. The API answers before the work is
+done: genuinely asynchronous, in one process.
+"""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import structlog
+from celery.worker import WorkController
+from django.db import close_old_connections
+
+from project.celery import app
+from tasks.relay import sweep
+from tasks.subscriptions import all_queues
+
+log = structlog.get_logger(__name__)
+
+
+class _Worker(WorkController):  # type: ignore[misc]
+    """A worker that tells when its consumer is ready."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.ready = threading.Event()
+        super().__init__(*args, **kwargs)
+
+    def on_consumer_ready(self, consumer: object) -> None:
+        self.ready.set()
+
+
+@contextmanager
+def worker_threads(*, concurrency: int = 4, startup_timeout: float = 30.0) -> Iterator[WorkController]:
+    """Run a Celery worker (``concurrency`` threads, every queue) until the block ends."""
+    worker = _Worker(
+        app=app,
+        pool="threads",
+        concurrency=concurrency,
+        queues=all_queues(),
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+        loglevel="WARNING",
+        hostname=f"embedded-{threading.get_ident()}@localhost",
+    )
+    thread = threading.Thread(target=worker.start, name="celery-worker", daemon=True)
+    thread.start()
+    if not worker.ready.wait(startup_timeout):
+        raise RuntimeError("The embedded Celery worker did not start.")
+    try:
+        yield worker
+    finally:
+        worker.stop(in_sighandler=False)
+        thread.join(10)
+
+
+@contextmanager
+def outbox_sweeper(*, interval: float) -> Iterator[None]:
+    """Relay what the after-commit path missed, every ``interval`` seconds."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                sweep()
+            except Exception:
+                log.warning("outbox.sweep_failed", exc_info=True)
+            finally:
+                close_old_connections()
+
+    thread = threading.Thread(target=loop, name="outbox-sweeper", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)

@@ -1,0 +1,84 @@
+import sys
+from argparse import ArgumentParser
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.core.servers.basehttp import run
+from django.core.wsgi import get_wsgi_application
+from django.db import connections
+
+from apps.cloud.emulator import start_emulator
+from tasks.demo import seed_demo
+from tasks.embedded import outbox_sweeper, worker_threads
+
+
+class Command(BaseCommand):
+    help = "Run the whole service in one process: API, workers, outbox sweeper and emulated AWS."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--aws-port", type=int, default=0, help="moto's port (default: a free one)")
+        parser.add_argument("--workers", type=int, default=4, help="worker threads")
+        parser.add_argument(
+            "--keep-data",
+            action="store_true",
+            help="keep the database; by default it starts fresh, like the in-memory emulated AWS",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        var_dir = Path(settings.VAR_DIR)
+        var_dir.mkdir(parents=True, exist_ok=True)
+        if not options["keep_data"]:
+            self._delete_database()
+        call_command("migrate", verbosity=0)
+
+        with ExitStack() as stack:
+            emulator = start_emulator(port=options["aws_port"])
+            stack.callback(emulator.stop)
+            settings.AWS_ENDPOINT_URL = emulator.url
+            (var_dir / "aws-endpoint").write_text(emulator.url + "\n")
+            seed = seed_demo(var_dir=var_dir)
+            stack.enter_context(worker_threads(concurrency=options["workers"]))
+            stack.enter_context(outbox_sweeper(interval=settings.OUTBOX_SWEEP_INTERVAL_SECONDS))
+            base = f"http://{options['host']}:{options['port']}"
+            self._banner(base, emulator.url, seed.token, seed.admin_password, var_dir)
+            try:
+                run(options["host"], options["port"], StaticFilesHandler(get_wsgi_application()), threading=True)
+            except KeyboardInterrupt:
+                self.stdout.write("Stopping.")
+
+    def _delete_database(self) -> None:
+        database = settings.DATABASES["default"]
+        if not str(database["ENGINE"]).endswith("sqlite3"):
+            return
+        connections["default"].close()
+        path = Path(str(database["NAME"]))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    def _banner(self, base: str, aws: str, token: str, password: str, var_dir: Path) -> None:
+        lines = [
+            "",
+            "Bespoke is running (embedded mode: SQLite, in-process broker, emulated AWS).",
+            f"  API        {base}/v1/account-requests",
+            f"  Admin      {base}/admin/   user admin, password {password}",
+            f"  AWS (moto) {aws}",
+            f"  Token      {token}",
+            f"             (also in {var_dir / 'demo-token'})",
+            "",
+            "Request an account:",
+            f"  curl -s -X POST {base}/v1/account-requests \\",
+            f'    -H "Authorization: Bearer {token}" -H "Content-Type: application/json" \\',
+            "    -d @docs/examples/account-request.json",
+            "",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))
+        sys.stdout.flush()
