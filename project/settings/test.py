@@ -5,14 +5,17 @@ machine's PostgreSQL); the broker is the in-process one unless a test starts its
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-suite-not-a-secret")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-os.environ.setdefault("BESPOKE_VAR_DIR", "/tmp/bespoke-test-var")
+# Per test process, so two test runs on one machine never share a SQLite file.
+os.environ.setdefault("BESPOKE_VAR_DIR", os.path.join(tempfile.gettempdir(), f"bespoke-test-{os.getpid()}"))
 
 from project.settings.base import *  # noqa: E402,F403
 
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
 ALLOWED_HOSTS = ["*"]
 CELERY_BROKER_URL = "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.01}
