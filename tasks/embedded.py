@@ -9,6 +9,7 @@ done: genuinely asynchronous, in one process.
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import structlog
 from celery.worker import WorkController
@@ -21,10 +22,10 @@ from tasks.subscriptions import all_queues
 log = structlog.get_logger(__name__)
 
 
-class _Worker(WorkController):  # type: ignore[misc]
+class _Worker(WorkController):
     """A worker that tells when its consumer is ready."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.ready = threading.Event()
         super().__init__(*args, **kwargs)
 

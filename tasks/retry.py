@@ -9,5 +9,5 @@ def backoff_seconds(attempt: int) -> float:
     "Equal jitter": half the exponential delay is fixed, half random, so retries of many
     messages that failed together (a throttling burst) spread out instead of colliding.
     """
-    ceiling = min(settings.TASK_RETRY_MAX_SECONDS, settings.TASK_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+    ceiling: float = min(settings.TASK_RETRY_MAX_SECONDS, settings.TASK_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+    return float(ceiling / 2 + random.uniform(0, ceiling / 2))

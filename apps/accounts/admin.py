@@ -4,14 +4,21 @@ from apps.accounts.models import ManagedAccount, Payer
 
 
 @admin.register(Payer)
-class PayerAdmin(admin.ModelAdmin):
-    list_display = ("name", "display_name", "management_account_id", "allowed_environments", "allowed_regions", "active")
+class PayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "name",
+        "display_name",
+        "management_account_id",
+        "allowed_environments",
+        "allowed_regions",
+        "active",
+    )
     list_filter = ("active",)
     search_fields = ("name", "display_name", "management_account_id")
 
 
 @admin.register(ManagedAccount)
-class ManagedAccountAdmin(admin.ModelAdmin):
+class ManagedAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("aws_account_id", "email", "payer", "status", "created_at")
     list_filter = ("status", "payer")
     search_fields = ("aws_account_id", "email", "name", "request_id")

@@ -9,7 +9,9 @@ ACCOUNT_ID = RegexValidator(r"^\d{12}$", "A 12-digit AWS account id.")
 class Payer(models.Model):
     """A billing family: one AWS Organization and how Bespoke vends accounts into it."""
 
-    name = models.CharField(max_length=10, unique=True, validators=[PAYER_NAME], help_text="What requests name as 'payer'.")
+    name = models.CharField(
+        max_length=10, unique=True, validators=[PAYER_NAME], help_text="What requests name as 'payer'."
+    )
     display_name = models.CharField(max_length=100, blank=True)
     management_account_id = models.CharField(max_length=12, validators=[ACCOUNT_ID])
     management_role_arn = models.CharField(
@@ -26,7 +28,9 @@ class Payer(models.Model):
     email_domain = models.CharField(max_length=100)
     allowed_environments = models.JSONField(default=list)
     allowed_regions = models.JSONField(default=list)
-    parent_ou_id = models.CharField(max_length=68, blank=True, help_text="OU new accounts move into; empty leaves them at the root.")
+    parent_ou_id = models.CharField(
+        max_length=68, blank=True, help_text="OU new accounts move into; empty leaves them at the root."
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -46,11 +50,15 @@ class ManagedAccount(models.Model):
 
     id = models.CharField(max_length=36, primary_key=True)
     payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="accounts")
-    request_id = models.CharField(max_length=36, unique=True, help_text="The account request this account was vended for.")
+    request_id = models.CharField(
+        max_length=36, unique=True, help_text="The account request this account was vended for."
+    )
     email = models.EmailField(max_length=254)
     name = models.CharField(max_length=50)
     aws_account_id = models.CharField(max_length=12, blank=True, db_index=True)
-    create_request_id = models.CharField(max_length=100, blank=True, help_text="Organizations' CreateAccount request id.")
+    create_request_id = models.CharField(
+        max_length=100, blank=True, help_text="Organizations' CreateAccount request id."
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATING)
     failure_reason = models.TextField(blank=True)
     created_at = models.DateTimeField()

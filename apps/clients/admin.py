@@ -3,7 +3,7 @@ from django.contrib import admin
 from apps.clients.models import ApiClient, ApiToken
 
 
-class ApiTokenInline(admin.TabularInline):
+class ApiTokenInline(admin.TabularInline):  # type: ignore[type-arg]
     model = ApiToken
     fields = ("prefix", "created_at", "last_used_at", "revoked_at")
     readonly_fields = fields
@@ -15,7 +15,7 @@ class ApiTokenInline(admin.TabularInline):
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(admin.ModelAdmin):
+class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("name", "active", "scopes", "created_at")
     search_fields = ("name",)
     list_filter = ("active",)

@@ -23,7 +23,9 @@ class ApiToken(models.Model):
 
     id = models.CharField(max_length=36, primary_key=True)
     client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="tokens")
-    prefix = models.CharField(max_length=16, unique=True, help_text="Public part, to find the token and tell tokens apart.")
+    prefix = models.CharField(
+        max_length=16, unique=True, help_text="Public part, to find the token and tell tokens apart."
+    )
     digest = models.CharField(max_length=64)
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -10,7 +10,7 @@ from apps.clients.models import ApiClient, ApiToken
 from apps.kernel import clock, ids
 from apps.kernel.errors import ApplicationError
 
-TOKEN_PREFIX = "bsp"
+TOKEN_PREFIX = "bsp"  # noqa: S105  (a public marker, not a secret)
 # Recording every use would make each API call a write; once a minute is plenty.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -34,14 +34,18 @@ def _validate_scopes(scopes: list[str]) -> list[str]:
 @transaction.atomic
 def client_create(*, name: str, scopes: list[str]) -> IssuedToken:
     """Create a client and its first token. The token is returned once and never stored."""
-    client = ApiClient.objects.create(id=ids.new_id(), name=name, scopes=_validate_scopes(scopes), created_at=clock.now())
+    client = ApiClient.objects.create(
+        id=ids.new_id(), name=name, scopes=_validate_scopes(scopes), created_at=clock.now()
+    )
     return token_issue(client=client)
 
 
 def token_issue(*, client: ApiClient) -> IssuedToken:
     prefix = secrets.token_hex(6)
     token = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    ApiToken.objects.create(id=ids.new_id(), client=client, prefix=prefix, digest=_digest(token), created_at=clock.now())
+    ApiToken.objects.create(
+        id=ids.new_id(), client=client, prefix=prefix, digest=_digest(token), created_at=clock.now()
+    )
     return IssuedToken(client_id=client.id, client_name=client.name, token=token, scopes=tuple(client.scopes))
 
 

@@ -70,7 +70,7 @@ def client(service: str, *, session: boto3.Session | None = None, region: str | 
     """A boto3 client for ``service``, wired to the configured endpoint."""
     chosen = session or base_session()
     return chosen.client(
-        service,  # type: ignore[call-overload]
+        service,
         region_name=region or chosen.region_name or settings.AWS_DEFAULT_REGION,
         endpoint_url=settings.AWS_ENDPOINT_URL,
         config=_config(),

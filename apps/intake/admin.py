@@ -4,7 +4,7 @@ from apps.intake.models import AccountRequest
 
 
 @admin.register(AccountRequest)
-class AccountRequestAdmin(admin.ModelAdmin):
+class AccountRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("id", "account_email", "payer", "environment", "region", "regulated", "status", "created_at")
     list_filter = ("status", "payer", "environment", "region", "regulated")
     search_fields = ("id", "account_email", "external_transaction_id", "client_id")

@@ -28,7 +28,9 @@ def request_get(*, request_id: str, client_id: str | None) -> AccountRequestSumm
     return summarize(request) if request else None
 
 
-def request_list(*, client_id: str | None, status: str | None, limit: int, offset: int) -> tuple[int, list[AccountRequestSummary]]:
+def request_list(
+    *, client_id: str | None, status: str | None, limit: int, offset: int
+) -> tuple[int, list[AccountRequestSummary]]:
     queryset = AccountRequest.objects.all()
     if client_id is not None:
         queryset = queryset.filter(client_id=client_id)

@@ -38,8 +38,12 @@ def request_create(*, client_id: str, data: dict[str, Any]) -> AccountRequestSum
     if payer is None:
         raise UnknownPayer("The request is invalid; see extra.fields.", extra={"fields": {"payer": ["Unknown payer."]}})
     tags = data["tags"]
-    email = accounts.account_email(payer=payer, project_short_name=tags["project_short_name"], environment=data["environment"])
-    name = accounts.account_name(payer=payer, project_short_name=tags["project_short_name"], environment=data["environment"])
+    email = accounts.account_email(
+        payer=payer, project_short_name=tags["project_short_name"], environment=data["environment"]
+    )
+    name = accounts.account_name(
+        payer=payer, project_short_name=tags["project_short_name"], environment=data["environment"]
+    )
     now = clock.now()
     request_id = ids.new_id()
     try:

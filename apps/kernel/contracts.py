@@ -69,7 +69,7 @@ class Message:
         if not issubclass(message_type, cls):
             raise UnknownMessage(f"{envelope.get('type')} is not a {cls.__name__}.")
         try:
-            return message_type(  # type: ignore[return-value]
+            return message_type(
                 message_id=envelope["message_id"],
                 occurred_at=datetime.fromisoformat(envelope["occurred_at"]),
                 **envelope["payload"],

@@ -21,7 +21,7 @@ from apps.kernel.models import OutboxMessage
 
 log = structlog.get_logger(__name__)
 
-Publisher = Callable[[list[str]], None]
+Publisher = Callable[[list[str]], object]
 _publisher: Publisher | None = None
 
 
@@ -64,7 +64,9 @@ def pending_ids(*, older_than_seconds: float = 0, limit: int = 500) -> list[str]
 
 
 def unpublished(message_ids: Iterable[str]) -> list[OutboxMessage]:
-    return list(OutboxMessage.objects.filter(message_id__in=list(message_ids), published_at__isnull=True).order_by("sequence"))
+    return list(
+        OutboxMessage.objects.filter(message_id__in=list(message_ids), published_at__isnull=True).order_by("sequence")
+    )
 
 
 def mark_published(message_id: str) -> None:
@@ -75,4 +77,3 @@ def mark_failed(message_id: str, error: str) -> None:
     OutboxMessage.objects.filter(message_id=message_id).update(
         publish_attempts=F("publish_attempts") + 1, last_error=error[:2000]
     )
-

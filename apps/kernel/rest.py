@@ -52,6 +52,5 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if isinstance(exc, exception_type):
             code, message = known_code, known_message
             break
-    detail = getattr(exc, "detail", "")
-    response.data = error_body(code, message or str(detail))
+    response.data = error_body(code, message or str(getattr(exc, "detail", exc)))
     return response

@@ -3,9 +3,19 @@ from django.contrib import admin
 from apps.workflow.models import Run, StepRun
 
 
-class StepRunInline(admin.TabularInline):
+class StepRunInline(admin.TabularInline):  # type: ignore[type-arg]
     model = StepRun
-    fields = ("name", "legacy_name", "state", "attempts", "started_at", "finished_at", "error_code", "message", "outputs")
+    fields = (
+        "name",
+        "legacy_name",
+        "state",
+        "attempts",
+        "started_at",
+        "finished_at",
+        "error_code",
+        "message",
+        "outputs",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -16,7 +26,7 @@ class StepRunInline(admin.TabularInline):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("id", "request_id", "status", "started_at", "finished_at")
     list_filter = ("status",)
     search_fields = ("id", "request_id")
@@ -28,7 +38,7 @@ class RunAdmin(admin.ModelAdmin):
 
 
 @admin.register(StepRun)
-class StepRunAdmin(admin.ModelAdmin):
+class StepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("run", "name", "legacy_name", "state", "attempts", "started_at", "finished_at")
     list_filter = ("state", "name")
     search_fields = ("run__id", "run__request_id", "name")

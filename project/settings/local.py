@@ -11,7 +11,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "embedded-mode-not-a-secret")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
-from project.settings.base import *  # noqa: E402,F403
+from project.settings.base import *
 
 DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
@@ -19,4 +19,4 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.01}
 OUTBOX_SWEEP_AFTER_SECONDS = 5
 LOG_FORMAT = env_str("LOG_FORMAT", "console")
-LOGGING["formatters"]["structured"]["output"] = LOG_FORMAT  # type: ignore[index]  # noqa: F405
+LOGGING["formatters"]["structured"]["output"] = LOG_FORMAT  # type: ignore[index]

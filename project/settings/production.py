@@ -4,10 +4,10 @@ Everything comes from the environment; ``DATABASE_URL`` and ``REDIS_URL`` (or
 ``CELERY_BROKER_URL``) and ``DJANGO_SECRET_KEY`` are required.
 """
 
-from project.settings.base import *  # noqa: F403
-from project.settings.env import env_bool, env_int, env_str
+from project.settings.base import *
+from project.settings.env import env_bool, env_int, env_list, env_str
 
-DATABASES = {"default": database_from_url(env_str("DATABASE_URL", required=True))}  # noqa: F405
+DATABASES = {"default": database_from_url(env_str("DATABASE_URL", required=True))}
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", required=True))
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
 
@@ -20,4 +20,4 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])  # noqa: F405
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])

@@ -5,7 +5,7 @@ messages on its own SQS queue, and Lambda consumes them (deploy/). Only settings
 """
 
 from project.settings.env import env_int, env_str
-from project.settings.production import *  # noqa: F403
+from project.settings.production import *
 
 CELERY_BROKER_URL = "sqs://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -17,4 +17,4 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # API Gateway terminates TLS; the function only ever sees HTTPS requests.
 SECURE_SSL_REDIRECT = False
 # A Lambda environment is short-lived: don't keep connections across freezes.
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0)  # noqa: F405
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0)

@@ -13,9 +13,9 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 # Per test process, so two test runs on one machine never share a SQLite file.
 os.environ.setdefault("BESPOKE_VAR_DIR", os.path.join(tempfile.gettempdir(), f"bespoke-test-{os.getpid()}"))
 
-from project.settings.base import *  # noqa: E402,F403
+from project.settings.base import *
 
-VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 ALLOWED_HOSTS = ["*"]
 CELERY_BROKER_URL = "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.01}
@@ -26,9 +26,9 @@ AWS_MAX_ATTEMPTS = 2
 TASK_RETRY_BASE_SECONDS = 0.05
 TASK_RETRY_MAX_SECONDS = 0.5
 LOG_FORMAT = "console"
-LOGGING["formatters"]["structured"]["output"] = LOG_FORMAT  # type: ignore[index]  # noqa: F405
-LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]  # noqa: F405
+LOGGING["formatters"]["structured"]["output"] = LOG_FORMAT  # type: ignore[index]
+LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: worker threads in end-to-end tests need their own connections.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}

@@ -113,9 +113,15 @@ class AccountRequestCollectionView(APIView):
             {
                 "count": total,
                 "results": [
-                    {**{k: v for k, v in asdict(item).items() if k in ("id", "status", "payer", "environment", "region", "account_email")},
-                     "created_at": _iso(item.created_at),
-                     "status_url": _status_url(request, item.id)}
+                    {
+                        **{
+                            k: v
+                            for k, v in asdict(item).items()
+                            if k in ("id", "status", "payer", "environment", "region", "account_email")
+                        },
+                        "created_at": _iso(item.created_at),
+                        "status_url": _status_url(request, item.id),
+                    }
                     for item in items
                 ],
             }
