@@ -6,7 +6,7 @@ import os
 from celery import Celery
 from kombu import Queue
 
-from tasks.subscriptions import all_queues
+from tasks.subscriptions import all_queues, all_subscribers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.local")
 
@@ -25,6 +25,7 @@ app.conf.update(
     task_default_queue="q.default",
     task_queues=[Queue(name) for name in all_queues()],
     task_create_missing_queues=True,
+    task_routes={subscriber.name: {"queue": subscriber.queue} for subscriber in all_subscribers()},
     broker_connection_retry_on_startup=True,
     broker_connection_timeout=3,
     # Publishing happens after commit; if the broker is down the outbox keeps the message,

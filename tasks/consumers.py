@@ -61,7 +61,7 @@ def run_step(subscriber: Subscriber, envelope: dict[str, Any], *, attempt: int, 
 def _register(subscriber: Subscriber) -> None:
     is_step_runner = subscriber.name.endswith(".run_step")
 
-    @app.task(name=subscriber.name, bind=True, queue=subscriber.queue, max_retries=None)
+    @app.task(name=subscriber.name, bind=True, max_retries=None)
     def consume(self: Task, envelope: dict[str, Any]) -> None:  # type: ignore[type-arg]
         attempt = self.request.retries + 1
         last_attempt = attempt > settings.TASK_MAX_RETRIES

@@ -54,7 +54,7 @@ def sweep(*, older_than_seconds: float | None = None) -> int:
     return sent
 
 
-@app.task(name="outbox.sweep", queue="q.default", ignore_result=True)
+@app.task(name="outbox.sweep", ignore_result=True)
 def sweep_task() -> int:
     return sweep()
 

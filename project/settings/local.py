@@ -13,6 +13,7 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 from project.settings.base import *
 
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
