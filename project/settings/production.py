@@ -5,10 +5,10 @@ Everything comes from the environment; ``DATABASE_URL`` and ``REDIS_URL`` (or
 """
 
 from project.settings.base import *
-from project.settings.env import env_bool, env_int, env_list, env_str
+from project.settings.env import env_bool, env_int, env_list, env_optional, env_str
 
 DATABASES = {"default": database_from_url(env_str("DATABASE_URL", required=True))}
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", required=True))
+CELERY_BROKER_URL = env_optional("CELERY_BROKER_URL") or env_str("REDIS_URL", required=True)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
 
 DEBUG = False
