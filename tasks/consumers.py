@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 
 from apps.kernel import inbox
-from apps.kernel.contracts import Message, RunStep, UnknownMessage
+from apps.kernel.contracts import Message, UnknownMessage
 from apps.kernel.errors import RetryableError
 from apps.kernel.logging import bound
 from apps.kernel.steps import RetryLater
@@ -52,19 +52,27 @@ def handle_event(subscriber: Subscriber, envelope: dict[str, Any]) -> None:
 
 
 def run_step(subscriber: Subscriber, envelope: dict[str, Any], *, attempt: int, retry_delay: float | None) -> None:
+    """Hand a message to a runner (a step runner, a webhook delivery); it keeps its own
+    exactly-once record and raises ``RetryLater`` to be tried again."""
     message = _decode(envelope)
-    if not isinstance(message, RunStep):
+    if message is None:
         return
     _handler(subscriber)(message, attempt=attempt, retry_delay=retry_delay)
 
 
+def _max_attempts(envelope: dict[str, Any]) -> int:
+    """A step's own bound (from its blueprint) or the deployment's default."""
+    payload = envelope.get("payload")
+    bound_by_step = payload.get("max_attempts") if isinstance(payload, dict) else None
+    return int(bound_by_step) if bound_by_step else settings.TASK_MAX_RETRIES + 1
+
+
 def _register(subscriber: Subscriber) -> None:
-    is_step_runner = subscriber.name.endswith(".run_step")
 
     @app.task(name=subscriber.name, bind=True, max_retries=None)
     def consume(self: Task, envelope: dict[str, Any]) -> None:  # type: ignore[type-arg]
         attempt = self.request.retries + 1
-        last_attempt = attempt > settings.TASK_MAX_RETRIES
+        last_attempt = attempt >= _max_attempts(envelope)
         with bound(
             request_id=envelope.get("correlation_id"),
             message_type=envelope.get("type"),
@@ -73,7 +81,7 @@ def _register(subscriber: Subscriber) -> None:
             attempt=attempt,
         ):
             try:
-                if is_step_runner:
+                if subscriber.runner:
                     delay = None if last_attempt else backoff_seconds(attempt)
                     run_step(subscriber, envelope, attempt=attempt, retry_delay=delay)
                 else:

@@ -9,5 +9,7 @@ def backoff_seconds(attempt: int) -> float:
     "Equal jitter": half the exponential delay is fixed, half random, so retries of many
     messages that failed together (a throttling burst) spread out instead of colliding.
     """
-    ceiling: float = min(settings.TASK_RETRY_MAX_SECONDS, settings.TASK_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+    # The exponent is bounded so a very late attempt hits the cap instead of overflowing a float.
+    exponent = min(attempt - 1, 64)
+    ceiling: float = min(settings.TASK_RETRY_MAX_SECONDS, settings.TASK_RETRY_BASE_SECONDS * 2**exponent)
     return float(ceiling / 2 + random.uniform(0, ceiling / 2))

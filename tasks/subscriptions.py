@@ -16,6 +16,11 @@ from typing import Any
 class Subscriber:
     name: str  # the Celery task name; stable, it is written into queued messages
     handler: str  # dotted path of the function that handles the message
+    # A runner is called as ``handler(message, attempt=, retry_delay=)`` outside any
+    # transaction and keeps its own exactly-once record (steps, webhook deliveries): its
+    # work talks to the outside world and cannot be rolled back. Other handlers run in a
+    # transaction together with their inbox claim.
+    runner: bool = False
 
     @property
     def context(self) -> str:
@@ -26,19 +31,43 @@ class Subscriber:
         return f"q.{self.context}"
 
 
+# Webhooks: every run event is offered to the subscriptions that want it.
+_WEBHOOKS = Subscriber("notifications.on_run_event", "apps.notifications.handlers.on_run_event")
+# Email: the requester and technical contact hear of the outcome, once.
+_EMAIL = Subscriber("notifications.on_run_finished", "apps.notifications.handlers.on_run_finished")
+
 EVENT_SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
     "AccountRequested": (Subscriber("workflow.on_account_requested", "apps.workflow.handlers.on_account_requested"),),
-    "StepSucceeded": (Subscriber("workflow.on_step_succeeded", "apps.workflow.handlers.on_step_succeeded"),),
+    "StepSucceeded": (
+        Subscriber("workflow.on_step_succeeded", "apps.workflow.handlers.on_step_succeeded"),
+        _WEBHOOKS,
+    ),
     "StepRetrying": (Subscriber("workflow.on_step_retrying", "apps.workflow.handlers.on_step_retrying"),),
-    "StepFailed": (Subscriber("workflow.on_step_failed", "apps.workflow.handlers.on_step_failed"),),
-    "RunStarted": (Subscriber("intake.on_run_started", "apps.intake.handlers.on_run_started"),),
-    "RunSucceeded": (Subscriber("intake.on_run_succeeded", "apps.intake.handlers.on_run_succeeded"),),
-    "RunFailed": (Subscriber("intake.on_run_failed", "apps.intake.handlers.on_run_failed"),),
+    "StepFailed": (
+        Subscriber("workflow.on_step_failed", "apps.workflow.handlers.on_step_failed"),
+        _WEBHOOKS,
+    ),
+    "RunStarted": (Subscriber("intake.on_run_started", "apps.intake.handlers.on_run_started"), _WEBHOOKS),
+    "RunSucceeded": (Subscriber("intake.on_run_succeeded", "apps.intake.handlers.on_run_succeeded"), _WEBHOOKS, _EMAIL),
+    "RunFailed": (
+        Subscriber("intake.on_run_failed", "apps.intake.handlers.on_run_failed"),
+        Subscriber("network.on_run_failed", "apps.network.handlers.on_run_failed"),
+        _WEBHOOKS,
+        _EMAIL,
+    ),
 }
 
 # RunStep commands, by the context named in the command.
 STEP_RUNNERS: dict[str, Subscriber] = {
-    "accounts": Subscriber("accounts.run_step", "apps.accounts.handlers.run_step"),
+    context: Subscriber(f"{context}.run_step", f"apps.{context}.handlers.run_step", runner=True)
+    for context in ("accounts", "baseline", "network", "compliance")
+}
+
+# Other commands: exactly one handler each.
+COMMAND_HANDLERS: dict[str, Subscriber] = {
+    "DeliverWebhook": Subscriber(
+        "notifications.deliver_webhook", "apps.notifications.handlers.deliver_webhook", runner=True
+    ),
 }
 
 
@@ -54,12 +83,19 @@ def subscribers_for(envelope: dict[str, Any]) -> tuple[Subscriber, ...]:
             return (STEP_RUNNERS[context],)
         except KeyError:
             raise NoSubscriber(f"No context {context!r} runs steps.") from None
+    if message_type in COMMAND_HANDLERS:
+        return (COMMAND_HANDLERS[message_type],)
     return EVENT_SUBSCRIBERS.get(message_type, ())
 
 
 def all_subscribers() -> list[Subscriber]:
-    subscribers = [s for group in EVENT_SUBSCRIBERS.values() for s in group]
-    return [*subscribers, *STEP_RUNNERS.values()]
+    """Every subscriber once (one may listen to several message types)."""
+    everyone = [
+        *(s for group in EVENT_SUBSCRIBERS.values() for s in group),
+        *STEP_RUNNERS.values(),
+        *COMMAND_HANDLERS.values(),
+    ]
+    return list({s.name: s for s in everyone}.values())
 
 
 DEFAULT_QUEUE = "q.default"

@@ -1,5 +1,6 @@
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -10,6 +11,8 @@ from rest_framework.test import APIClient
 from apps.accounts import api as accounts
 from apps.clients import api as clients
 from apps.cloud.emulator import Emulator, ensure_organization, start_emulator
+from apps.kernel.steps import StepContext
+from tests.support.factories import request_body
 
 
 @dataclass
@@ -75,6 +78,67 @@ def demo_payer(aws: EmulatedAws, db: None) -> accounts.PayerSummary:
     payer = accounts.payer_get(name="demo")
     assert payer is not None
     return payer
+
+
+DEMO_IDP_METADATA = (Path(__file__).resolve().parents[1] / "tasks" / "demo_idp_metadata.xml").read_text()
+
+
+@pytest.fixture
+def payer_settings(demo_payer: accounts.PayerSummary, aws: EmulatedAws) -> dict[str, str]:
+    """The ``payer_settings`` step input of the demo payer, with its central log bucket
+    (in the management account) and its IdP metadata in place."""
+    bucket = "bespoke-test-log-archive"
+    aws.client("s3").create_bucket(Bucket=bucket)
+    accounts.payer_upsert(
+        name="demo",
+        management_account_id=ensure_organization(),
+        email_division="demo",
+        email_domain="example.com",
+        allowed_environments=["dev", "tst", "stg", "prd"],
+        allowed_regions=["us-east-1", "us-west-2"],
+        log_archive_bucket=bucket,
+        saml_metadata_document=DEMO_IDP_METADATA,
+        dns_domain="aws.example.com",
+    )
+    return accounts.payer_settings(name="demo")
+
+
+@pytest.fixture
+def member_account(aws: EmulatedAws, payer_settings: dict[str, str]) -> str:
+    """A member account created in the emulated Organization; its id."""
+    org = aws.client("organizations")
+    status = org.create_account(Email="member@example.com", AccountName="member")["CreateAccountStatus"]
+    return str(org.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"])
+
+
+@pytest.fixture
+def step_context(payer_settings: dict[str, str], member_account: str) -> Callable[..., StepContext]:
+    """``step_context("iam", step_params={...}, **more_inputs)``: what a step receives
+    for the demo request, in ``member_account``."""
+
+    def make(step: str, *, step_params: dict[str, Any] | None = None, attempt: int = 1, **inputs: Any) -> StepContext:
+        base = request_body()
+        merged = {
+            "request_id": "11111111-1111-4111-8111-111111111111",
+            "payer": "demo",
+            "environment": base["environment"],
+            "region": base["region"],
+            "regulated": base["regulated"],
+            "account_email": "aws.demo.msfp.dev@example.com",
+            "account_name": "demo-msfp-dev",
+            "tags": base["tags"],
+            "vpc": base["vpc"],
+            "user_access_list": base["user_access_list"],
+            "technical_contact": base["technical_contact"],
+            "requestor": base["requestor"],
+            "payer_settings": payer_settings,
+            "account_id": member_account,
+            "step_params": step_params or {},
+            **inputs,
+        }
+        return StepContext(run_id="22222222-2222-4222-8222-222222222222", step=step, attempt=attempt, inputs=merged)
+
+    return make
 
 
 @pytest.fixture

@@ -1,15 +1,28 @@
 """The accounts context's public surface."""
 
-from apps.accounts.contracts import AccountSummary, PayerSummary
-from apps.accounts.selectors import account_email, account_for_request, account_name, payer_get
-from apps.accounts.services import payer_upsert
+from apps.accounts.contracts import AccountSummary, BlueprintPlan, PayerSummary
+from apps.accounts.selectors import (
+    account_email,
+    account_for_request,
+    account_name,
+    blueprint_for,
+    payer_get,
+    payer_settings,
+)
+from apps.accounts.services import InvalidBlueprint, blueprint_save, blueprint_validate, payer_upsert
 
 __all__ = [
     "AccountSummary",
+    "BlueprintPlan",
+    "InvalidBlueprint",
+    "blueprint_for",
+    "blueprint_save",
+    "blueprint_validate",
     "PayerSummary",
     "account_email",
     "account_for_request",
     "account_name",
     "payer_get",
+    "payer_settings",
     "payer_upsert",
 ]

@@ -1,6 +1,7 @@
 """What other contexts know about payers and managed accounts."""
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -20,3 +21,13 @@ class AccountSummary:
     email: str
     name: str
     status: str
+
+
+@dataclass(frozen=True)
+class BlueprintPlan:
+    """The blueprint a request gets, pinned by version."""
+
+    blueprint_id: str
+    name: str
+    version: int
+    steps: tuple[dict[str, Any], ...]

@@ -31,6 +31,14 @@ class Payer(models.Model):
     parent_ou_id = models.CharField(
         max_length=68, blank=True, help_text="OU new accounts move into; empty leaves them at the root."
     )
+    log_archive_bucket = models.CharField(
+        max_length=63, blank=True, help_text="Central S3 bucket (in the log-archive account) for CloudTrail and Config."
+    )
+    saml_provider_name = models.CharField(max_length=128, default="bespoke-idp", help_text="SAML provider made in each account.")
+    saml_metadata_document = models.TextField(blank=True, help_text="The identity provider's SAML metadata XML.")
+    dns_domain = models.CharField(
+        max_length=200, blank=True, help_text="Parent domain of each account's private hosted zone, e.g. aws.example.com."
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -69,3 +77,54 @@ class ManagedAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.aws_account_id or 'pending'} {self.email}"
+
+
+class Blueprint(models.Model):
+    """The recipe an account gets: which baseline and network steps, with what parameters.
+
+    Each payer has a default blueprint per environment (``environment`` empty: any), and
+    regulated requests may get a stricter one. Every change of the definition makes a new
+    version; a run pins the version it started with.
+    """
+
+    id = models.CharField(max_length=36, primary_key=True)
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="blueprints")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    environment = models.CharField(max_length=20, blank=True, help_text="Empty: the default for every environment.")
+    regulated = models.BooleanField(default=False, help_text="Applies to regulated requests.")
+    definition = models.JSONField(help_text='{"steps": [{"name": "iam", "params": {...}}, ...]}')
+    version = models.PositiveIntegerField(default=1)
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["payer__name", "environment", "regulated"]
+        constraints = [
+            models.UniqueConstraint(fields=["payer", "name"], name="blueprint_name_unique_per_payer"),
+            models.UniqueConstraint(
+                fields=["payer", "environment", "regulated"],
+                condition=models.Q(active=True),
+                name="one_active_blueprint_per_payer_environment_and_regulation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payer.name}/{self.name} v{self.version}"
+
+
+class BlueprintVersion(models.Model):
+    """An immutable snapshot of a blueprint's definition."""
+
+    blueprint = models.ForeignKey(Blueprint, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    definition = models.JSONField()
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["blueprint", "-version"]
+        constraints = [models.UniqueConstraint(fields=["blueprint", "version"], name="one_row_per_blueprint_version")]
+
+    def __str__(self) -> str:
+        return f"{self.blueprint.name} v{self.version}"

@@ -1,5 +1,5 @@
-from apps.accounts.contracts import AccountSummary, PayerSummary
-from apps.accounts.models import ManagedAccount, Payer
+from apps.accounts.contracts import AccountSummary, BlueprintPlan, PayerSummary
+from apps.accounts.models import Blueprint, ManagedAccount, Payer
 
 
 def payer_get(*, name: str) -> PayerSummary | None:
@@ -13,6 +13,23 @@ def payer_get(*, name: str) -> PayerSummary | None:
         email_division=payer.email_division,
         email_domain=payer.email_domain,
     )
+
+
+def payer_settings(*, name: str) -> dict[str, str]:
+    """What every step needs to know of its payer (the ``payer_settings`` step input)."""
+    payer = Payer.objects.get(name=name)
+    return {
+        "name": payer.name,
+        "management_account_id": payer.management_account_id,
+        "management_role_arn": payer.management_role_arn,
+        "member_role_name": payer.member_role_name,
+        "email_division": payer.email_division,
+        "email_domain": payer.email_domain,
+        "log_archive_bucket": payer.log_archive_bucket,
+        "saml_provider_name": payer.saml_provider_name,
+        "saml_metadata_document": payer.saml_metadata_document,
+        "dns_domain": payer.dns_domain,
+    }
 
 
 def account_for_request(*, request_id: str) -> AccountSummary | None:
@@ -31,3 +48,25 @@ def account_email(*, payer: PayerSummary, project_short_name: str, environment: 
 
 def account_name(*, payer: PayerSummary, project_short_name: str, environment: str) -> str:
     return f"{payer.email_division}-{project_short_name}-{environment}"[:50]
+
+
+def blueprint_for(*, payer: str, environment: str, regulated: bool) -> BlueprintPlan | None:
+    """The blueprint a request gets: the payer's blueprint for its environment, else the
+    payer's default; a regulated request prefers a regulated blueprint and falls back to
+    the ordinary one. None: the payer vends bare accounts."""
+    active = {
+        (b.environment, b.regulated): b for b in Blueprint.objects.filter(payer__name=payer, active=True)
+    }
+    preference = [(environment, regulated), ("", regulated)]
+    if regulated:
+        preference += [(environment, False), ("", False)]
+    for key in preference:
+        blueprint = active.get(key)
+        if blueprint is not None:
+            return BlueprintPlan(
+                blueprint_id=blueprint.id,
+                name=blueprint.name,
+                version=blueprint.version,
+                steps=tuple(blueprint.definition["steps"]),
+            )
+    return None

@@ -1,7 +1,11 @@
+from typing import Any
+
 from django.db import transaction
 
-from apps.accounts.models import ManagedAccount, Payer
+from apps.accounts.models import Blueprint, BlueprintVersion, ManagedAccount, Payer
 from apps.kernel import clock, ids
+from apps.kernel.errors import ApplicationError
+from apps.workflow import api as workflow
 
 
 @transaction.atomic
@@ -17,6 +21,10 @@ def payer_upsert(
     management_role_arn: str = "",
     member_role_name: str = "OrganizationAccountAccessRole",
     parent_ou_id: str = "",
+    log_archive_bucket: str = "",
+    saml_provider_name: str = "bespoke-idp",
+    saml_metadata_document: str = "",
+    dns_domain: str = "",
 ) -> Payer:
     payer, _ = Payer.objects.update_or_create(
         name=name,
@@ -30,6 +38,10 @@ def payer_upsert(
             "allowed_environments": allowed_environments,
             "allowed_regions": allowed_regions,
             "parent_ou_id": parent_ou_id,
+            "log_archive_bucket": log_archive_bucket,
+            "saml_provider_name": saml_provider_name,
+            "saml_metadata_document": saml_metadata_document,
+            "dns_domain": dns_domain,
             "active": True,
         },
     )
@@ -59,3 +71,64 @@ def account_update(account: ManagedAccount, **changes: str) -> None:
         setattr(account, field, value)
     account.updated_at = clock.now()
     account.save(update_fields=[*changes, "updated_at"])
+
+
+class InvalidBlueprint(ApplicationError):
+    code = "invalid_blueprint"
+
+
+def blueprint_validate(definition: Any) -> None:
+    """A definition must be ``{"steps": [...]}`` and make a valid plan (known steps, a DAG)."""
+    if not isinstance(definition, dict) or set(definition) != {"steps"}:
+        raise InvalidBlueprint('A blueprint definition is an object with one key, "steps".')
+    try:
+        workflow.plan_from_blueprint(definition["steps"])
+    except workflow.InvalidPlan as error:
+        raise InvalidBlueprint(str(error)) from error
+
+
+@transaction.atomic
+def blueprint_save(
+    *,
+    payer_name: str,
+    name: str,
+    definition: dict[str, Any],
+    environment: str = "",
+    regulated: bool = False,
+    description: str = "",
+    saved_by: str = "",
+) -> Blueprint:
+    """Create or change a blueprint. A changed definition becomes a new version; runs
+    already started keep the version they pinned."""
+    blueprint_validate(definition)
+    payer = Payer.objects.get(name=payer_name)
+    now = clock.now()
+    blueprint = Blueprint.objects.select_for_update().filter(payer=payer, name=name).first()
+    if blueprint is None:
+        blueprint = Blueprint.objects.create(
+            id=ids.new_id(),
+            payer=payer,
+            name=name,
+            description=description,
+            environment=environment,
+            regulated=regulated,
+            definition=definition,
+            version=1,
+            updated_at=now,
+        )
+    else:
+        changed = blueprint.definition != definition
+        blueprint.description = description
+        blueprint.environment = environment
+        blueprint.regulated = regulated
+        blueprint.updated_at = now
+        if changed:
+            blueprint.definition = definition
+            blueprint.version += 1
+        blueprint.save()
+        if not changed:
+            return blueprint
+    BlueprintVersion.objects.create(
+        blueprint=blueprint, version=blueprint.version, definition=definition, created_at=now, created_by=saved_by
+    )
+    return blueprint

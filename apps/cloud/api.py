@@ -7,7 +7,7 @@ errors with the AWS error code preserved.
 """
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -100,6 +100,13 @@ def member_session(*, management: boto3.Session, account_id: str, role_name: str
     """A session inside member account ``account_id`` through its cross-account role."""
     role_arn = f"arn:aws:iam::{account_id}:role/{role_name}"
     return assume_role(role_arn=role_arn, session_name=f"bespoke-{account_id}", session=management)
+
+
+def member_session_for(*, payer_settings: Mapping[str, Any], account_id: str) -> boto3.Session:
+    """A session in member account ``account_id`` of the payer described by ``payer_settings``
+    (the ``payer_settings`` input every step receives)."""
+    management = management_session(role_arn=payer_settings.get("management_role_arn") or None)
+    return member_session(management=management, account_id=account_id, role_name=payer_settings["member_role_name"])
 
 
 def error_code(error: BaseException) -> str:

@@ -106,6 +106,7 @@ class RunStep(Command):
     step: str
     context: str
     attempt: int = 1
+    max_attempts: int = 0  # 0: the deployment's default (TASK_MAX_RETRIES + 1)
     inputs: dict[str, Any] = field(default_factory=dict)
 
     def aggregate_id(self) -> str:

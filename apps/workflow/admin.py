@@ -1,6 +1,41 @@
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+
+from apps.kernel import clock
 from apps.workflow.models import Run, StepRun
+
+
+def timeline(run: Run) -> dict[str, Any]:
+    """Each step as a bar over the run's time span (percentages for the template)."""
+    steps = list(run.steps.order_by("position"))
+    end = run.finished_at or clock.now()
+    total = max((end - run.started_at).total_seconds(), 0.001)
+    rows = []
+    for step in steps:
+        left = width = 0.0
+        duration = None
+        if step.started_at is not None:
+            finished = step.finished_at or end
+            duration = (finished - step.started_at).total_seconds()
+            left = 100 * (step.started_at - run.started_at).total_seconds() / total
+            width = max(100 * duration / total, 0.5)
+        rows.append(
+            {
+                "name": step.name,
+                "legacy_name": step.legacy_name,
+                "state": step.state,
+                "attempts": step.attempts,
+                "started_at": step.started_at,
+                "finished_at": step.finished_at,
+                "left": round(min(left, 99.5), 2),
+                "width": round(min(width, 100 - min(left, 99.5)), 2),
+                "duration": duration,
+                "message": step.message,
+            }
+        )
+    return {"total": total, "rows": rows}
 
 
 class StepRunInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -27,11 +62,28 @@ class StepRunInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("id", "request_id", "status", "started_at", "finished_at")
+    list_display = ("id", "request_id", "status", "blueprint_name", "blueprint_version", "started_at", "finished_at")
     list_filter = ("status",)
     search_fields = ("id", "request_id")
-    readonly_fields = ("id", "request_id", "status", "params", "started_at", "finished_at", "failure")
+    readonly_fields = (
+        "id",
+        "request_id",
+        "status",
+        "blueprint_name",
+        "blueprint_version",
+        "started_at",
+        "finished_at",
+        "failure",
+        "params",
+    )
     inlines = [StepRunInline]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        run = self.get_object(request, object_id)
+        context = {**(extra_context or {}), "timeline": timeline(run) if run else None}
+        return super().change_view(request, object_id, form_url, extra_context=context)
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

@@ -1,15 +1,33 @@
 """The workflow context's event handlers. Each is idempotent through the inbox: the
 messaging layer claims the message id in the same transaction as the effect."""
 
+import structlog
+
+from apps.accounts import api as accounts
 from apps.intake.contracts import AccountRequested
 from apps.kernel.contracts import StepFailed, StepRetrying, StepSucceeded
-from apps.workflow.plans import ACCOUNT_CREATION
+from apps.workflow.plans import ACCOUNT_CREATION, plan_from_blueprint
 from apps.workflow.services import run_start, step_record_failed, step_record_retrying, step_record_succeeded
+
+log = structlog.get_logger(__name__)
 
 
 def on_account_requested(event: AccountRequested) -> None:
-    """Start the request's run (once per request: runs are unique per request id)."""
-    run_start(request_id=event.request_id, params=event.run_params(), plan=ACCOUNT_CREATION)
+    """Start the request's run from its payer's blueprint, pinned to the blueprint's
+    current version (once per request: runs are unique per request id)."""
+    blueprint = accounts.blueprint_for(payer=event.payer, environment=event.environment, regulated=event.regulated)
+    params = {**event.run_params(), "payer_settings": accounts.payer_settings(name=event.payer)}
+    if blueprint is None:
+        log.warning("workflow.no_blueprint", payer=event.payer, environment=event.environment)
+        run_start(request_id=event.request_id, params=params, plan=ACCOUNT_CREATION)
+        return
+    run_start(
+        request_id=event.request_id,
+        params=params,
+        plan=plan_from_blueprint(blueprint.steps),
+        blueprint_name=blueprint.name,
+        blueprint_version=blueprint.version,
+    )
 
 
 def on_step_succeeded(event: StepSucceeded) -> None:

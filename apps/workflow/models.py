@@ -13,6 +13,10 @@ class Run(models.Model):
     request_id = models.CharField(max_length=36, unique=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING, db_index=True)
     params = models.JSONField(default=dict, help_text="The request's inputs every step receives.")
+    blueprint_name = models.CharField(max_length=100, blank=True)
+    blueprint_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The version this run is pinned to."
+    )
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     failure = models.TextField(blank=True, help_text="Why the run failed: the failing step and its reason.")
@@ -41,6 +45,8 @@ class StepRun(models.Model):
     position = models.PositiveSmallIntegerField()
     depends_on = models.JSONField(default=list)
     required = models.BooleanField(default=True)
+    params = models.JSONField(default=dict, blank=True, help_text="The step's parameters from the blueprint.")
+    max_attempts = models.PositiveSmallIntegerField(default=0, help_text="0: the deployment's default.")
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)

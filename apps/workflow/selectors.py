@@ -4,8 +4,15 @@ from apps.workflow.models import Run
 
 def run_for_request(*, request_id: str) -> RunSummary | None:
     run = Run.objects.filter(request_id=request_id).prefetch_related("steps").first()
-    if run is None:
-        return None
+    return _summarize(run) if run else None
+
+
+def run_get(*, run_id: str) -> RunSummary | None:
+    run = Run.objects.filter(id=run_id).prefetch_related("steps").first()
+    return _summarize(run) if run else None
+
+
+def _summarize(run: Run) -> RunSummary:
     return RunSummary(
         id=run.id,
         request_id=run.request_id,

@@ -24,13 +24,31 @@ _DONE = (StepRun.State.SUCCEEDED, StepRun.State.SKIPPED)
 
 
 @transaction.atomic
-def run_start(*, request_id: str, params: dict[str, Any], plan: tuple[StepSpec, ...]) -> Run:
-    """Start the run for ``request_id`` (once: a second call returns the existing run)."""
+def run_start(
+    *,
+    request_id: str,
+    params: dict[str, Any],
+    plan: tuple[StepSpec, ...],
+    blueprint_name: str = "",
+    blueprint_version: int | None = None,
+) -> Run:
+    """Start the run for ``request_id`` (once: a second call returns the existing run).
+
+    The run keeps its own copy of the plan (one row per step, with its parameters), so
+    editing the blueprint later never changes a run that already started.
+    """
     validate_plan(plan)
     existing = Run.objects.filter(request_id=request_id).first()
     if existing is not None:
         return existing
-    run = Run.objects.create(id=ids.new_id(), request_id=request_id, params=params, started_at=clock.now())
+    run = Run.objects.create(
+        id=ids.new_id(),
+        request_id=request_id,
+        params=params,
+        blueprint_name=blueprint_name,
+        blueprint_version=blueprint_version,
+        started_at=clock.now(),
+    )
     StepRun.objects.bulk_create(
         StepRun(
             run=run,
@@ -40,6 +58,8 @@ def run_start(*, request_id: str, params: dict[str, Any], plan: tuple[StepSpec, 
             position=position,
             depends_on=list(spec.depends_on),
             required=spec.required,
+            params=spec.params,
+            max_attempts=spec.max_attempts,
         )
         for position, spec in enumerate(plan)
     )
@@ -109,13 +129,19 @@ def _advance(run: Run) -> None:
     _dispatch_ready(run, steps)
 
 
+def _settled(step: StepRun) -> bool:
+    """Whether a step's dependents may go ahead: it succeeded or was skipped, or it was
+    optional and failed (an optional step's failure is reported, not propagated)."""
+    return step.state in _DONE or (step.state == StepRun.State.FAILED and not step.required)
+
+
 def _dispatch_ready(run: Run, steps: list[StepRun] | None = None) -> None:
     steps = steps if steps is not None else list(run.steps.all())
-    state = {step.name: step.state for step in steps}
+    by_name = {step.name: step for step in steps}
     outputs = _collected_outputs(steps)
     now = clock.now()
     for step in steps:
-        if step.state != StepRun.State.PENDING or not all(state[dep] in _DONE for dep in step.depends_on):
+        if step.state != StepRun.State.PENDING or not all(_settled(by_name[dep]) for dep in step.depends_on):
             continue
         # Claim the step: only the transaction that moves it out of PENDING dispatches it.
         claimed = StepRun.objects.filter(pk=step.pk, state=StepRun.State.PENDING).update(
@@ -127,7 +153,8 @@ def _dispatch_ready(run: Run, steps: list[StepRun] | None = None) -> None:
                     run_id=run.id,
                     step=step.name,
                     context=step.context,
-                    inputs={**run.params, **outputs},
+                    max_attempts=step.max_attempts,
+                    inputs={**run.params, **outputs, "step_params": step.params},
                 )
             )
 

@@ -31,6 +31,10 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.intake",
     "apps.workflow",
+    "apps.baseline",
+    "apps.network",
+    "apps.notifications",
+    "apps.compliance",
     "tasks",
 ]
 

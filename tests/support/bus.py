@@ -21,7 +21,7 @@ def drain(*, max_rounds: int = 100) -> list[str]:
             OutboxMessage.objects.filter(pk=message.pk).update(published_at=message.recorded_at)
             delivered.append(message.type)
             for subscriber in subscribers_for(message.envelope):
-                if subscriber.name.endswith(".run_step"):
+                if subscriber.runner:
                     run_step(subscriber, message.envelope, attempt=1, retry_delay=None)
                 else:
                     handle_event(subscriber, message.envelope)

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from apps.accounts import api as accounts
 
 USERNAME = RegexValidator(r"^[a-z_]{3,20}$", "3-20 lower-case letters or underscores.")
-COST_CENTER = RegexValidator(r"^\d{10}$", "Exactly 10 digits.")
+COST_CENTER = RegexValidator(r"^[0-9]{10}$", "Exactly 10 digits.")
 SHORT_NAME = RegexValidator(r"^[a-z0-9]{2,15}$", "2-15 lower-case letters or digits.")
 PRINTABLE = RegexValidator(r"^[^\x00-\x1f\x7f]*$", "Control characters are not allowed.")
 

@@ -10,11 +10,22 @@ from rest_framework.views import APIView
 from apps.accounts import api as accounts
 from apps.clients.contracts import OPERATIONS_ADMIN, REQUESTS_READ, REQUESTS_WRITE, Principal
 from apps.intake.contracts import STATUSES, AccountRequestSummary
+from apps.intake.plans import request_plan
 from apps.intake.rest.serializers import AccountRequestInputSerializer
 from apps.intake.selectors import request_get, request_list
 from apps.intake.services import request_create
 from apps.kernel.errors import NotFound
 from apps.workflow import api as workflow
+
+
+def _flag(value: str | None) -> bool:
+    if value is None:
+        return False
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no", ""):
+        return False
+    raise serializers.ValidationError({"dry_run": ["Must be true or false."]})
 
 
 def _visible_to(principal: Principal) -> str | None:
@@ -91,6 +102,8 @@ class AccountRequestCollectionView(APIView):
     def post(self, request: Request) -> Response:
         serializer = AccountRequestInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        if _flag(request.query_params.get("dry_run")):
+            return Response(request_plan(data=dict(serializer.validated_data)))
         principal: Principal = request.user  # type: ignore[assignment]
         created = request_create(client_id=principal.client_id, data=dict(serializer.validated_data))
         url = _status_url(request, created.id)

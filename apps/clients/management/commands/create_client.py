@@ -2,8 +2,10 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
 
 from apps.clients.contracts import ALL_SCOPES
+from apps.clients.models import ApiClient
 from apps.clients.services import UnknownScope, client_create
 
 
@@ -24,5 +26,9 @@ class Command(BaseCommand):
             issued = client_create(name=options["name"], scopes=options["scopes"] or list(ALL_SCOPES))
         except UnknownScope as error:
             raise CommandError(error.message) from error
+        except IntegrityError as error:
+            if ApiClient.objects.filter(name=options["name"]).exists():
+                raise CommandError(f"A client named {options['name']!r} already exists.") from error
+            raise
         self.stdout.write(f"client {issued.client_name} ({issued.client_id}) scopes: {' '.join(issued.scopes)}")
         self.stdout.write(issued.token)
