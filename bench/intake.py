@@ -52,7 +52,12 @@ def _prepare(env: dict[str, str], database: str) -> str:
         "print(c.client_create(name='bench', scopes=list(c.ALL_SCOPES)).token)"
     )
     result = subprocess.run(
-        [str(BIN / "python"), "manage.py", "shell", "-c", seed], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        [str(BIN / "python"), "manage.py", "shell", "-c", seed],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return result.stdout.strip().splitlines()[-1]
 
@@ -125,7 +130,13 @@ def main() -> None:
         results: dict[str, list[dict[str, float]]] = {"bare": [], "intake": []}
         for _ in range(2):
             results["bare"].append(
-                _wrk(f"{base}/bench/bare", "post_bare.lua", connections=args.connections, seconds=args.seconds, token=token)
+                _wrk(
+                    f"{base}/bench/bare",
+                    "post_bare.lua",
+                    connections=args.connections,
+                    seconds=args.seconds,
+                    token=token,
+                )
             )
             results["intake"].append(
                 _wrk(

@@ -3,7 +3,13 @@ from django.urls import include, path
 
 from project import health
 
-v1 = ([path("", include("apps.intake.rest.urls"))], "v1")
+v1 = (
+    [
+        path("", include("apps.intake.rest.urls")),
+        path("", include("apps.notifications.rest.urls")),
+    ],
+    "v1",
+)
 
 urlpatterns = [
     path("v1/", include(v1)),

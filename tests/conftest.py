@@ -108,7 +108,9 @@ def member_account(aws: EmulatedAws, payer_settings: dict[str, str]) -> str:
     """A member account created in the emulated Organization; its id."""
     org = aws.client("organizations")
     status = org.create_account(Email="member@example.com", AccountName="member")["CreateAccountStatus"]
-    return str(org.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"])
+    return str(
+        org.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"]
+    )
 
 
 @pytest.fixture

@@ -34,10 +34,14 @@ class Payer(models.Model):
     log_archive_bucket = models.CharField(
         max_length=63, blank=True, help_text="Central S3 bucket (in the log-archive account) for CloudTrail and Config."
     )
-    saml_provider_name = models.CharField(max_length=128, default="bespoke-idp", help_text="SAML provider made in each account.")
+    saml_provider_name = models.CharField(
+        max_length=128, default="bespoke-idp", help_text="SAML provider made in each account."
+    )
     saml_metadata_document = models.TextField(blank=True, help_text="The identity provider's SAML metadata XML.")
     dns_domain = models.CharField(
-        max_length=200, blank=True, help_text="Parent domain of each account's private hosted zone, e.g. aws.example.com."
+        max_length=200,
+        blank=True,
+        help_text="Parent domain of each account's private hosted zone, e.g. aws.example.com.",
     )
     active = models.BooleanField(default=True)
 

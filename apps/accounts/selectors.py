@@ -54,9 +54,7 @@ def blueprint_for(*, payer: str, environment: str, regulated: bool) -> Blueprint
     """The blueprint a request gets: the payer's blueprint for its environment, else the
     payer's default; a regulated request prefers a regulated blueprint and falls back to
     the ordinary one. None: the payer vends bare accounts."""
-    active = {
-        (b.environment, b.regulated): b for b in Blueprint.objects.filter(payer__name=payer, active=True)
-    }
+    active = {(b.environment, b.regulated): b for b in Blueprint.objects.filter(payer__name=payer, active=True)}
     preference = [(environment, regulated), ("", regulated)]
     if regulated:
         preference += [(environment, False), ("", False)]

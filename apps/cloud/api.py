@@ -6,6 +6,7 @@ retries and bounded timeouts, and turns AWS errors into retryable or permanent s
 errors with the AWS error code preserved.
 """
 
+import functools
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from django.conf import settings
 
+from apps.cloud import faults
 from apps.kernel.errors import PermanentError, RetryableError
 
 # Error codes that mean "not now": throttling, transient server trouble, races that
@@ -69,12 +71,20 @@ def base_session() -> boto3.Session:
 def client(service: str, *, session: boto3.Session | None = None, region: str | None = None) -> Any:
     """A boto3 client for ``service``, wired to the configured endpoint."""
     chosen = session or base_session()
-    return chosen.client(
+    made = chosen.client(
         service,
         region_name=region or chosen.region_name or settings.AWS_DEFAULT_REGION,
         endpoint_url=settings.AWS_ENDPOINT_URL,
         config=_config(),
     )
+    if settings.AWS_FAULTS:
+        faults.install(made, _fault_rules(settings.AWS_FAULTS))
+    return made
+
+
+@functools.cache
+def _fault_rules(spec: str) -> tuple[faults.FaultRule, ...]:
+    return faults.parse_rules(spec)
 
 
 def assume_role(*, role_arn: str, session_name: str, session: boto3.Session | None = None) -> boto3.Session:

@@ -5,6 +5,7 @@ without writing anything or calling AWS."""
 from typing import Any
 
 from apps.accounts import api as accounts
+from apps.baseline import api as baseline
 from apps.intake.contracts import LIVE_STATUSES
 from apps.intake.models import AccountRequest
 from apps.intake.services import DuplicateRequest, UnknownPayer
@@ -14,6 +15,8 @@ from apps.workflow import api as workflow
 
 def _describe(step: str, params: dict[str, Any], data: dict[str, Any], email: str, name: str) -> list[str]:
     """Human-readable resources a step would create, from its blueprint parameters."""
+    if step in baseline.STEP_NAMES:
+        params = {**baseline.default_params(step), **params}
     vpc = data["vpc"]
     if step == "create_account":
         return [f"AWS account {name} <{email}> in payer {data['payer']}'s Organization"]
@@ -24,10 +27,11 @@ def _describe(step: str, params: dict[str, Any], data: dict[str, Any], email: st
         described = ["SAML identity provider", "account alias", "password policy"]
         return described + ([f"IAM roles: {', '.join(roles)}"] if roles else ["the blueprint's default IAM roles"])
     if step == "cloudtrail":
-        return [f"multi-region CloudTrail trail {params.get('trail_name', 'bespoke-trail')} to the central log bucket"]
+        return [f"multi-region CloudTrail trail {params.get('name', 'bespoke-trail')} to the central log bucket"]
     if step == "config":
         rules = list(params.get("rules", [])) + (list(params.get("regulated_rules", [])) if data["regulated"] else [])
-        return ["AWS Config recorder and delivery channel", *(f"Config rule {rule}" for rule in rules)]
+        names = [rule["identifier"] if isinstance(rule, dict) else rule for rule in rules]
+        return ["AWS Config recorder and delivery channel", *(f"Config rule {name}" for name in names)]
     if step == "support":
         return ["Enterprise Support case"] if params.get("enabled", True) else []
     if step == "vpc":

@@ -141,6 +141,17 @@ AWS_DEFAULT_REGION = env_str("AWS_DEFAULT_REGION", "us-east-1")
 AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
 AWS_CONNECT_TIMEOUT = env_float("AWS_CONNECT_TIMEOUT", 5.0)
 AWS_READ_TIMEOUT = env_float("AWS_READ_TIMEOUT", 30.0)
+# Fault injection for the emulated AWS (see apps/cloud/faults.py); empty in production.
+AWS_FAULTS = env_str("AWS_FAULTS", "")
+
+# --- Notifications -----------------------------------------------------------------
+# Email goes out through SES (the emulated SES locally and in tests).
+MAILERS = {"default": {"BACKEND": "apps.notifications.email.SesEmailBackend"}}
+NOTIFICATIONS_FROM_EMAIL = env_str("NOTIFICATIONS_FROM_EMAIL", "bespoke@example.com")
+DEFAULT_FROM_EMAIL = NOTIFICATIONS_FROM_EMAIL
+# Where people reach this service: links in emails and webhook payloads.
+BESPOKE_PUBLIC_URL = env_str("BESPOKE_PUBLIC_URL", "http://127.0.0.1:8000")
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0)
 
 # --- Logging -----------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

@@ -4,6 +4,8 @@ Everything comes from the environment; ``DATABASE_URL`` and ``REDIS_URL`` (or
 ``CELERY_BROKER_URL``) and ``DJANGO_SECRET_KEY`` are required.
 """
 
+from django.core.exceptions import ImproperlyConfigured
+
 from project.settings.base import *
 from project.settings.env import env_bool, env_int, env_list, env_optional, env_str
 
@@ -12,6 +14,8 @@ CELERY_BROKER_URL = env_optional("CELERY_BROKER_URL") or env_str("REDIS_URL", re
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
 
 DEBUG = False
+if AWS_FAULTS and not AWS_ENDPOINT_URL:
+    raise ImproperlyConfigured("AWS_FAULTS injects failures for tests and demos: never against the real AWS.")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

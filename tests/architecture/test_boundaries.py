@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTEXTS = ["kernel", "clients", "intake", "accounts", "workflow"]
+CONTEXTS = ["kernel", "clients", "intake", "accounts", "workflow", "baseline", "network", "notifications", "compliance"]
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -1,0 +1,73 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from apps.kernel.errors import ApplicationError
+from apps.network.models import Allocation, IpPool
+from apps.network.selectors import pool_utilisation
+from apps.network.services import pool_check, pool_create
+
+
+class IpPoolForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = IpPool
+        fields = ("payer", "region", "cidr", "name")
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        if not self.instance.pk and all(data.get(f) for f in ("payer", "region", "cidr")):
+            try:
+                if pool_check(payer=data["payer"], region=data["region"], cidr=data["cidr"]) is not None:
+                    raise forms.ValidationError("This pool exists already.")
+            except ApplicationError as error:
+                raise forms.ValidationError(error.message) from error
+        return data
+
+
+@admin.register(IpPool)
+class IpPoolAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = IpPoolForm
+    list_display = ("cidr", "name", "payer", "region", "utilisation", "created_at")
+    list_filter = ("payer", "region")
+    search_fields = ("cidr", "name", "payer")
+    readonly_fields = ("id", "created_at", "utilisation")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: IpPool | None = None) -> Any:
+        # A pool's range cannot change under its allocations: add another pool instead.
+        if obj is not None:
+            return (*self.readonly_fields, "payer", "region", "cidr")
+        return self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: IpPool, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = pool_create(payer=obj.payer, region=obj.region, cidr=obj.cidr, name=obj.name)
+        obj.pk = created.id
+        obj.refresh_from_db()
+
+    @admin.display(description="utilisation")
+    def utilisation(self, obj: IpPool) -> str:
+        if not obj.pk:
+            return "-"
+        [usage] = pool_utilisation(pool_ids=[obj.pk])
+        return f"{usage.fraction:.1%} ({usage.allocated_addresses} of {usage.total_addresses} addresses)"
+
+
+@admin.register(Allocation)
+class AllocationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("cidr", "request_id", "pool", "state", "allocated_at", "released_at")
+    list_filter = ("state", "pool")
+    search_fields = ("cidr", "request_id")
+    readonly_fields = [f.name for f in Allocation._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Allocation | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Allocation | None = None) -> bool:
+        return False

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class NetworkConfig(AppConfig):
+    name = "apps.network"
+    label = "network"
+    verbose_name = "Network (IP pools and VPCs)"

@@ -1,0 +1,122 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.notifications.contracts import WEBHOOK_EVENT_TYPES
+from apps.notifications.models import EmailNotification, WebhookDelivery, WebhookSubscription
+from apps.notifications.services import delivery_redeliver, subscription_create, webhook_url_problem
+
+_DELIVERY_FIELDS = (
+    "id",
+    "event_type",
+    "event_id",
+    "state",
+    "attempts",
+    "last_status_code",
+    "last_error",
+    "created_at",
+    "last_attempt_at",
+    "delivered_at",
+)
+
+
+class WebhookDeliveryInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = WebhookDelivery
+    fields = _DELIVERY_FIELDS
+    readonly_fields = fields
+    ordering = ("-created_at",)
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+class WebhookSubscriptionForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = WebhookSubscription
+        fields = ("client_id", "url", "events", "description", "active")
+
+    def clean_url(self) -> str:
+        url = str(self.cleaned_data.get("url") or "")
+        problem = webhook_url_problem(url)
+        if problem:
+            raise forms.ValidationError(problem)
+        return url
+
+    def clean_events(self) -> list[str]:
+        events = self.cleaned_data.get("events") or []
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise forms.ValidationError('A JSON list of event types, e.g. ["run.failed"]; [] for all.')
+        unknown = sorted(set(events) - set(WEBHOOK_EVENT_TYPES))
+        if unknown:
+            raise forms.ValidationError(
+                f"Unknown event type(s): {', '.join(unknown)}. Known: {', '.join(WEBHOOK_EVENT_TYPES)}."
+            )
+        return list(dict.fromkeys(events))
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    # The secret is never in the list; it shows (read-only) on a subscription's own page.
+    list_display = ("url", "client_id", "events", "description", "active", "created_at")
+    list_filter = ("active",)
+    search_fields = ("id", "url", "client_id", "description")
+    inlines = [WebhookDeliveryInline]
+    form = WebhookSubscriptionForm
+
+    def get_fields(self, request: HttpRequest, obj: WebhookSubscription | None = None) -> Any:
+        if obj is None:
+            return ("client_id", "url", "events", "description")
+        return ("id", "client_id", "url", "events", "description", "active", "secret", "created_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: WebhookSubscription | None = None) -> Any:
+        # Fixed once created (a receiver trusts the URL and secret it was set up with);
+        # operators may only describe or (de)activate a subscription.
+        if obj is None:
+            return ()
+        return ("id", "client_id", "url", "events", "secret", "created_at")
+
+    def save_model(self, request: HttpRequest, obj: WebhookSubscription, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Created as the API creates it: an id, a fresh secret, the time.
+        issued = subscription_create(
+            client_id=obj.client_id, url=obj.url, events=obj.events or [], description=obj.description
+        )
+        obj.pk = issued.subscription.id
+        obj.refresh_from_db()
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("id", "subscription", "event_type", "state", "attempts", "last_status_code", "created_at")
+    list_filter = ("state", "event_type", "subscription")
+    search_fields = ("id", "event_id", "subscription__url", "subscription__client_id")
+    date_hierarchy = "created_at"
+    readonly_fields = ("subscription", *_DELIVERY_FIELDS, "payload")
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    @admin.action(description="Deliver the selected failed deliveries again")
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        redelivered = sum(delivery_redeliver(delivery_id=d.id) for d in queryset)
+        self.message_user(request, f"{redelivered} delivery(ies) queued again.", messages.SUCCESS)
+
+
+@admin.register(EmailNotification)
+class EmailNotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("request_id", "outcome", "recipients", "subject", "sent_at")
+    list_filter = ("outcome",)
+    search_fields = ("request_id", "subject", "message_id")
+    readonly_fields = [f.name for f in EmailNotification._meta.fields]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False

@@ -1,0 +1,39 @@
+"""The notifications context's public surface."""
+
+from apps.notifications.contracts import (
+    WEBHOOK_EVENT_TYPES,
+    DeliverWebhook,
+    IssuedWebhookSubscription,
+    WebhookDeliverySummary,
+    WebhookSubscriptionSummary,
+)
+from apps.notifications.selectors import delivery_get, delivery_list, subscription_get, subscription_list
+from apps.notifications.services import (
+    delivery_redeliver,
+    sender_verify,
+    subscription_create,
+    subscription_deactivate,
+    webhook_body,
+)
+from apps.notifications.signing import new_secret, sign, signature_header, verify_signature
+
+__all__ = [
+    "WEBHOOK_EVENT_TYPES",
+    "DeliverWebhook",
+    "IssuedWebhookSubscription",
+    "WebhookDeliverySummary",
+    "WebhookSubscriptionSummary",
+    "delivery_get",
+    "delivery_list",
+    "delivery_redeliver",
+    "new_secret",
+    "sender_verify",
+    "sign",
+    "signature_header",
+    "subscription_create",
+    "subscription_deactivate",
+    "subscription_get",
+    "subscription_list",
+    "verify_signature",
+    "webhook_body",
+]

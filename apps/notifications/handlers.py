@@ -1,0 +1,33 @@
+"""The notifications context's message handlers (wired in ``tasks/subscriptions.py``)."""
+
+from apps.kernel.contracts import StepFailed, StepSucceeded
+from apps.notifications.contracts import DeliverWebhook
+from apps.notifications.services import deliveries_create_for_event, outcome_email_send, webhook_deliver
+from apps.workflow.contracts import RunFailed, RunStarted, RunSucceeded
+
+
+def on_run_event(event: RunStarted | StepSucceeded | StepFailed | RunSucceeded | RunFailed) -> None:
+    """Offer a run event to the webhook subscriptions that want it.
+
+    Idempotent: the messaging layer claims the event in the inbox in this transaction,
+    and deliveries are unique per (subscription, event id) besides.
+    """
+    deliveries_create_for_event(event=event)
+
+
+def on_run_finished(event: RunSucceeded | RunFailed) -> None:
+    """Email the outcome to the requester and the technical contact.
+
+    Idempotent: one email per request and outcome (a unique row), whatever the inbox says.
+    """
+    outcome_email_send(event=event)
+
+
+def deliver_webhook(command: DeliverWebhook, *, attempt: int, retry_delay: float | None) -> None:
+    """POST one delivery (a runner: called outside any transaction).
+
+    Idempotent: a delivery that already succeeded is not POSTed again. Raises
+    ``RetryLater`` while attempts remain; on the last (``retry_delay`` None) a failure
+    marks the delivery failed.
+    """
+    webhook_deliver(delivery_id=command.delivery_id, attempt=attempt, retry_delay=retry_delay)

@@ -1,0 +1,81 @@
+from django.db import models
+
+# Importing the contracts here also registers DeliverWebhook with the message registry
+# whenever this app is loaded, so a worker can decode it before any handler is imported.
+from apps.notifications.contracts import DELIVERY_STATES, OUTCOMES, PENDING
+
+
+class WebhookSubscription(models.Model):
+    """An API client's wish to be POSTed run events, signed with ``secret``."""
+
+    id = models.CharField(max_length=36, primary_key=True)
+    client_id = models.CharField(max_length=36, db_index=True, help_text="The API client that subscribed.")
+    url = models.CharField(max_length=2000, help_text="An http(s) URL; receives signed POSTs.")
+    secret = models.CharField(max_length=100, help_text="HMAC-SHA256 signing key; shown to the client once.")
+    events = models.JSONField(default=list, blank=True, help_text="Event types wanted; empty means all.")
+    description = models.CharField(max_length=200, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "webhook subscription"
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return not self.events or event_type in self.events
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription: what is POSTed, and how the attempts went."""
+
+    id = models.CharField(max_length=36, primary_key=True)
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.CharField(max_length=36, help_text="The id of the event delivered (its message id).")
+    event_type = models.CharField(max_length=30, db_index=True)
+    payload = models.JSONField()
+    state = models.CharField(max_length=20, choices=[(s, s) for s in DELIVERY_STATES], default=PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            # A redelivered event finds its delivery instead of making a second one.
+            models.UniqueConstraint(fields=["subscription", "event_id"], name="one_delivery_per_event"),
+        ]
+        indexes = [models.Index(fields=["subscription", "-created_at"], name="delivery_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} ({self.state})"
+
+
+class EmailNotification(models.Model):
+    """The email log: at most one email per request and outcome, whoever asks twice."""
+
+    id = models.CharField(max_length=36, primary_key=True)
+    request_id = models.CharField(max_length=36, db_index=True)
+    outcome = models.CharField(max_length=20, choices=[(o, o) for o in OUTCOMES])
+    recipients = models.JSONField(default=list)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=200, blank=True, help_text="The email provider's message id.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["request_id", "outcome"], name="one_email_per_request_outcome"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} {self.request_id}"

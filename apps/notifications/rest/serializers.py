@@ -1,0 +1,45 @@
+"""Validation of webhook subscriptions: an http(s) URL with a host, known event types."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from apps.notifications.contracts import WEBHOOK_EVENT_TYPES
+from apps.notifications.services import webhook_url_problem
+
+MAX_URL_LENGTH = 2000
+
+
+class SubscriptionInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    url = serializers.CharField(max_length=MAX_URL_LENGTH, trim_whitespace=False)
+    events = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False, default=list, max_length=len(WEBHOOK_EVENT_TYPES)
+    )
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def to_internal_value(self, data: Any) -> Any:
+        # A typo in a field name must not be silently ignored.
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+    def validate_url(self, value: str) -> str:
+        problem = webhook_url_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+    def validate_events(self, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(WEBHOOK_EVENT_TYPES))
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown event type(s): {', '.join(unknown)}. Known: {', '.join(WEBHOOK_EVENT_TYPES)}."
+            )
+        return list(dict.fromkeys(value))
+
+
+class DeliveryListQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
+    offset = serializers.IntegerField(min_value=0, default=0)

@@ -1,0 +1,128 @@
+"""Webhook subscriptions over the API: a client manages its own, and sees their deliveries.
+
+The signing secret is in the answer to ``POST`` only; it is never shown again.
+"""
+
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.clients.contracts import WEBHOOKS_ADMIN, Principal
+from apps.kernel.errors import NotFound
+from apps.notifications.contracts import WebhookDeliverySummary, WebhookSubscriptionSummary
+from apps.notifications.rest.serializers import DeliveryListQuerySerializer, SubscriptionInputSerializer
+from apps.notifications.selectors import LATEST_DELIVERIES, delivery_list, subscription_get, subscription_list
+from apps.notifications.services import subscription_create, subscription_deactivate
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _principal(request: Request) -> Principal:
+    principal: Principal = request.user  # type: ignore[assignment]
+    return principal
+
+
+def present_subscription(http: Request, subscription: WebhookSubscriptionSummary) -> dict[str, Any]:
+    return {
+        "id": subscription.id,
+        "url": subscription.url,
+        "events": list(subscription.events),
+        "description": subscription.description,
+        "active": subscription.active,
+        "created_at": _iso(subscription.created_at),
+        "deliveries_url": http.build_absolute_uri(
+            reverse("v1:webhook-deliveries", kwargs={"subscription_id": subscription.id})
+        ),
+    }
+
+
+def present_delivery(delivery: WebhookDeliverySummary) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error or None,
+        "created_at": _iso(delivery.created_at),
+        "delivered_at": _iso(delivery.delivered_at),
+        "payload": delivery.payload,
+    }
+
+
+def _own_subscription(request: Request, subscription_id: str) -> WebhookSubscriptionSummary:
+    subscription = subscription_get(subscription_id=subscription_id, client_id=_principal(request).client_id)
+    if subscription is None:
+        raise NotFound(f"No webhook subscription {subscription_id}.")
+    return subscription
+
+
+class WebhookCollectionView(APIView):
+    """``POST`` a subscription (201, with its secret, shown only here); ``GET`` the client's."""
+
+    required_scopes = (WEBHOOKS_ADMIN,)
+
+    def post(self, request: Request) -> Response:
+        serializer = SubscriptionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = subscription_create(
+            client_id=_principal(request).client_id,
+            url=serializer.validated_data["url"],
+            events=serializer.validated_data["events"],
+            description=serializer.validated_data["description"],
+        )
+        url = request.build_absolute_uri(
+            reverse("v1:webhook-detail", kwargs={"subscription_id": issued.subscription.id})
+        )
+        return Response(
+            {**present_subscription(request, issued.subscription), "secret": issued.secret},
+            status=status.HTTP_201_CREATED,
+            headers={"Location": url},
+        )
+
+    def get(self, request: Request) -> Response:
+        subscriptions = subscription_list(client_id=_principal(request).client_id)
+        return Response(
+            {"count": len(subscriptions), "results": [present_subscription(request, s) for s in subscriptions]}
+        )
+
+
+class WebhookDetailView(APIView):
+    """``GET`` a subscription with its latest deliveries; ``DELETE`` deactivates it (204)."""
+
+    required_scopes = (WEBHOOKS_ADMIN,)
+
+    def get(self, request: Request, subscription_id: str) -> Response:
+        subscription = _own_subscription(request, subscription_id)
+        _, latest = delivery_list(subscription_id=subscription.id, limit=LATEST_DELIVERIES)
+        return Response(
+            {**present_subscription(request, subscription), "deliveries": [present_delivery(d) for d in latest]}
+        )
+
+    def delete(self, request: Request, subscription_id: str) -> Response:
+        subscription_deactivate(subscription_id=subscription_id, client_id=_principal(request).client_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookDeliveriesView(APIView):
+    """A subscription's deliveries, newest first (``limit``/``offset``)."""
+
+    required_scopes = (WEBHOOKS_ADMIN,)
+
+    def get(self, request: Request, subscription_id: str) -> Response:
+        subscription = _own_subscription(request, subscription_id)
+        query = DeliveryListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        total, deliveries = delivery_list(
+            subscription_id=subscription.id,
+            limit=query.validated_data["limit"],
+            offset=query.validated_data["offset"],
+        )
+        return Response({"count": total, "results": [present_delivery(d) for d in deliveries]})

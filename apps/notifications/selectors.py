@@ -1,0 +1,66 @@
+from apps.notifications.contracts import WebhookDeliverySummary, WebhookSubscriptionSummary
+from apps.notifications.models import WebhookDelivery, WebhookSubscription
+
+LATEST_DELIVERIES = 20
+
+
+def summarize_subscription(subscription: WebhookSubscription) -> WebhookSubscriptionSummary:
+    return WebhookSubscriptionSummary(
+        id=subscription.id,
+        client_id=subscription.client_id,
+        url=subscription.url,
+        events=tuple(subscription.events),
+        description=subscription.description,
+        active=subscription.active,
+        created_at=subscription.created_at,
+    )
+
+
+def summarize_delivery(delivery: WebhookDelivery) -> WebhookDeliverySummary:
+    return WebhookDeliverySummary(
+        id=delivery.id,
+        subscription_id=delivery.subscription_id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        payload=delivery.payload,
+        state=delivery.state,
+        attempts=delivery.attempts,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
+        delivered_at=delivery.delivered_at,
+    )
+
+
+def subscription_list(*, client_id: str) -> list[WebhookSubscriptionSummary]:
+    """The client's subscriptions, newest first (deactivated ones too)."""
+    return [summarize_subscription(s) for s in WebhookSubscription.objects.filter(client_id=client_id)]
+
+
+def subscription_get(*, subscription_id: str, client_id: str | None) -> WebhookSubscriptionSummary | None:
+    """A subscription, if ``client_id`` (None: anyone) owns it."""
+    queryset = WebhookSubscription.objects.filter(id=subscription_id)
+    if client_id is not None:
+        queryset = queryset.filter(client_id=client_id)
+    subscription = queryset.first()
+    return summarize_subscription(subscription) if subscription else None
+
+
+def subscriptions_wanting(*, event_type: str) -> list[WebhookSubscription]:
+    """Active subscriptions that asked for ``event_type`` (or for every type).
+
+    Filtered in Python: a JSON "contains" lookup is not portable to SQLite, and the
+    active subscriptions are few.
+    """
+    return [s for s in WebhookSubscription.objects.filter(active=True).order_by("created_at") if s.wants(event_type)]
+
+
+def delivery_list(*, subscription_id: str, limit: int, offset: int = 0) -> tuple[int, list[WebhookDeliverySummary]]:
+    """A subscription's deliveries, newest first, and how many there are."""
+    queryset = WebhookDelivery.objects.filter(subscription_id=subscription_id).order_by("-created_at", "-id")
+    return queryset.count(), [summarize_delivery(d) for d in queryset[offset : offset + limit]]
+
+
+def delivery_get(*, delivery_id: str) -> WebhookDeliverySummary | None:
+    delivery = WebhookDelivery.objects.filter(id=delivery_id).first()
+    return summarize_delivery(delivery) if delivery else None

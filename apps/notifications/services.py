@@ -1,0 +1,449 @@
+"""Webhook subscriptions and deliveries, and the outcome emails.
+
+Webhooks: a run event becomes one ``WebhookDelivery`` per subscription that wants it
+(unique per subscription and event, so a redelivered event finds its delivery) and a
+``DeliverWebhook`` command recorded in the same transaction. Delivering POSTs the
+signed JSON body outside any transaction and records each attempt on its own.
+
+Email: one per request and outcome (a unique row, created before the send in the same
+transaction, so a second delivery of the event finds it sent and sends nothing).
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+import urllib3
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import F
+
+from apps.accounts import api as accounts
+from apps.cloud import api as cloud
+from apps.intake import api as intake
+from apps.kernel import clock, ids
+from apps.kernel.contracts import StepFailed, StepSucceeded
+from apps.kernel.errors import ApplicationError, NotFound, RetryableError, StepError
+from apps.kernel.outbox import record
+from apps.kernel.steps import RetryLater
+from apps.notifications import signing
+from apps.notifications.contracts import (
+    FAILED,
+    OUTCOME_FAILED,
+    OUTCOME_SUCCEEDED,
+    PENDING,
+    SUCCEEDED,
+    WEBHOOK_EVENT_TYPES,
+    WEBHOOK_TYPE_OF_MESSAGE,
+    DeliverWebhook,
+    IssuedWebhookSubscription,
+)
+from apps.notifications.email import provider_message_id
+from apps.notifications.models import EmailNotification, WebhookDelivery, WebhookSubscription
+from apps.notifications.selectors import subscriptions_wanting, summarize_subscription
+from apps.workflow import api as workflow
+
+log = structlog.get_logger(__name__)
+
+RunEvent = workflow.RunStarted | StepSucceeded | StepFailed | workflow.RunSucceeded | workflow.RunFailed
+
+USER_AGENT = "Bespoke-Webhooks/1"
+_MAX_ERROR_LENGTH = 2000
+
+
+class InvalidSubscription(ApplicationError):
+    code = "validation_error"
+
+
+# --- Subscriptions -----------------------------------------------------------------------
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why ``url`` can't receive webhooks (None if it can): http(s), a host, nothing odd."""
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        return "The URL must not contain whitespace or control characters."
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a malformed port)
+    except ValueError as error:
+        return f"Not a valid URL: {error}."
+    if parts.scheme not in ("http", "https"):
+        return "The URL must start with http:// or https://."
+    if not parts.hostname:
+        return "The URL must name a host."
+    return None
+
+
+@transaction.atomic
+def subscription_create(
+    *, client_id: str, url: str, events: Sequence[str] = (), description: str = ""
+) -> IssuedWebhookSubscription:
+    """A new active subscription with a fresh signing secret (returned here, never again)."""
+    problems: dict[str, list[str]] = {}
+    url_problem = webhook_url_problem(url)
+    if url_problem:
+        problems["url"] = [url_problem]
+    unknown = sorted(set(events) - set(WEBHOOK_EVENT_TYPES))
+    if unknown:
+        problems["events"] = [f"Unknown event type(s): {', '.join(unknown)}."]
+    if problems:
+        raise InvalidSubscription("The request is invalid; see extra.fields.", extra={"fields": problems})
+    subscription = WebhookSubscription.objects.create(
+        id=ids.new_id(),
+        client_id=client_id,
+        url=url,
+        secret=signing.new_secret(),
+        events=list(dict.fromkeys(events)),
+        description=description,
+        active=True,
+        created_at=clock.now(),
+    )
+    log.info("webhook.subscribed", subscription_id=subscription.id, client_id=client_id, events=subscription.events)
+    return IssuedWebhookSubscription(subscription=summarize_subscription(subscription), secret=subscription.secret)
+
+
+@transaction.atomic
+def subscription_deactivate(*, subscription_id: str, client_id: str | None) -> None:
+    """Stop delivering to a subscription (idempotent). ``client_id`` must own it (None: anyone)."""
+    queryset = WebhookSubscription.objects.filter(id=subscription_id)
+    if client_id is not None:
+        queryset = queryset.filter(client_id=client_id)
+    if not queryset.exists():
+        raise NotFound(f"No webhook subscription {subscription_id}.")
+    queryset.update(active=False)
+    log.info("webhook.deactivated", subscription_id=subscription_id)
+
+
+# --- Deliveries: from events --------------------------------------------------------------
+
+
+def webhook_payload(event: RunEvent, *, event_type: str) -> dict[str, Any]:
+    """What subscribers receive for ``event``: ``{"id", "type", "created_at", "data"}``."""
+    data: dict[str, Any] = {"run_id": event.run_id}
+    if isinstance(event, StepSucceeded | StepFailed):
+        run = workflow.run_get(run_id=event.run_id)
+        data["request_id"] = run.request_id if run else None
+        data["step"] = event.step
+        data["attempts"] = event.attempts
+    else:
+        data["request_id"] = event.request_id
+    if isinstance(event, workflow.RunFailed):
+        data["step"] = event.step
+    if isinstance(event, StepFailed | workflow.RunFailed):
+        data["error_code"] = event.error_code
+        data["message"] = event.message
+    if isinstance(event, StepSucceeded | workflow.RunSucceeded):
+        data["outputs"] = event.outputs
+    return {"id": event.message_id, "type": event_type, "created_at": event.occurred_at.isoformat(), "data": data}
+
+
+@transaction.atomic
+def deliveries_create_for_event(*, event: RunEvent) -> int:
+    """One delivery per active subscription wanting the event, and its ``DeliverWebhook``.
+
+    Idempotent: deliveries are unique per (subscription, event id), and a command is
+    recorded only for a delivery this call created. Returns how many it created.
+    """
+    event_type = WEBHOOK_TYPE_OF_MESSAGE.get(event.type_name())
+    if event_type is None:
+        return 0
+    subscriptions = subscriptions_wanting(event_type=event_type)
+    if not subscriptions:
+        return 0
+    payload = webhook_payload(event, event_type=event_type)
+    now = clock.now()
+    created_count = 0
+    for subscription in subscriptions:
+        delivery, created = WebhookDelivery.objects.get_or_create(
+            subscription=subscription,
+            event_id=event.message_id,
+            defaults={"id": ids.new_id(), "event_type": event_type, "payload": payload, "created_at": now},
+        )
+        if created:
+            record(DeliverWebhook(delivery_id=delivery.id))
+            created_count += 1
+    return created_count
+
+
+@transaction.atomic
+def delivery_redeliver(*, delivery_id: str) -> bool:
+    """Try a failed delivery again (an operator's redrive). False if it had not failed."""
+    if not WebhookDelivery.objects.filter(id=delivery_id, state=FAILED).update(state=PENDING):
+        return False
+    record(DeliverWebhook(delivery_id=delivery_id))
+    return True
+
+
+# --- Deliveries: POSTing ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    status: int | None
+    error: str
+    code: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def webhook_body(payload: dict[str, Any]) -> bytes:
+    """The exact bytes POSTed and signed: JSON, serialized once (never by concatenation)."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def webhook_deliver(*, delivery_id: str, attempt: int, retry_delay: float | None) -> None:
+    """POST a delivery to its subscriber and record the attempt.
+
+    Not one transaction: the POST happens outside any (it cannot be rolled back, and a
+    slow receiver must not hold locks), and each attempt's outcome is committed on its
+    own before ``RetryLater`` is raised. A delivery that already succeeded (or failed for
+    good) is left alone, so a redelivered command POSTs nothing. ``retry_delay`` is None
+    on the last attempt: a failure then marks the delivery failed.
+    """
+    delivery = WebhookDelivery.objects.select_related("subscription").filter(id=delivery_id).first()
+    if delivery is None:
+        log.warning("webhook.unknown_delivery", delivery_id=delivery_id)
+        return
+    if delivery.state != PENDING:
+        log.info("webhook.delivery_already_done", delivery_id=delivery_id, state=delivery.state)
+        return
+    subscription = delivery.subscription
+    if not subscription.active:
+        WebhookDelivery.objects.filter(id=delivery_id, state=PENDING).update(
+            state=FAILED, last_error="Not delivered: the subscription was deactivated."
+        )
+        return
+    body = webhook_body(delivery.payload)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Bespoke-Event": delivery.event_type,
+        "Bespoke-Delivery": delivery.id,
+        "Bespoke-Signature": signing.signature_header(subscription.secret, body),
+    }
+    outcome = _post(subscription.url, body=body, headers=headers)
+    now = clock.now()
+    if outcome.ok:
+        WebhookDelivery.objects.filter(id=delivery_id, state=PENDING).update(
+            state=SUCCEEDED,
+            attempts=F("attempts") + 1,
+            last_status_code=outcome.status,
+            last_error="",
+            last_attempt_at=now,
+            delivered_at=now,
+        )
+        log.info("webhook.delivered", delivery_id=delivery_id, status=outcome.status, attempt=attempt)
+        return
+    WebhookDelivery.objects.filter(id=delivery_id, state=PENDING).update(
+        state=FAILED if retry_delay is None else PENDING,
+        attempts=F("attempts") + 1,
+        last_status_code=outcome.status,
+        last_error=outcome.error[:_MAX_ERROR_LENGTH],
+        last_attempt_at=now,
+    )
+    if retry_delay is None:
+        log.warning("webhook.delivery_failed", delivery_id=delivery_id, error=outcome.error, attempt=attempt)
+        return
+    log.info("webhook.delivery_retrying", delivery_id=delivery_id, error=outcome.error, retry_in=retry_delay)
+    raise RetryLater(RetryableError(f"Webhook delivery {delivery_id}: {outcome.error}", code=outcome.code), retry_delay)
+
+
+def _post(url: str, *, body: bytes, headers: dict[str, str]) -> _Attempt:
+    """One POST, no redirects followed (a 3xx is a failure), no retries of its own."""
+    timeout = float(getattr(settings, "WEBHOOK_TIMEOUT_SECONDS", 5))
+    try:
+        with urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=timeout)) as http:
+            response = http.request("POST", url, body=body, headers=headers, redirect=False, preload_content=False)
+            status = response.status
+            # The receiver's answer is not ours to keep (it may be anything, of any size).
+            response.release_conn()
+    except urllib3.exceptions.NewConnectionError as error:
+        return _Attempt(status=None, error=f"Connection failed: {_reason(error)}", code="webhook_connection_failed")
+    except urllib3.exceptions.TimeoutError:
+        return _Attempt(status=None, error=f"No answer within {timeout:g}s.", code="webhook_timeout")
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        return _Attempt(status=None, error=f"Request failed: {_reason(error)}", code="webhook_request_failed")
+    if 200 <= status < 300:
+        return _Attempt(status=status, error="", code="")
+    return _Attempt(status=status, error=f"The receiver answered HTTP {status}.", code="webhook_http_error")
+
+
+def _reason(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+# --- Email ----------------------------------------------------------------------------------
+
+
+def from_address() -> str:
+    return str(getattr(settings, "NOTIFICATIONS_FROM_EMAIL", "bespoke@example.com"))
+
+
+def sender_verify() -> str:
+    """Make the sender address a verified SES identity (idempotent); the address.
+
+    On real SES this starts the verification (AWS mails the address a link); the
+    emulator verifies at once.
+    """
+    address = from_address()
+    ses = cloud.client("sesv2")
+    try:
+        with cloud.aws_errors("CreateEmailIdentity"):
+            ses.create_email_identity(EmailIdentity=address)
+    except StepError as error:
+        if error.code != "AlreadyExistsException":
+            raise
+    return address
+
+
+def _status_link(request_id: str) -> str:
+    base = str(getattr(settings, "BESPOKE_PUBLIC_URL", "http://127.0.0.1:8000")).rstrip("/")
+    return f"{base}/v1/account-requests/{request_id}"
+
+
+def _recipients(request: intake.AccountRequestSummary) -> list[str]:
+    """The requester and the technical contact (``<username>@<payer email domain>``), once each."""
+    wanted: list[str] = []
+    requester = str(request.body.get("requestor", {}).get("email", "")).strip()
+    if requester:
+        wanted.append(requester)
+    username = str(request.body.get("technical_contact", {}).get("username", "")).strip()
+    if username:
+        try:
+            domain = accounts.payer_settings(name=request.payer)["email_domain"]
+        except ObjectDoesNotExist:
+            log.warning("email.unknown_payer", payer=request.payer, request_id=request.id)
+        else:
+            wanted.append(f"{username}@{domain}")
+    unique: dict[str, str] = {}
+    for address in wanted:
+        unique.setdefault(address.lower(), address)
+    return list(unique.values())
+
+
+def _greeting(request: intake.AccountRequestSummary) -> str:
+    name = str(request.body.get("requestor", {}).get("full_name", "")).strip()
+    return f"Hello {name}," if name else "Hello,"
+
+
+def _request_lines(request: intake.AccountRequestSummary) -> list[str]:
+    tags = request.body.get("tags", {})
+    lines = [
+        f"Project:        {tags.get('project_name', '')}",
+        f"Payer:          {request.payer}",
+        f"Environment:    {request.environment}",
+        f"Region:         {request.region}",
+    ]
+    external = request.body.get("external_transaction_id")
+    if external:
+        lines.append(f"Reference:      {external}")
+    return lines
+
+
+def _success_email(request: intake.AccountRequestSummary, event: workflow.RunSucceeded) -> tuple[str, str]:
+    outputs = event.outputs
+    account_id = outputs.get("account_id")
+    if not account_id:
+        account = accounts.account_for_request(request_id=request.id)
+        account_id = account.id if account else None
+    alias = outputs.get("account_alias")
+    lines = [
+        _greeting(request),
+        "",
+        "The AWS account you requested is ready.",
+        "",
+        f"Account id:     {account_id or 'unknown'}",
+    ]
+    if alias:
+        lines.append(f"Account alias:  {alias}")
+    lines.append(f"Account email:  {request.account_email}")
+    lines.extend(_request_lines(request))
+    if outputs.get("vpc_id"):
+        lines.append(f"VPC:            {outputs['vpc_id']}")
+    if outputs.get("cidr"):
+        lines.append(f"VPC CIDR:       {outputs['cidr']}")
+    lines += ["", f"Status:         {_status_link(request.id)}", f"Request id:     {request.id}", "", "-- Bespoke"]
+    subject = f"Your AWS account {account_id or request.account_email} is ready"
+    if alias:
+        subject += f" ({alias})"
+    return subject, "\n".join(lines) + "\n"
+
+
+def _failure_email(request: intake.AccountRequestSummary, event: workflow.RunFailed) -> tuple[str, str]:
+    lines = [
+        _greeting(request),
+        "",
+        "Your AWS account request could not be completed.",
+        "",
+        f"Failed step:    {event.step}",
+        f"Reason:         {event.message}",
+        f"Error code:     {event.error_code}",
+        f"Account email:  {request.account_email}",
+        *_request_lines(request),
+        "",
+        f"Status:         {_status_link(request.id)}",
+        "",
+        f"Request id:     {request.id}",
+        "",
+        "-- Bespoke",
+    ]
+    return f"Your AWS account request failed at step {event.step}", "\n".join(lines) + "\n"
+
+
+@transaction.atomic
+def outcome_email_send(*, event: workflow.RunSucceeded | workflow.RunFailed) -> EmailNotification | None:
+    """Email the requester and the technical contact the run's outcome, once.
+
+    Idempotent: the ``(request_id, outcome)`` row is unique and created in this
+    transaction before the send; a second call finds it sent and sends nothing. If the
+    send fails the transaction (row included) rolls back and the retry sends again.
+    """
+    outcome = OUTCOME_SUCCEEDED if isinstance(event, workflow.RunSucceeded) else OUTCOME_FAILED
+    existing = EmailNotification.objects.filter(request_id=event.request_id, outcome=outcome).first()
+    if existing is not None and existing.sent_at is not None:
+        log.info("email.already_sent", request_id=event.request_id, outcome=outcome)
+        return existing
+    request = intake.request_get(request_id=event.request_id, client_id=None)
+    if request is None:
+        log.warning("email.unknown_request", request_id=event.request_id)
+        return None
+    recipients = _recipients(request)
+    if not recipients:
+        log.warning("email.no_recipients", request_id=event.request_id)
+        return None
+    if isinstance(event, workflow.RunSucceeded):
+        subject, body = _success_email(request, event)
+    else:
+        subject, body = _failure_email(request, event)
+    notification, _ = EmailNotification.objects.get_or_create(
+        request_id=event.request_id,
+        outcome=outcome,
+        defaults={
+            "id": ids.new_id(),
+            "recipients": recipients,
+            "subject": subject[:300],
+            "body": body,
+            "created_at": clock.now(),
+        },
+    )
+    if notification.sent_at is not None:  # someone else sent it while we composed
+        return notification
+    message = EmailMessage(
+        subject=notification.subject, body=notification.body, from_email=from_address(), to=notification.recipients
+    )
+    try:
+        message.send()
+    except OSError as error:  # SMTP and socket trouble (SES errors arrive classified already)
+        raise RetryableError(f"Sending email: {error}", code="email_send_failed") from error
+    notification.sent_at = clock.now()
+    notification.message_id = provider_message_id(message)
+    notification.save(update_fields=["sent_at", "message_id"])
+    log.info("email.sent", request_id=event.request_id, outcome=outcome, message_id=notification.message_id)
+    return notification

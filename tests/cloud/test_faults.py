@@ -1,0 +1,59 @@
+"""Fault injection: chosen AWS operations fail the way AWS fails, through the real client."""
+
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+from apps.cloud import api as cloud
+from apps.cloud.faults import InvalidFaultRule, parse_rules
+from apps.kernel.errors import PermanentError, RetryableError
+from tests.conftest import EmulatedAws
+
+
+def test_rules_parse_and_bad_rules_are_refused() -> None:
+    rules = parse_rules("ec2:CreateVpc:AccessDenied, organizations:*:TooManyRequestsException:0.3")
+
+    assert [(r.service, r.operation, r.error_code, r.probability) for r in rules] == [
+        ("ec2", "CreateVpc", "AccessDenied", 1.0),
+        ("organizations", "*", "TooManyRequestsException", 0.3),
+    ]
+    for bad in ("ec2:CreateVpc", "ec2::AccessDenied", "ec2:CreateVpc:AccessDenied:2", "ec2:CreateVpc:X:0"):
+        with pytest.raises(InvalidFaultRule):
+            parse_rules(bad)
+
+
+def test_an_injected_fault_fails_only_the_named_operation(aws: EmulatedAws, settings: Any) -> None:
+    settings.AWS_FAULTS = "ec2:CreateVpc:AccessDenied"
+    ec2 = cloud.client("ec2")
+
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        ec2.create_vpc(CidrBlock="10.0.0.0/16")
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    assert ec2.describe_vpcs()["Vpcs"] is not None  # other operations still reach the emulator
+    assert all(v["CidrBlock"] != "10.0.0.0/16" for v in ec2.describe_vpcs()["Vpcs"])
+
+
+def test_injected_faults_are_classified_like_real_ones(aws: EmulatedAws, settings: Any) -> None:
+    settings.AWS_FAULTS = "sts:GetCallerIdentity:Throttling,s3:ListBuckets:AccessDenied"
+
+    with pytest.raises(RetryableError) as throttled, cloud.aws_errors("GetCallerIdentity"):
+        cloud.client("sts").get_caller_identity()
+    with pytest.raises(PermanentError) as denied, cloud.aws_errors("ListBuckets"):
+        cloud.client("s3").list_buckets()
+
+    assert throttled.value.code == "Throttling"
+    assert denied.value.code == "AccessDenied"
+
+
+def test_a_probability_fails_about_that_share_of_calls(aws: EmulatedAws, settings: Any) -> None:
+    settings.AWS_FAULTS = "sts:GetCallerIdentity:Throttling:0.5"
+    sts = cloud.client("sts")
+    failures = 0
+    for _ in range(200):
+        try:
+            sts.get_caller_identity()
+        except botocore.exceptions.ClientError:
+            failures += 1
+
+    assert 60 < failures < 140
