@@ -3,12 +3,8 @@
 
 import json
 import socket
-import threading
 import time
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -25,6 +21,7 @@ from apps.notifications.signing import verify_signature
 from apps.workflow.contracts import RunFailed, RunSucceeded
 from tasks import consumers
 from tasks.subscriptions import COMMAND_HANDLERS
+from tests.support.webhooks import Received, Receiver, webhook_receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -32,54 +29,10 @@ CLIENT = "00000000-0000-4000-8000-00000000c11e"
 REQUEST_ID = "11111111-1111-4111-8111-111111111111"
 
 
-@dataclass(frozen=True)
-class Received:
-    path: str
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """An HTTP server on loopback that records each POST and answers the next queued status."""
-
-    url: str = ""
-    requests: list[Received] = field(default_factory=list)
-    statuses: deque[int] = field(default_factory=deque)
-    delay: float = 0.0
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            state.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-            if state.delay:
-                time.sleep(state.delay)
-            status = state.statuses.popleft() if state.statuses else 200
-            try:
-                self.send_response(status)
-                if 300 <= status < 400:
-                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up waiting (the timeout test)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/bespoke?source=test"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with webhook_receiver() as state:
+        yield state
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], *, timeout: f
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not up yet, or still loading
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {timeout}s:\n{output_of(process)}")
