@@ -9,13 +9,20 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help run test lint format check-python clean
+PACKAGE_VENV := .venv-package
+STAGE ?= dev
+# The Lambda package is built from its own lean virtualenv: the runtime requirements and
+# Zappa (pinned once, in requirements-dev.txt) — never the test and lint tools.
+ZAPPA_PIN := $(shell grep -E '^zappa==' requirements-dev.txt)
+
+.PHONY: help run test lint format check-python clean package
 
 help:
 	@echo "make run    set up and start the whole service (embedded: SQLite, in-process broker, emulated AWS)"
 	@echo "make test   lint (ruff, mypy, import contracts, migrations) and the test suite"
 	@echo "make lint   the lint part only"
 	@echo "make format apply ruff's formatting and fixes"
+	@echo "make package STAGE=dev   build the Lambda package of a Zappa stage into dist/bespoke-<stage>.zip"
 	@echo "make clean  remove the virtualenv and local data"
 
 check-python:
@@ -51,5 +58,16 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+$(PACKAGE_VENV)/.installed: requirements.txt requirements-dev.txt | check-python
+	rm -rf $(PACKAGE_VENV)
+	$(PYTHON) -m venv $(PACKAGE_VENV)
+	$(PACKAGE_VENV)/bin/pip install --quiet -r requirements.txt "$(ZAPPA_PIN)"
+	@touch $@
+
+package: $(PACKAGE_VENV)/.installed
+	@mkdir -p dist
+	VIRTUAL_ENV="$(CURDIR)/$(PACKAGE_VENV)" PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" \
+	  $(PACKAGE_VENV)/bin/zappa package $(STAGE) --output dist/bespoke-$(STAGE).zip
+
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PACKAGE_VENV) dist var .mypy_cache .ruff_cache

@@ -6,11 +6,15 @@ Set ``AWS_FAULTS`` (or the ``AWS_FAULTS`` setting) to a comma-separated list of 
 
     AWS_FAULTS="ec2:CreateInternetGateway:AccessDenied"              # always fails
     AWS_FAULTS="organizations:*:TooManyRequestsException:0.3"         # 30% of calls throttled
+    AWS_FAULTS="*:*:lag=0.05"                                         # every call 50 ms slower
 
-A matching call raises the ``ClientError`` AWS would send (status 400, or 503 for
-throttling and server errors) before any request is made, through botocore's
-``before-call`` event hook. Never set it in production.
+A matching call raises the ``ClientError`` AWS would send (status 400, or 500/503 for
+server errors) before any request is made, through botocore's ``before-call`` event
+hook; a ``lag=<seconds>`` rule delays the call instead, like a distant endpoint.
+Never set it in production.
 """
+
+import time
 
 import random
 from dataclasses import dataclass
@@ -34,11 +38,15 @@ class InvalidFaultRule(ValueError):
 class FaultRule:
     service: str
     operation: str  # "*" for every operation of the service
-    error_code: str
+    error_code: str  # or "lag=<seconds>"
     probability: float = 1.0
 
+    @property
+    def lag_seconds(self) -> float | None:
+        return float(self.error_code.removeprefix("lag=")) if self.error_code.startswith("lag=") else None
+
     def matches(self, service: str, operation: str) -> bool:
-        return self.service == service and self.operation in ("*", operation)
+        return self.service in ("*", service) and self.operation in ("*", operation)
 
 
 def parse_rules(spec: str) -> tuple[FaultRule, ...]:
@@ -50,20 +58,32 @@ def parse_rules(spec: str) -> tuple[FaultRule, ...]:
         probability = float(parts[3]) if len(parts) == 4 else 1.0
         if not 0 < probability <= 1:
             raise InvalidFaultRule(f"Fault rule {item!r}: probability must be in (0, 1].")
-        rules.append(FaultRule(parts[0], parts[1], parts[2], probability))
+        rule = FaultRule(parts[0], parts[1], parts[2], probability)
+        try:
+            lag = rule.lag_seconds
+        except ValueError:
+            raise InvalidFaultRule(f"Fault rule {item!r}: lag must be a number of seconds.") from None
+        if lag is not None and not 0 <= lag <= 60:
+            raise InvalidFaultRule(f"Fault rule {item!r}: lag must be between 0 and 60 seconds.")
+        rules.append(rule)
     return tuple(rules)
 
 
 def install(client: Any, rules: tuple[FaultRule, ...]) -> None:
     """Make ``client`` fail the operations ``rules`` name."""
     service = client.meta.service_model.service_name
-    relevant = [rule for rule in rules if rule.service == service]
+    relevant = [rule for rule in rules if rule.service in ("*", service)]
     if not relevant:
         return
 
     def inject(model: Any, **_: Any) -> None:
         for rule in relevant:
-            if rule.matches(service, model.name) and random.random() < rule.probability:
+            if not rule.matches(service, model.name) or random.random() >= rule.probability:
+                continue
+            lag = rule.lag_seconds
+            if lag is not None:
+                time.sleep(lag)
+            else:
                 raise botocore.exceptions.ClientError(
                     {
                         "Error": {"Code": rule.error_code, "Message": f"Injected fault ({rule.error_code})."},

@@ -1,23 +1,48 @@
 """The serverless mode: Lambda (deployed by Zappa), PostgreSQL on RDS, SQS as the broker.
 
 Producers keep calling the same Celery tasks; kombu's SQS transport puts each queue's
-messages on its own SQS queue, and Lambda consumes them (deploy/). Only settings change.
+messages on its own SQS queue, and Lambda consumes them (``deploy/lambda_sqs.py``). Only
+settings change. Secrets come from Secrets Manager (``BESPOKE_SECRETS_ID``) at cold start,
+never from the package: see ``project/settings/secrets.py`` and ``deploy/env/``.
 """
 
 import os
 
+from project.settings.secrets import load_secrets_into_environ
+
+# Before production.py reads DJANGO_SECRET_KEY and DATABASE_URL.
+load_secrets_into_environ()
 # SQS is the broker here; no Redis is needed (production.py would otherwise require it).
 os.environ.setdefault("CELERY_BROKER_URL", "sqs://")
 
-from project.settings.env import env_int, env_str
+from project.settings.env import env_int, env_list, env_optional, env_str
 from project.settings.production import *
+from project.settings.sqs import predefined_queues
+from tasks.subscriptions import all_queues
+
+AWS_REGION = env_str("AWS_REGION", AWS_DEFAULT_REGION)
+# Celery queue q.network is SQS queue <SQS_QUEUE_PREFIX>q-network (one prefix per stage).
+SQS_QUEUE_PREFIX = env_str("SQS_QUEUE_PREFIX", "bespoke-")
+# e.g. https://sqs.us-east-1.amazonaws.com/123456789012/ — with it, kombu is told every
+# queue's URL and never lists or creates queues; without it, it looks them up by name.
+SQS_QUEUE_URL_BASE = env_optional("SQS_QUEUE_URL_BASE")
 
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "region": env_str("AWS_REGION", env_str("AWS_DEFAULT_REGION", "us-east-1")),
-    "queue_name_prefix": env_str("SQS_QUEUE_PREFIX", "bespoke-"),
+    "region": AWS_REGION,
+    "queue_name_prefix": SQS_QUEUE_PREFIX,
     "visibility_timeout": env_int("SQS_VISIBILITY_TIMEOUT", 900),
     "polling_interval": 1,
+    # A publish that cannot reach SQS fails fast: the outbox keeps the message.
+    "client-config": {"connect_timeout": 3, "read_timeout": 10, "retries": {"max_attempts": 2, "mode": "standard"}},
 }
+if SQS_QUEUE_URL_BASE:
+    CELERY_BROKER_TRANSPORT_OPTIONS["predefined_queues"] = predefined_queues(
+        SQS_QUEUE_PREFIX, SQS_QUEUE_URL_BASE, all_queues()
+    )
+
+# API Gateway's own host names (only our API can invoke our function); custom domains
+# come from DJANGO_ALLOWED_HOSTS.
+ALLOWED_HOSTS = [*env_list("DJANGO_ALLOWED_HOSTS", []), f".execute-api.{AWS_REGION}.amazonaws.com"]
 # API Gateway only serves HTTPS and terminates TLS itself: the function never sees plain
 # HTTP, so there is nothing to redirect.
 SECURE_SSL_REDIRECT = False

@@ -57,3 +57,16 @@ def test_a_probability_fails_about_that_share_of_calls(aws: EmulatedAws, setting
             failures += 1
 
     assert 60 < failures < 140
+
+
+def test_a_lag_rule_slows_calls_down_without_failing_them(aws: EmulatedAws, settings: Any) -> None:
+    import time
+
+    settings.AWS_FAULTS = "*:*:lag=0.2"
+    sts = cloud.client("sts")
+    started = time.monotonic()
+    sts.get_caller_identity()
+
+    assert time.monotonic() - started >= 0.2
+    with pytest.raises(InvalidFaultRule):
+        parse_rules("*:*:lag=soon")
