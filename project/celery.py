@@ -32,5 +32,5 @@ app.conf.update(
     # so give up quickly instead of holding the HTTP response.
     task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.3, "interval_max": 0.5},
     worker_hijack_root_logger=False,
-    imports=["tasks.consumers", "tasks.relay"],
+    imports=["tasks.consumers", "tasks.periodic"],
 )

@@ -7,6 +7,7 @@ v1 = (
     [
         path("", include("apps.intake.rest.urls")),
         path("", include("apps.notifications.rest.urls")),
+        path("", include("tasks.rest")),
     ],
     "v1",
 )

@@ -7,8 +7,10 @@ class TasksConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
-        from apps.kernel import outbox
-        from tasks import consumers  # noqa: F401  (registers the Celery tasks)
+        from apps.kernel import deadletters, outbox
+        from tasks import consumers, periodic  # noqa: F401  (registers the Celery tasks)
+        from tasks.deadletters import redrive
         from tasks.relay import publish
 
         outbox.set_publisher(publish)
+        deadletters.set_redriver(redrive)

@@ -14,8 +14,9 @@ from celery import Task
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from apps.kernel import inbox
-from apps.kernel.contracts import Message, UnknownMessage
+from apps.kernel import clock, inbox
+from apps.kernel.contracts import Message, StepFailed, UnknownMessage
+from apps.kernel.deadletters import dead_letter_record
 from apps.kernel.errors import RetryableError
 from apps.kernel.logging import bound
 from apps.kernel.steps import RetryLater
@@ -51,13 +52,17 @@ def handle_event(subscriber: Subscriber, envelope: dict[str, Any]) -> None:
         _handler(subscriber)(message)
 
 
-def run_step(subscriber: Subscriber, envelope: dict[str, Any], *, attempt: int, retry_delay: float | None) -> None:
+def run_step(
+    subscriber: Subscriber, envelope: dict[str, Any], *, attempt: int, retry_delay: float | None
+) -> Message | None:
     """Hand a message to a runner (a step runner, a webhook delivery); it keeps its own
-    exactly-once record and raises ``RetryLater`` to be tried again."""
+    exactly-once record, raises ``RetryLater`` to be tried again, and returns the outcome it
+    recorded, if any."""
     message = _decode(envelope)
     if message is None:
-        return
-    _handler(subscriber)(message, attempt=attempt, retry_delay=retry_delay)
+        return None
+    outcome: Message | None = _handler(subscriber)(message, attempt=attempt, retry_delay=retry_delay)
+    return outcome
 
 
 def _max_attempts(envelope: dict[str, Any]) -> int:
@@ -67,11 +72,36 @@ def _max_attempts(envelope: dict[str, Any]) -> int:
     return int(bound_by_step) if bound_by_step else settings.TASK_MAX_RETRIES + 1
 
 
-def _register(subscriber: Subscriber) -> None:
+def _failure(attempt: int, code: str, error: str) -> dict[str, Any]:
+    return {"attempt": attempt, "at": clock.now().isoformat(), "error_code": code, "error": error[:2000]}
 
+
+def give_up(subscriber: Subscriber, envelope: dict[str, Any], *, history: list[dict[str, Any]]) -> None:
+    """Park the message as a dead letter (operators are told, and can redrive it)."""
+    last = history[-1]
+    dead_letter_record(
+        handler=subscriber.name,
+        envelope=envelope,
+        error_code=last["error_code"],
+        error=last["error"],
+        attempts=last["attempt"],
+        history=history,
+    )
+    log.error("message.dead_lettered", error_code=last["error_code"], error=last["error"])
+
+
+def _register(subscriber: Subscriber) -> None:
     @app.task(name=subscriber.name, bind=True, max_retries=None)
-    def consume(self: Task, envelope: dict[str, Any]) -> None:  # type: ignore[type-arg]
-        attempt = self.request.retries + 1
+    def consume(
+        self: Task,  # type: ignore[type-arg]
+        envelope: dict[str, Any],
+        attempt: int | None = None,
+        history: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Attempts are counted here, not by Celery's retry counter: waiting for a quota is
+        retried without using up an attempt."""
+        attempt = attempt or self.request.retries + 1
+        history = list(history or [])
         last_attempt = attempt >= _max_attempts(envelope)
         with bound(
             request_id=envelope.get("correlation_id"),
@@ -83,18 +113,33 @@ def _register(subscriber: Subscriber) -> None:
             try:
                 if subscriber.runner:
                     delay = None if last_attempt else backoff_seconds(attempt)
-                    run_step(subscriber, envelope, attempt=attempt, retry_delay=delay)
+                    outcome = run_step(subscriber, envelope, attempt=attempt, retry_delay=delay)
+                    if isinstance(outcome, StepFailed):
+                        give_up(
+                            subscriber,
+                            envelope,
+                            history=[*history, _failure(attempt, outcome.error_code, outcome.message)],
+                        )
                 else:
                     handle_event(subscriber, envelope)
             except RetryLater as later:
-                raise self.retry(countdown=later.delay) from later
+                if not later.counts:
+                    raise self.retry(countdown=later.delay, kwargs={"attempt": attempt, "history": history}) from later
+                failed = [*history, _failure(attempt, later.error.code, later.error.message)]
+                raise self.retry(countdown=later.delay, kwargs={"attempt": attempt + 1, "history": failed}) from later
             except (RetryableError, DatabaseError) as error:
+                code = error.code if isinstance(error, RetryableError) else type(error).__name__
+                failed = [*history, _failure(attempt, code, str(error))]
                 if last_attempt:
-                    log.error("message.retries_exhausted", error=str(error))
-                    raise
+                    give_up(subscriber, envelope, history=failed)
+                    return
                 delay = backoff_seconds(attempt)
                 log.warning("message.retrying", error=str(error), retry_in=delay)
-                raise self.retry(countdown=delay) from error
+                raise self.retry(countdown=delay, kwargs={"attempt": attempt + 1, "history": failed}) from error
+            except Exception as error:
+                # A bug, not a condition that passes: retrying would repeat it. Park it.
+                log.exception("message.handler_crashed")
+                give_up(subscriber, envelope, history=[*history, _failure(attempt, type(error).__name__, str(error))])
 
 
 for _subscriber in all_subscribers():

@@ -7,6 +7,7 @@ done: genuinely asynchronous, in one process.
 """
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,7 +17,7 @@ from celery.worker import WorkController
 from django.db import close_old_connections
 
 from project.celery import app
-from tasks.relay import sweep
+from tasks.periodic import JOBS
 from tasks.subscriptions import all_queues
 
 log = structlog.get_logger(__name__)
@@ -59,20 +60,26 @@ def worker_threads(*, concurrency: int = 4, startup_timeout: float = 30.0) -> It
 
 
 @contextmanager
-def outbox_sweeper(*, interval: float) -> Iterator[None]:
-    """Relay what the after-commit path missed, every ``interval`` seconds."""
+def periodic_jobs(*, tick: float = 1.0) -> Iterator[None]:
+    """Run the periodic jobs (outbox sweeper, stuck-run sweeper) on their intervals, in a
+    thread: what Celery beat does in services mode."""
     stop = threading.Event()
 
     def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                sweep()
-            except Exception:
-                log.warning("outbox.sweep_failed", exc_info=True)
-            finally:
-                close_old_connections()
+        due = {job.name: time.monotonic() + job.every_seconds for job in JOBS}
+        while not stop.wait(tick):
+            for job in JOBS:
+                if time.monotonic() < due[job.name]:
+                    continue
+                due[job.name] = time.monotonic() + job.every_seconds
+                try:
+                    job.function()
+                except Exception:
+                    log.warning("periodic.job_failed", job=job.name, exc_info=True)
+                finally:
+                    close_old_connections()
 
-    thread = threading.Thread(target=loop, name="outbox-sweeper", daemon=True)
+    thread = threading.Thread(target=loop, name="periodic-jobs", daemon=True)
     thread.start()
     try:
         yield

@@ -52,13 +52,3 @@ def sweep(*, older_than_seconds: float | None = None) -> int:
     sent = publish(pending)
     log.info("outbox.swept", sent=sent)
     return sent
-
-
-@app.task(name="outbox.sweep", ignore_result=True)
-def sweep_task() -> int:
-    return sweep()
-
-
-app.conf.beat_schedule = {
-    "outbox-sweep": {"task": "outbox.sweep", "schedule": float(settings.OUTBOX_SWEEP_INTERVAL_SECONDS)},
-}

@@ -36,6 +36,9 @@ _WEBHOOKS = Subscriber("notifications.on_run_event", "apps.notifications.handler
 # Email: the requester and technical contact hear of the outcome, once.
 _EMAIL = Subscriber("notifications.on_run_finished", "apps.notifications.handlers.on_run_finished")
 
+# A run that ends without its account gives its CIDR block back to the pool.
+_RELEASE_CIDR = Subscriber("network.on_run_failed", "apps.network.handlers.on_run_failed")
+
 EVENT_SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
     "AccountRequested": (Subscriber("workflow.on_account_requested", "apps.workflow.handlers.on_account_requested"),),
     "StepSucceeded": (
@@ -51,10 +54,12 @@ EVENT_SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
     "RunSucceeded": (Subscriber("intake.on_run_succeeded", "apps.intake.handlers.on_run_succeeded"), _WEBHOOKS, _EMAIL),
     "RunFailed": (
         Subscriber("intake.on_run_failed", "apps.intake.handlers.on_run_failed"),
-        Subscriber("network.on_run_failed", "apps.network.handlers.on_run_failed"),
+        _RELEASE_CIDR,
         _WEBHOOKS,
         _EMAIL,
     ),
+    "RunCancelled": (_RELEASE_CIDR, _WEBHOOKS),
+    "DeadLetterCreated": (Subscriber("notifications.on_dead_letter", "apps.notifications.handlers.on_dead_letter"),),
 }
 
 # RunStep commands, by the context named in the command.

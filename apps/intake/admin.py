@@ -1,6 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from apps.intake.models import AccountRequest
+from apps.intake.services import request_cancel, request_retry
+from apps.kernel.errors import ApplicationError
 
 
 @admin.register(AccountRequest)
@@ -10,6 +14,25 @@ class AccountRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("id", "account_email", "external_transaction_id", "client_id")
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in AccountRequest._meta.fields]
+    actions = ["retry", "cancel"]
+
+    @admin.action(description="Retry from the failed steps")
+    def retry(self, request: HttpRequest, queryset: QuerySet[AccountRequest]) -> None:
+        for account_request in queryset:
+            try:
+                request_retry(request_id=account_request.id)
+                self.message_user(request, f"{account_request.account_email}: retrying from its failed steps.")
+            except ApplicationError as error:
+                self.message_user(request, f"{account_request.account_email}: {error.message}", level=messages.WARNING)
+
+    @admin.action(description="Cancel (releases the VPC's CIDR)")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[AccountRequest]) -> None:
+        for account_request in queryset:
+            try:
+                request_cancel(request_id=account_request.id, reason=f"cancelled by {request.user} in the admin")
+                self.message_user(request, f"{account_request.account_email}: cancelled.")
+            except ApplicationError as error:
+                self.message_user(request, f"{account_request.account_email}: {error.message}", level=messages.WARNING)
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

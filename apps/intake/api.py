@@ -2,5 +2,13 @@
 
 from apps.intake.contracts import AccountRequested, AccountRequestSummary
 from apps.intake.selectors import request_get
+from apps.intake.services import RequestStateConflict, request_cancel, request_retry
 
-__all__ = ["AccountRequestSummary", "AccountRequested", "request_get"]
+__all__ = [
+    "AccountRequestSummary",
+    "AccountRequested",
+    "RequestStateConflict",
+    "request_cancel",
+    "request_get",
+    "request_retry",
+]

@@ -11,8 +11,9 @@ ACCEPTED = "accepted"
 PROVISIONING = "provisioning"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
-STATUSES = (ACCEPTED, PROVISIONING, SUCCEEDED, FAILED)
-# A failed request no longer holds its account email: it may be requested again.
+CANCELLED = "cancelled"
+STATUSES = (ACCEPTED, PROVISIONING, SUCCEEDED, FAILED, CANCELLED)
+# A failed or cancelled request no longer holds its account email: it may be requested again.
 LIVE_STATUSES = (ACCEPTED, PROVISIONING, SUCCEEDED)
 
 

@@ -1,6 +1,6 @@
 from django.db import models
 
-from apps.intake.contracts import FAILED, STATUSES
+from apps.intake.contracts import LIVE_STATUSES, STATUSES
 
 
 class AccountRequest(models.Model):
@@ -27,10 +27,27 @@ class AccountRequest(models.Model):
             # second live request for the same account email, whoever commits first.
             models.UniqueConstraint(
                 fields=["account_email"],
-                condition=~models.Q(status=FAILED),
+                condition=models.Q(status__in=LIVE_STATUSES),
                 name="one_live_request_per_account_email",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.account_email} ({self.status})"
+
+
+class IdempotencyKey(models.Model):
+    """A client's ``Idempotency-Key``: a retry with the same key and body gets the original
+    answer (the same request), a different body with the same key is refused."""
+
+    client_id = models.CharField(max_length=36)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the validated request body.")
+    request_id = models.CharField(max_length=36)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client_id", "key"], name="one_use_per_client_key")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}:{self.key}"

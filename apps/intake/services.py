@@ -1,3 +1,6 @@
+import hashlib
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -5,6 +8,7 @@ from django.db import IntegrityError, transaction
 from apps.accounts import api as accounts
 from apps.intake.contracts import (
     ACCEPTED,
+    CANCELLED,
     FAILED,
     LIVE_STATUSES,
     PROVISIONING,
@@ -12,11 +16,12 @@ from apps.intake.contracts import (
     AccountRequested,
     AccountRequestSummary,
 )
-from apps.intake.models import AccountRequest
+from apps.intake.models import AccountRequest, IdempotencyKey
 from apps.intake.selectors import summarize
 from apps.kernel import clock, ids
-from apps.kernel.errors import ApplicationError, Conflict
+from apps.kernel.errors import ApplicationError, Conflict, NotFound
 from apps.kernel.outbox import record
+from apps.workflow import api as workflow
 
 
 class DuplicateRequest(Conflict):
@@ -27,6 +32,67 @@ class UnknownPayer(ApplicationError):
     code = "validation_error"
 
 
+class IdempotencyKeyReused(ApplicationError):
+    code = "idempotency_key_reused"
+    status_code = 422
+
+
+class RequestStateConflict(Conflict):
+    code = "request_state_conflict"
+
+
+@dataclass(frozen=True)
+class Created:
+    request: AccountRequestSummary
+    replayed: bool  # True: an earlier request with the same Idempotency-Key
+
+
+def _fingerprint(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _replay(*, client_id: str, key: str, fingerprint: str) -> Created | None:
+    earlier = IdempotencyKey.objects.filter(client_id=client_id, key=key).first()
+    if earlier is None:
+        return None
+    if earlier.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used with a different request body.",
+            extra={"request_id": earlier.request_id},
+        )
+    return Created(request=summarize(AccountRequest.objects.get(id=earlier.request_id)), replayed=True)
+
+
+def request_submit(*, client_id: str, data: dict[str, Any], idempotency_key: str | None = None) -> Created:
+    """``request_create``, made safe to retry with an ``Idempotency-Key``: the same key and
+    body return the request the first call created (even if its answer was lost); the same
+    key with another body is refused (422). Keys are per client."""
+    if idempotency_key is None:
+        return Created(request=request_create(client_id=client_id, data=data), replayed=False)
+    fingerprint = _fingerprint(data)
+    replay = _replay(client_id=client_id, key=idempotency_key, fingerprint=fingerprint)
+    if replay is not None:
+        return replay
+    try:
+        with transaction.atomic():
+            created = request_create(client_id=client_id, data=data)
+            IdempotencyKey.objects.create(
+                client_id=client_id,
+                key=idempotency_key,
+                fingerprint=fingerprint,
+                request_id=created.id,
+                created_at=clock.now(),
+            )
+    except (IntegrityError, DuplicateRequest):
+        # A concurrent call with the same key won the race: answer as it did.
+        replay = _replay(client_id=client_id, key=idempotency_key, fingerprint=fingerprint)
+        if replay is None:
+            raise
+        return replay
+    return Created(request=created, replayed=False)
+
+
+@transaction.atomic
 def request_create(*, client_id: str, data: dict[str, Any]) -> AccountRequestSummary:
     """Store a validated request and record ``AccountRequested`` in the same transaction.
 
@@ -106,3 +172,38 @@ def request_mark_succeeded(*, request_id: str) -> bool:
 
 def request_mark_failed(*, request_id: str, failure: str) -> bool:
     return _transition(request_id, to=FAILED, allowed_from=(ACCEPTED, PROVISIONING), failure=failure)
+
+
+@transaction.atomic
+def request_retry(*, request_id: str) -> AccountRequestSummary:
+    """Retry a failed or cancelled request from its failed steps (not from scratch)."""
+    request = AccountRequest.objects.select_for_update().filter(id=request_id).first()
+    if request is None:
+        raise NotFound(f"No account request {request_id}.")
+    if request.status not in (FAILED, CANCELLED):
+        raise RequestStateConflict(f"Only a failed or cancelled request can be retried; this one is {request.status}.")
+    try:
+        with transaction.atomic():
+            _transition(request_id, to=PROVISIONING, allowed_from=(FAILED, CANCELLED))
+    except IntegrityError:
+        holder = AccountRequest.objects.filter(account_email=request.account_email, status__in=LIVE_STATUSES).first()
+        raise RequestStateConflict(
+            f"Another live request now holds {request.account_email}.",
+            extra={"existing_request_id": holder.id if holder else None},
+        ) from None
+    workflow.run_retry(request_id=request_id)
+    request.refresh_from_db()
+    return summarize(request)
+
+
+@transaction.atomic
+def request_cancel(*, request_id: str, reason: str) -> AccountRequestSummary:
+    """Cancel a request not yet finished: no further step starts, the VPC's CIDR is released."""
+    request = AccountRequest.objects.select_for_update().filter(id=request_id).first()
+    if request is None:
+        raise NotFound(f"No account request {request_id}.")
+    if not _transition(request_id, to=CANCELLED, allowed_from=(ACCEPTED, PROVISIONING), failure=f"cancelled: {reason}"):
+        raise RequestStateConflict(f"Only an unfinished request can be cancelled; this one is {request.status}.")
+    workflow.run_cancel(request_id=request_id, reason=reason)
+    request.refresh_from_db()
+    return summarize(request)

@@ -147,3 +147,19 @@ class StepFailed(Event):
 
     def aggregate_id(self) -> str:
         return self.run_id
+
+
+# --- Dead letters ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeadLetterCreated(Event):
+    dead_letter_id: str
+    handler: str
+    message_type: str
+    error_code: str
+    error: str
+    attempts: int
+
+    def aggregate_id(self) -> str:
+        return self.dead_letter_id

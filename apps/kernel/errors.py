@@ -47,3 +47,13 @@ class RetryableError(StepError):
 
 class PermanentError(StepError):
     retryable = False
+
+
+class WaitForQuota(RetryableError):
+    """Not a failure: the step must wait for its turn under a shared quota (e.g. at most
+    five account creations in flight per organization). It is tried again after
+    ``delay`` seconds, and waiting does not use up the step's attempts."""
+
+    def __init__(self, message: str, *, delay: float, code: str = "QuotaWait") -> None:
+        super().__init__(message, code=code)
+        self.delay = delay

@@ -45,3 +45,35 @@ class ProcessedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handler} {self.message_id}"
+
+
+class DeadLetter(models.Model):
+    """A message that could not be handled: its retries ran out, or its failure was
+    permanent. Kept with its payload and attempt history until an operator redrives it
+    (hands it to its handler again) or discards it with a reason."""
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        REDRIVEN = "redriven"
+        DISCARDED = "discarded"
+
+    id = models.CharField(max_length=36, primary_key=True)
+    message_id = models.CharField(max_length=36, db_index=True)
+    message_type = models.CharField(max_length=100)
+    handler = models.CharField(max_length=100, help_text="The Celery task that gave up.")
+    envelope = models.JSONField()
+    error_code = models.CharField(max_length=100)
+    error = models.TextField()
+    attempts = models.PositiveIntegerField()
+    history = models.JSONField(default=list, help_text="One entry per failed attempt: when and why.")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.OPEN, db_index=True)
+    resolution = models.TextField(blank=True, help_text="Why it was discarded, or what the redrive did.")
+    resolved_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.message_type} → {self.handler} ({self.state})"

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from apps.kernel import inbox
 from apps.kernel.contracts import RunStep, StepFailed, StepRetrying, StepSucceeded
-from apps.kernel.errors import RetryableError, StepError
+from apps.kernel.errors import RetryableError, StepError, WaitForQuota
 from apps.kernel.logging import bound
 from apps.kernel.outbox import record
 
@@ -42,12 +42,15 @@ StepFunction = Callable[[StepContext], dict[str, Any]]
 
 
 class RetryLater(Exception):
-    """Raised to the messaging layer: retry this command after ``delay`` seconds."""
+    """Raised to the messaging layer: retry this command after ``delay`` seconds.
 
-    def __init__(self, error: StepError, delay: float) -> None:
+    ``counts`` is False when the retry is a wait for a quota, not a failed attempt."""
+
+    def __init__(self, error: StepError, delay: float, *, counts: bool = True) -> None:
         super().__init__(error.message)
         self.error = error
         self.delay = delay
+        self.counts = counts
 
 
 def execute_step(
@@ -56,8 +59,8 @@ def execute_step(
     *,
     attempt: int,
     retry_delay: float | None,
-) -> None:
-    """Run ``command``'s step and record its outcome.
+) -> StepSucceeded | StepFailed | None:
+    """Run ``command``'s step, record its outcome and return it (None: already done).
 
     ``retry_delay`` is the back-off before the next attempt, or ``None`` when this is the
     last one: a retryable error then fails the step instead of raising ``RetryLater``.
@@ -65,11 +68,11 @@ def execute_step(
     handler = f"step:{command.step}"
     if inbox.already_processed(handler, command.message_id):
         log.info("step.duplicate_delivery_ignored", step=command.step, run_id=command.run_id)
-        return
+        return None
     with bound(run_id=command.run_id, step=command.step, attempt=attempt):
         function = steps.get(command.step)
         if function is None:
-            _record_once(
+            return _record_once(
                 handler,
                 command,
                 StepFailed(
@@ -80,11 +83,24 @@ def execute_step(
                     message=f"No step named {command.step!r} in context {command.context!r}.",
                 ),
             )
-            return
         context = StepContext(run_id=command.run_id, step=command.step, attempt=attempt, inputs=command.inputs)
         log.info("step.started")
         try:
             outputs = function(context)
+        except WaitForQuota as waiting:
+            log.info("step.waiting_for_quota", message=waiting.message, retry_in=waiting.delay)
+            with transaction.atomic():
+                record(
+                    StepRetrying(
+                        run_id=command.run_id,
+                        step=command.step,
+                        attempts=attempt,
+                        error_code=waiting.code,
+                        message=waiting.message,
+                        retry_in_seconds=round(waiting.delay, 3),
+                    )
+                )
+            raise RetryLater(waiting, waiting.delay, counts=False) from waiting
         except StepError as error:
             if error.retryable and retry_delay is not None:
                 log.info("step.retrying", error_code=error.code, message=error.message, retry_in=retry_delay)
@@ -101,7 +117,7 @@ def execute_step(
                     )
                 raise RetryLater(error, retry_delay) from error
             log.warning("step.failed", error_code=error.code, message=error.message)
-            _record_once(
+            return _record_once(
                 handler,
                 command,
                 StepFailed(
@@ -112,11 +128,10 @@ def execute_step(
                     message=_exhausted(error, attempt) if error.retryable else error.message,
                 ),
             )
-            return
         except Exception as error:
             # A bug, not a condition of the outside world: retrying would repeat it.
             log.exception("step.crashed")
-            _record_once(
+            return _record_once(
                 handler,
                 command,
                 StepFailed(
@@ -127,9 +142,8 @@ def execute_step(
                     message=f"{type(error).__name__}: {error}",
                 ),
             )
-            return
         log.info("step.succeeded")
-        _record_once(
+        return _record_once(
             handler,
             command,
             StepSucceeded(run_id=command.run_id, step=command.step, attempts=attempt, outputs=outputs),
@@ -140,10 +154,14 @@ def _exhausted(error: StepError, attempt: int) -> str:
     return f"{error.message} (gave up after {attempt} attempts)"
 
 
-def _record_once(handler: str, command: RunStep, outcome: StepSucceeded | StepFailed) -> None:
+def _record_once[Outcome: (StepSucceeded, StepFailed)](
+    handler: str, command: RunStep, outcome: Outcome
+) -> Outcome | None:
     with transaction.atomic():
         if inbox.claim(handler, command.message_id):
             record(outcome)
+            return outcome
+    return None
 
 
 __all__ = ["RetryLater", "RetryableError", "StepContext", "StepFunction", "execute_step"]

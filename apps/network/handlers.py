@@ -1,18 +1,19 @@
 """The network context's message handlers."""
 
-from apps.kernel.contracts import RunStep
+from apps.kernel.contracts import RunStep, StepFailed, StepSucceeded
 from apps.kernel.steps import execute_step
 from apps.network.services import cidr_release
 from apps.network.steps import STEPS
-from apps.workflow.contracts import RunFailed
+from apps.workflow.contracts import RunCancelled, RunFailed
 
 
-def run_step(command: RunStep, *, attempt: int, retry_delay: float | None) -> None:
+def run_step(command: RunStep, *, attempt: int, retry_delay: float | None) -> StepSucceeded | StepFailed | None:
     """Run one of this context's steps (idempotent: see each step's docstring)."""
-    execute_step(command, STEPS, attempt=attempt, retry_delay=retry_delay)
+    return execute_step(command, STEPS, attempt=attempt, retry_delay=retry_delay)
 
 
-def on_run_failed(event: RunFailed) -> None:
-    """A failed run gives its CIDR block back to the pool. Idempotent: releasing a request
-    that holds no live block does nothing."""
+def on_run_failed(event: RunFailed | RunCancelled) -> None:
+    """A failed or cancelled run gives its CIDR block back to the pool. Idempotent:
+    releasing a request that holds no live block does nothing. (Retrying the run takes a
+    block again, the same one if it is still free.)"""
     cidr_release(request_id=event.request_id)

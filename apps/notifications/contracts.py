@@ -15,7 +15,17 @@ STEP_SUCCEEDED = "step.succeeded"
 STEP_FAILED = "step.failed"
 RUN_SUCCEEDED = "run.succeeded"
 RUN_FAILED = "run.failed"
-WEBHOOK_EVENT_TYPES: tuple[str, ...] = (RUN_STARTED, STEP_SUCCEEDED, STEP_FAILED, RUN_SUCCEEDED, RUN_FAILED)
+RUN_CANCELLED = "run.cancelled"
+DEAD_LETTER_CREATED = "dead_letter.created"
+WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
+    RUN_STARTED,
+    STEP_SUCCEEDED,
+    STEP_FAILED,
+    RUN_SUCCEEDED,
+    RUN_FAILED,
+    RUN_CANCELLED,
+    DEAD_LETTER_CREATED,
+)
 
 # The internal events each webhook type is made from.
 WEBHOOK_TYPE_OF_MESSAGE: dict[str, str] = {
@@ -24,6 +34,8 @@ WEBHOOK_TYPE_OF_MESSAGE: dict[str, str] = {
     "StepFailed": STEP_FAILED,
     "RunSucceeded": RUN_SUCCEEDED,
     "RunFailed": RUN_FAILED,
+    "RunCancelled": RUN_CANCELLED,
+    "DeadLetterCreated": DEAD_LETTER_CREATED,
 }
 
 # Delivery states.

@@ -1,8 +1,13 @@
 """The notifications context's message handlers (wired in ``tasks/subscriptions.py``)."""
 
-from apps.kernel.contracts import StepFailed, StepSucceeded
+from apps.kernel.contracts import DeadLetterCreated, StepFailed, StepSucceeded
 from apps.notifications.contracts import DeliverWebhook
-from apps.notifications.services import deliveries_create_for_event, outcome_email_send, webhook_deliver
+from apps.notifications.services import (
+    deliveries_create_for_event,
+    operators_alert_dead_letter,
+    outcome_email_send,
+    webhook_deliver,
+)
 from apps.workflow.contracts import RunFailed, RunStarted, RunSucceeded
 
 
@@ -31,3 +36,12 @@ def deliver_webhook(command: DeliverWebhook, *, attempt: int, retry_delay: float
     marks the delivery failed.
     """
     webhook_deliver(delivery_id=command.delivery_id, attempt=attempt, retry_delay=retry_delay)
+
+
+def on_dead_letter(event: DeadLetterCreated) -> None:
+    """Tell operators a message gave up: the ``dead_letter.created`` webhook and an email.
+
+    Idempotent: one delivery per (subscription, event) and the inbox claim for the email.
+    """
+    deliveries_create_for_event(event=event)
+    operators_alert_dead_letter(event=event)

@@ -27,7 +27,7 @@ from apps.accounts import api as accounts
 from apps.cloud import api as cloud
 from apps.intake import api as intake
 from apps.kernel import clock, ids
-from apps.kernel.contracts import StepFailed, StepSucceeded
+from apps.kernel.contracts import DeadLetterCreated, StepFailed, StepSucceeded
 from apps.kernel.errors import ApplicationError, NotFound, RetryableError, StepError
 from apps.kernel.outbox import record
 from apps.kernel.steps import RetryLater
@@ -50,7 +50,15 @@ from apps.workflow import api as workflow
 
 log = structlog.get_logger(__name__)
 
-RunEvent = workflow.RunStarted | StepSucceeded | StepFailed | workflow.RunSucceeded | workflow.RunFailed
+RunEvent = (
+    workflow.RunStarted
+    | StepSucceeded
+    | StepFailed
+    | workflow.RunSucceeded
+    | workflow.RunFailed
+    | workflow.RunCancelled
+    | DeadLetterCreated
+)
 
 USER_AGENT = "Bespoke-Webhooks/1"
 _MAX_ERROR_LENGTH = 2000
@@ -124,6 +132,20 @@ def subscription_deactivate(*, subscription_id: str, client_id: str | None) -> N
 
 def webhook_payload(event: RunEvent, *, event_type: str) -> dict[str, Any]:
     """What subscribers receive for ``event``: ``{"id", "type", "created_at", "data"}``."""
+    if isinstance(event, DeadLetterCreated):
+        return {
+            "id": event.message_id,
+            "type": event_type,
+            "created_at": event.occurred_at.isoformat(),
+            "data": {
+                "dead_letter_id": event.dead_letter_id,
+                "handler": event.handler,
+                "message_type": event.message_type,
+                "error_code": event.error_code,
+                "error": event.error,
+                "attempts": event.attempts,
+            },
+        }
     data: dict[str, Any] = {"run_id": event.run_id}
     if isinstance(event, StepSucceeded | StepFailed):
         run = workflow.run_get(run_id=event.run_id)
@@ -134,6 +156,8 @@ def webhook_payload(event: RunEvent, *, event_type: str) -> dict[str, Any]:
         data["request_id"] = event.request_id
     if isinstance(event, workflow.RunFailed):
         data["step"] = event.step
+    if isinstance(event, workflow.RunCancelled):
+        data["reason"] = event.reason
     if isinstance(event, StepFailed | workflow.RunFailed):
         data["error_code"] = event.error_code
         data["message"] = event.message
@@ -447,3 +471,30 @@ def outcome_email_send(*, event: workflow.RunSucceeded | workflow.RunFailed) -> 
     notification.save(update_fields=["sent_at", "message_id"])
     log.info("email.sent", request_id=event.request_id, outcome=outcome, message_id=notification.message_id)
     return notification
+
+
+# --- Operators ------------------------------------------------------------------------------
+
+
+def operators_alert_dead_letter(*, event: DeadLetterCreated) -> int:
+    """Email the operators (``OPERATOR_EMAILS``) that a message landed in dead letters.
+
+    Runs in the handler's transaction with its inbox claim: once per dead letter.
+    Returns how many addresses were mailed.
+    """
+    recipients = list(getattr(settings, "OPERATOR_EMAILS", []))
+    if not recipients:
+        return 0
+    link = f"{str(getattr(settings, 'BESPOKE_PUBLIC_URL', 'http://127.0.0.1:8000')).rstrip('/')}/v1/dead-letters/{event.dead_letter_id}"
+    body = (
+        f"A {event.message_type} message for {event.handler} gave up after {event.attempts} attempt(s).\n\n"
+        f"Error ({event.error_code}): {event.error}\n\n"
+        f"Redrive it once the cause is fixed, or discard it with a reason:\n{link}\n"
+    )
+    EmailMessage(
+        subject=f"[Bespoke] Dead letter: {event.message_type} → {event.handler}",
+        body=body,
+        from_email=getattr(settings, "NOTIFICATIONS_FROM_EMAIL", "bespoke@example.com"),
+        to=recipients,
+    ).send()
+    return len(recipients)

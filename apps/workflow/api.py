@@ -1,6 +1,14 @@
 """The workflow context's public surface."""
 
-from apps.workflow.contracts import RunFailed, RunStarted, RunSucceeded, RunSummary, StepSummary
+from apps.workflow.contracts import (
+    RunCancelled,
+    RunFailed,
+    RunResumed,
+    RunStarted,
+    RunSucceeded,
+    RunSummary,
+    StepSummary,
+)
 from apps.workflow.plans import (
     ACCOUNT_CREATION,
     BLUEPRINT_STEPS,
@@ -11,13 +19,17 @@ from apps.workflow.plans import (
     plan_from_blueprint,
 )
 from apps.workflow.selectors import run_for_request, run_get
+from apps.workflow.services import RunControlError, run_cancel, run_retry, run_sweep_stuck
 
 __all__ = [
     "ACCOUNT_CREATION",
     "BLUEPRINT_STEPS",
     "CATALOG",
     "InvalidPlan",
+    "RunCancelled",
+    "RunControlError",
     "RunFailed",
+    "RunResumed",
     "RunStarted",
     "RunSucceeded",
     "RunSummary",
@@ -25,6 +37,9 @@ __all__ = [
     "StepSummary",
     "execution_order",
     "plan_from_blueprint",
+    "run_cancel",
     "run_for_request",
     "run_get",
+    "run_retry",
+    "run_sweep_stuck",
 ]

@@ -38,6 +38,28 @@ class RunFailed(Event):
         return self.run_id
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunResumed(Event):
+    """A failed run was retried from its failed steps."""
+
+    run_id: str
+    request_id: str
+    steps: list[str] = field(default_factory=list)
+
+    def aggregate_id(self) -> str:
+        return self.run_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunCancelled(Event):
+    run_id: str
+    request_id: str
+    reason: str
+
+    def aggregate_id(self) -> str:
+        return self.run_id
+
+
 @dataclass(frozen=True)
 class StepSummary:
     name: str

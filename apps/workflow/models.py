@@ -8,6 +8,7 @@ class Run(models.Model):
         RUNNING = "running"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
+        CANCELLED = "cancelled"
 
     id = models.CharField(max_length=36, primary_key=True)
     request_id = models.CharField(max_length=36, unique=True)
@@ -20,6 +21,7 @@ class Run(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     failure = models.TextField(blank=True, help_text="Why the run failed: the failing step and its reason.")
+    retries = models.PositiveIntegerField(default=0, help_text="How often an operator or client retried it.")
 
     class Meta:
         ordering = ["-started_at"]
@@ -51,6 +53,10 @@ class StepRun(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    redispatches = models.PositiveSmallIntegerField(default=0, help_text="Times the stuck-run sweeper sent it again.")
+    last_progress_at = models.DateTimeField(
+        null=True, blank=True, help_text="Dispatch or last retry: the stuck-run sweeper measures from here."
+    )
     message = models.TextField(blank=True)
     error_code = models.CharField(max_length=100, blank=True)
     outputs = models.JSONField(default=dict, blank=True)

@@ -5,6 +5,7 @@ outcomes of the same run arriving at once are applied one after the other: each 
 the other's result, a step is dispatched once, and a run completes once.
 """
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -13,14 +14,16 @@ from django.db.models import F
 
 from apps.kernel import clock, ids
 from apps.kernel.contracts import RunStep, StepFailed, StepRetrying, StepSucceeded
+from apps.kernel.errors import ApplicationError, NotFound
 from apps.kernel.outbox import record
-from apps.workflow.contracts import RunFailed, RunStarted, RunSucceeded
+from apps.workflow.contracts import RunCancelled, RunFailed, RunResumed, RunStarted, RunSucceeded
 from apps.workflow.models import Run, StepRun
 from apps.workflow.plans import StepSpec, validate_plan
 
 log = structlog.get_logger(__name__)
 
 _DONE = (StepRun.State.SUCCEEDED, StepRun.State.SKIPPED)
+QUOTA_WAIT = "QuotaWait"
 
 
 @transaction.atomic
@@ -88,10 +91,12 @@ def step_record_succeeded(event: StepSucceeded) -> None:
 @transaction.atomic
 def step_record_retrying(event: StepRetrying) -> None:
     run = _locked_run(event.run_id)
+    if event.error_code == QUOTA_WAIT:
+        message = f"Waiting its turn (next try in {event.retry_in_seconds:g}s): {event.message}"
+    else:
+        message = f"Attempt {event.attempts} failed, retrying in {event.retry_in_seconds:g}s: {event.message}"
     StepRun.objects.filter(run=run, name=event.step, state=StepRun.State.RUNNING).update(
-        attempts=event.attempts,
-        error_code=event.error_code,
-        message=f"Attempt {event.attempts} failed, retrying in {event.retry_in_seconds:g}s: {event.message}",
+        attempts=event.attempts, error_code=event.error_code, message=message, last_progress_at=event.occurred_at
     )
 
 
@@ -145,7 +150,7 @@ def _dispatch_ready(run: Run, steps: list[StepRun] | None = None) -> None:
             continue
         # Claim the step: only the transaction that moves it out of PENDING dispatches it.
         claimed = StepRun.objects.filter(pk=step.pk, state=StepRun.State.PENDING).update(
-            state=StepRun.State.RUNNING, started_at=now, attempts=F("attempts") + 1
+            state=StepRun.State.RUNNING, started_at=now, last_progress_at=now, attempts=F("attempts") + 1
         )
         if claimed:
             record(
@@ -183,3 +188,122 @@ def _fail(run: Run, *, step: str, error_code: str, message: str) -> None:
             state=StepRun.State.SKIPPED, message=f"Not run: {step} failed."
         )
         record(RunFailed(run_id=run.id, request_id=run.request_id, step=step, error_code=error_code, message=message))
+
+
+class RunControlError(ApplicationError):
+    code = "run_state_conflict"
+    status_code = 409
+
+
+def _run_for_request(request_id: str) -> Run:
+    run = Run.objects.select_for_update().filter(request_id=request_id).first()
+    if run is None:
+        raise NotFound(f"No run for request {request_id}.")
+    return run
+
+
+@transaction.atomic
+def run_retry(*, request_id: str) -> Run:
+    """Retry a failed (or cancelled) run from where it stopped: its failed and skipped
+    steps go back to pending and are dispatched again as their dependencies allow;
+    what succeeded stays done."""
+    run = _run_for_request(request_id)
+    if run.status not in (Run.Status.FAILED, Run.Status.CANCELLED):
+        raise RunControlError(f"Only a failed or cancelled run can be retried; this one is {run.status}.")
+    again = list(
+        run.steps.filter(state__in=(StepRun.State.FAILED, StepRun.State.SKIPPED)).values_list("name", flat=True)
+    )
+    run.steps.filter(name__in=again).update(
+        state=StepRun.State.PENDING, finished_at=None, message="", error_code="", last_progress_at=None
+    )
+    run.status = Run.Status.RUNNING
+    run.finished_at = None
+    run.failure = ""
+    run.retries += 1
+    run.save(update_fields=["status", "finished_at", "failure", "retries"])
+    record(RunResumed(run_id=run.id, request_id=run.request_id, steps=sorted(again)))
+    _dispatch_ready(run)
+    return run
+
+
+@transaction.atomic
+def run_cancel(*, request_id: str, reason: str) -> Run:
+    """Stop a run: nothing more is dispatched, steps not started are skipped (steps in
+    flight finish, and their outcomes are recorded but change nothing). A request whose
+    run hasn't started yet gets a cancelled run, so it never starts."""
+    run = Run.objects.select_for_update().filter(request_id=request_id).first()
+    now = clock.now()
+    if run is None:
+        run = Run.objects.create(
+            id=ids.new_id(),
+            request_id=request_id,
+            status=Run.Status.CANCELLED,
+            started_at=now,
+            finished_at=now,
+            failure=reason,
+        )
+    elif run.status != Run.Status.RUNNING:
+        raise RunControlError(f"Only a running run can be cancelled; this one is {run.status}.")
+    else:
+        run.status = Run.Status.CANCELLED
+        run.finished_at = now
+        run.failure = reason
+        run.save(update_fields=["status", "finished_at", "failure"])
+        run.steps.filter(state=StepRun.State.PENDING).update(
+            state=StepRun.State.SKIPPED, message=f"Cancelled: {reason}"
+        )
+    record(RunCancelled(run_id=run.id, request_id=run.request_id, reason=reason))
+    return run
+
+
+def run_sweep_stuck(*, deadline_seconds: float, max_redispatches: int) -> dict[str, int]:
+    """Steps ``running`` with no progress for ``deadline_seconds`` (their worker died, or
+    their message was lost) are dispatched again — steps are idempotent, so a second
+    execution converges — or, after ``max_redispatches`` tries, failed with a clear reason.
+    Each run is handled in its own transaction."""
+    cutoff = clock.now() - timedelta(seconds=deadline_seconds)
+    stuck = StepRun.objects.filter(
+        state=StepRun.State.RUNNING, run__status=Run.Status.RUNNING, last_progress_at__lt=cutoff
+    ).values_list("run_id", "name")
+    counts = {"redispatched": 0, "failed": 0, "skipped": 0}
+    for run_id, name in list(stuck):
+        counts[_unstick(run_id=run_id, name=name, cutoff=cutoff, max_redispatches=max_redispatches)] += 1
+    return counts
+
+
+@transaction.atomic
+def _unstick(*, run_id: str, name: str, cutoff: datetime, max_redispatches: int) -> str:
+    run = _locked_run(run_id)
+    step = run.steps.get(name=name)
+    moved_on = step.last_progress_at is None or step.last_progress_at >= cutoff
+    if run.status != Run.Status.RUNNING or step.state != StepRun.State.RUNNING or moved_on:
+        return "skipped"  # it moved on meanwhile
+    now = clock.now()
+    if step.redispatches >= max_redispatches:
+        message = f"No progress after {step.redispatches} re-dispatches: its worker keeps dying or its message is lost."
+        step.state = StepRun.State.FAILED
+        step.finished_at = now
+        step.error_code = "StepStuck"
+        step.message = message
+        step.save(update_fields=["state", "finished_at", "error_code", "message"])
+        if step.required:
+            _fail(run, step=name, error_code="StepStuck", message=message)
+        else:
+            _advance(run)
+        return "failed"
+    step.redispatches += 1
+    step.last_progress_at = now
+    step.attempts += 1
+    step.message = f"Dispatched again: no progress for a while (re-dispatch {step.redispatches})."
+    step.save(update_fields=["redispatches", "last_progress_at", "attempts", "message"])
+    steps = list(run.steps.all())
+    record(
+        RunStep(
+            run_id=run.id,
+            step=step.name,
+            context=step.context,
+            max_attempts=step.max_attempts,
+            inputs={**run.params, **_collected_outputs(steps), "step_params": step.params},
+        )
+    )
+    return "redispatched"

@@ -129,6 +129,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
 # How long an outbox message may stay unrelayed before the sweeper publishes it.
 OUTBOX_SWEEP_AFTER_SECONDS = env_int("OUTBOX_SWEEP_AFTER_SECONDS", 30)
 OUTBOX_SWEEP_INTERVAL_SECONDS = env_int("OUTBOX_SWEEP_INTERVAL_SECONDS", 30)
+# A running step with no progress (dispatch, or a retry) for this long has lost its
+# worker: the stuck-run sweeper dispatches it again, at most STEP_MAX_REDISPATCHES times.
+# Longer than the longest back-off (TASK_RETRY_MAX_SECONDS) plus the slowest step.
+STEP_DEADLINE_SECONDS = env_int("STEP_DEADLINE_SECONDS", 900)
+STEP_MAX_REDISPATCHES = env_int("STEP_MAX_REDISPATCHES", 2)
+STUCK_SWEEP_INTERVAL_SECONDS = env_int("STUCK_SWEEP_INTERVAL_SECONDS", 60)
+# Who hears about dead letters by email (comma-separated).
+OPERATOR_EMAILS = env_list("OPERATOR_EMAILS", [])
 # Retries of a message whose handler raised a retryable error.
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 8)
 TASK_RETRY_BASE_SECONDS = env_float("TASK_RETRY_BASE_SECONDS", 2.0)

@@ -1,8 +1,15 @@
 from django.urls import path
 
-from apps.intake.rest.views import AccountRequestCollectionView, AccountRequestDetailView
+from apps.intake.rest.views import (
+    AccountRequestCancelView,
+    AccountRequestCollectionView,
+    AccountRequestDetailView,
+    AccountRequestRetryView,
+)
 
 urlpatterns = [
     path("account-requests", AccountRequestCollectionView.as_view(), name="account-request-collection"),
     path("account-requests/<str:request_id>", AccountRequestDetailView.as_view(), name="account-request-detail"),
+    path("account-requests/<str:request_id>/retry", AccountRequestRetryView.as_view(), name="account-request-retry"),
+    path("account-requests/<str:request_id>/cancel", AccountRequestCancelView.as_view(), name="account-request-cancel"),
 ]

@@ -1,3 +1,4 @@
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -9,13 +10,24 @@ from rest_framework.views import APIView
 
 from apps.accounts import api as accounts
 from apps.clients.contracts import OPERATIONS_ADMIN, REQUESTS_READ, REQUESTS_WRITE, Principal
-from apps.intake.contracts import STATUSES, AccountRequestSummary
+from apps.intake.contracts import ACCEPTED, STATUSES, AccountRequestSummary
 from apps.intake.plans import request_plan
 from apps.intake.rest.serializers import AccountRequestInputSerializer
 from apps.intake.selectors import request_get, request_list
-from apps.intake.services import request_create
+from apps.intake.services import request_cancel, request_retry, request_submit
 from apps.kernel.errors import NotFound
 from apps.workflow import api as workflow
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise serializers.ValidationError({"Idempotency-Key": ["1-255 printable ASCII characters, no spaces."]})
+    return key
 
 
 def _flag(value: str | None) -> bool:
@@ -105,12 +117,20 @@ class AccountRequestCollectionView(APIView):
         if _flag(request.query_params.get("dry_run")):
             return Response(request_plan(data=dict(serializer.validated_data)))
         principal: Principal = request.user  # type: ignore[assignment]
-        created = request_create(client_id=principal.client_id, data=dict(serializer.validated_data))
-        url = _status_url(request, created.id)
+        submitted = request_submit(
+            client_id=principal.client_id,
+            data=dict(serializer.validated_data),
+            idempotency_key=_idempotency_key(request),
+        )
+        url = _status_url(request, submitted.request.id)
+        headers = {"Location": url}
+        if submitted.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        # A replay answers exactly as the first call did, whatever the request's status now.
         return Response(
-            {"id": created.id, "status": created.status, "status_url": url},
+            {"id": submitted.request.id, "status": ACCEPTED, "status_url": url},
             status=status.HTTP_202_ACCEPTED,
-            headers={"Location": url},
+            headers=headers,
         )
 
     def get(self, request: Request) -> Response:
@@ -150,4 +170,38 @@ class AccountRequestDetailView(APIView):
         summary = request_get(request_id=request_id, client_id=_visible_to(request.user))  # type: ignore[arg-type]
         if summary is None:
             raise NotFound(f"No account request {request_id}.")
+        return Response(present_request(request, summary))
+
+
+class CancelInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    reason = serializers.CharField(max_length=500, required=False, default="cancelled by the client")
+
+
+class _RequestControlView(APIView):
+    required_scopes = (REQUESTS_WRITE,)
+
+    def _visible(self, request: Request, request_id: str) -> AccountRequestSummary:
+        summary = request_get(request_id=request_id, client_id=_visible_to(request.user))  # type: ignore[arg-type]
+        if summary is None:
+            raise NotFound(f"No account request {request_id}.")
+        return summary
+
+
+class AccountRequestRetryView(_RequestControlView):
+    """Retry a failed or cancelled request from its failed steps (202, follow the status URL)."""
+
+    def post(self, request: Request, request_id: str) -> Response:
+        self._visible(request, request_id)
+        summary = request_retry(request_id=request_id)
+        return Response(present_request(request, summary), status=status.HTTP_202_ACCEPTED)
+
+
+class AccountRequestCancelView(_RequestControlView):
+    """Cancel an unfinished request: no further step starts, its CIDR goes back to the pool."""
+
+    def post(self, request: Request, request_id: str) -> Response:
+        self._visible(request, request_id)
+        body = CancelInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        summary = request_cancel(request_id=request_id, reason=body.validated_data["reason"])
         return Response(present_request(request, summary))

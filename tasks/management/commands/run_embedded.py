@@ -14,7 +14,7 @@ from django.db import connections
 
 from apps.cloud.emulator import start_emulator
 from tasks.demo import seed_demo
-from tasks.embedded import outbox_sweeper, worker_threads
+from tasks.embedded import periodic_jobs, worker_threads
 
 
 class Command(BaseCommand):
@@ -45,7 +45,7 @@ class Command(BaseCommand):
             (var_dir / "aws-endpoint").write_text(emulator.url + "\n")
             seed = seed_demo(var_dir=var_dir)
             stack.enter_context(worker_threads(concurrency=options["workers"]))
-            stack.enter_context(outbox_sweeper(interval=settings.OUTBOX_SWEEP_INTERVAL_SECONDS))
+            stack.enter_context(periodic_jobs())
             base = f"http://{options['host']}:{options['port']}"
             self._banner(base, emulator.url, seed.token, seed.admin_password, var_dir)
             try:

@@ -1,0 +1,66 @@
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from apps.kernel.deadletters import dead_letter_discard, dead_letter_redrive
+from apps.kernel.errors import ApplicationError
+from apps.kernel.models import DeadLetter, OutboxMessage
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("created_at", "message_type", "handler", "error_code", "attempts", "state", "resolved_by")
+    list_filter = ("state", "handler", "message_type", "error_code")
+    search_fields = ("id", "message_id", "error", "handler")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in DeadLetter._meta.fields]
+    actions = ["redrive", "discard"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Redrive: hand to the handler again (a failed step retries its run)")
+    def redrive(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        for letter in queryset:
+            try:
+                done = dead_letter_redrive(dead_letter_id=letter.id, by=f"admin:{request.user}")
+                self.message_user(request, f"{letter.message_type} → {letter.handler}: {done.resolution}.")
+            except ApplicationError as error:
+                self.message_user(request, f"{letter.id}: {error.message}", level=messages.WARNING)
+
+    @admin.action(description="Discard with a reason")
+    def discard(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> TemplateResponse | None:
+        reason = request.POST.get("reason", "").strip()
+        if request.POST.get("confirm") != "yes" or not reason:
+            return TemplateResponse(
+                request,
+                "admin/kernel/deadletter/discard.html",
+                {**self.admin_site.each_context(request), "letters": list(queryset), "title": "Discard dead letters"},
+            )
+        for letter in queryset:
+            try:
+                dead_letter_discard(dead_letter_id=letter.id, reason=reason, by=f"admin:{request.user}")
+            except ApplicationError as error:
+                self.message_user(request, f"{letter.id}: {error.message}", level=messages.WARNING)
+        self.message_user(request, f"Discarded {queryset.count()} dead letter(s).")
+        return None
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("recorded_at", "type", "aggregate_id", "published_at", "publish_attempts")
+    list_filter = ("type",)
+    search_fields = ("message_id", "aggregate_id")
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,42 @@
+"""The periodic jobs, in one place: Celery beat runs them in services mode, the embedded
+runner on a timer, and Zappa ``events`` on Lambda — the same functions everywhere."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from apps.workflow import api as workflow
+from project.celery import app
+from tasks.relay import sweep
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str  # the Celery task name
+    function: Callable[[], Any]
+    every_seconds: float
+
+
+def sweep_outbox() -> int:
+    """Relay what the after-commit path missed (broker down, process killed)."""
+    return sweep()
+
+
+def sweep_stuck_runs() -> dict[str, int]:
+    """Dispatch again (or fail) steps that made no progress within their deadline."""
+    return workflow.run_sweep_stuck(
+        deadline_seconds=settings.STEP_DEADLINE_SECONDS, max_redispatches=settings.STEP_MAX_REDISPATCHES
+    )
+
+
+JOBS: tuple[Job, ...] = (
+    Job("outbox.sweep", sweep_outbox, settings.OUTBOX_SWEEP_INTERVAL_SECONDS),
+    Job("workflow.sweep_stuck", sweep_stuck_runs, settings.STUCK_SWEEP_INTERVAL_SECONDS),
+)
+
+for _job in JOBS:
+    app.task(name=_job.name, ignore_result=True)(_job.function)
+
+app.conf.beat_schedule = {job.name: {"task": job.name, "schedule": float(job.every_seconds)} for job in JOBS}

@@ -1,0 +1,115 @@
+"""Operators' API for dead letters: list, inspect, redrive one or many, discard with a reason."""
+
+from dataclasses import asdict
+from typing import Any
+
+from django.urls import path
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.clients.contracts import OPERATIONS_ADMIN, Principal
+from apps.kernel.deadletters import (
+    DeadLetterSummary,
+    dead_letter_discard,
+    dead_letter_get,
+    dead_letter_list,
+    dead_letter_redrive,
+)
+from apps.kernel.errors import ApplicationError
+from apps.kernel.models import DeadLetter
+
+
+def _present(letter: DeadLetterSummary) -> dict[str, Any]:
+    body = asdict(letter)
+    body["created_at"] = letter.created_at.isoformat()
+    body["resolved_at"] = letter.resolved_at.isoformat() if letter.resolved_at else None
+    return body
+
+
+def _actor(request: Request) -> str:
+    principal: Principal = request.user  # type: ignore[assignment]
+    return f"api:{principal.name}"
+
+
+class ListQuery(serializers.Serializer):  # type: ignore[type-arg]
+    state = serializers.ChoiceField(choices=DeadLetter.State.values, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
+    offset = serializers.IntegerField(min_value=0, default=0)
+
+
+class DeadLetterCollectionView(APIView):
+    required_scopes = (OPERATIONS_ADMIN,)
+
+    def get(self, request: Request) -> Response:
+        query = ListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        total, letters = dead_letter_list(
+            state=query.validated_data.get("state"),
+            limit=query.validated_data["limit"],
+            offset=query.validated_data["offset"],
+        )
+        return Response({"count": total, "results": [_present(letter) for letter in letters]})
+
+
+class DeadLetterDetailView(APIView):
+    required_scopes = (OPERATIONS_ADMIN,)
+
+    def get(self, request: Request, dead_letter_id: str) -> Response:
+        return Response(_present(dead_letter_get(dead_letter_id=dead_letter_id)))
+
+
+class DeadLetterRedriveView(APIView):
+    required_scopes = (OPERATIONS_ADMIN,)
+
+    def post(self, request: Request, dead_letter_id: str) -> Response:
+        letter = dead_letter_redrive(dead_letter_id=dead_letter_id, by=_actor(request))
+        return Response(_present(letter), status=status.HTTP_202_ACCEPTED)
+
+
+class BulkRedriveInput(serializers.Serializer):  # type: ignore[type-arg]
+    ids = serializers.ListField(child=serializers.CharField(max_length=36), min_length=1, max_length=500)
+
+
+class DeadLetterBulkRedriveView(APIView):
+    """Redrive many: each is tried on its own; the answer says what happened to each."""
+
+    required_scopes = (OPERATIONS_ADMIN,)
+
+    def post(self, request: Request) -> Response:
+        body = BulkRedriveInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        results = []
+        for dead_letter_id in dict.fromkeys(body.validated_data["ids"]):
+            try:
+                letter = dead_letter_redrive(dead_letter_id=dead_letter_id, by=_actor(request))
+                results.append({"id": dead_letter_id, "redriven": True, "resolution": letter.resolution})
+            except ApplicationError as error:
+                results.append({"id": dead_letter_id, "redriven": False, "code": error.code, "message": error.message})
+        return Response({"results": results}, status=status.HTTP_207_MULTI_STATUS)
+
+
+class DiscardInput(serializers.Serializer):  # type: ignore[type-arg]
+    reason = serializers.CharField(max_length=2000)
+
+
+class DeadLetterDiscardView(APIView):
+    required_scopes = (OPERATIONS_ADMIN,)
+
+    def post(self, request: Request, dead_letter_id: str) -> Response:
+        body = DiscardInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        letter = dead_letter_discard(
+            dead_letter_id=dead_letter_id, reason=body.validated_data["reason"], by=_actor(request)
+        )
+        return Response(_present(letter))
+
+
+urlpatterns = [
+    path("dead-letters", DeadLetterCollectionView.as_view(), name="dead-letter-collection"),
+    path("dead-letters/redrive", DeadLetterBulkRedriveView.as_view(), name="dead-letter-bulk-redrive"),
+    path("dead-letters/<str:dead_letter_id>", DeadLetterDetailView.as_view(), name="dead-letter-detail"),
+    path("dead-letters/<str:dead_letter_id>/redrive", DeadLetterRedriveView.as_view(), name="dead-letter-redrive"),
+    path("dead-letters/<str:dead_letter_id>/discard", DeadLetterDiscardView.as_view(), name="dead-letter-discard"),
+]
