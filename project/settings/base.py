@@ -149,6 +149,14 @@ AWS_DEFAULT_REGION = env_str("AWS_DEFAULT_REGION", "us-east-1")
 AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
 AWS_CONNECT_TIMEOUT = env_float("AWS_CONNECT_TIMEOUT", 5.0)
 AWS_READ_TIMEOUT = env_float("AWS_READ_TIMEOUT", 30.0)
+# AWS Organizations quotas, enforced across every worker (apps/accounts/quotas.py): at most
+# this many account creations in flight per organization, CreateAccount calls at this rate
+# (per second) with this burst, and creation-status polls likewise.
+ORGANIZATIONS_MAX_CREATIONS_IN_FLIGHT = env_int("ORGANIZATIONS_MAX_CREATIONS_IN_FLIGHT", 5)
+ORGANIZATIONS_CREATE_ACCOUNT_RATE = env_float("ORGANIZATIONS_CREATE_ACCOUNT_RATE", 0.1)
+ORGANIZATIONS_CREATE_ACCOUNT_BURST = env_int("ORGANIZATIONS_CREATE_ACCOUNT_BURST", 3)
+ORGANIZATIONS_STATUS_POLL_RATE = env_float("ORGANIZATIONS_STATUS_POLL_RATE", 2.0)
+ORGANIZATIONS_STATUS_POLL_BURST = env_int("ORGANIZATIONS_STATUS_POLL_BURST", 2)
 # Fault injection for the emulated AWS (see apps/cloud/faults.py); empty in production.
 AWS_FAULTS = env_str("AWS_FAULTS", "")
 
