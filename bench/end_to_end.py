@@ -180,7 +180,7 @@ def main() -> None:
     with worker_threads(concurrency=args.workers):
         through_the_service(client, seed.token, ["warm"])
         one, one_ids = through_the_service(client, seed.token, ["one"])
-        many, many_ids = through_the_service(client, seed.token, [f"many{i}" for i in range(args.accounts)])
+        many, _ = through_the_service(client, seed.token, [f"many{i}" for i in range(args.accounts)])
     emulator.terminate()
     emulator.wait(timeout=10)
 

@@ -40,7 +40,6 @@ from celery import Celery, signals
 from celery.app.trace import trace_task
 from celery.exceptions import Reject
 from celery.states import IGNORED, RETRY
-from django.conf import settings
 from django.db import close_old_connections, transaction
 from kombu.exceptions import ContentDisallowed, DecodeError
 from kombu.serialization import loads
@@ -133,7 +132,11 @@ def queue_name_of(arn: str) -> str:
 
 def is_sqs_batch(event: Any) -> bool:
     records = event.get("Records") if isinstance(event, dict) else None
-    return bool(records) and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+    )
 
 
 # --- Decoding ------------------------------------------------------------------------------
@@ -236,9 +239,7 @@ def _delivery_handler(message: CeleryMessage) -> str:
 
 
 def _already_ran(message: CeleryMessage) -> bool:
-    return len(message.task_id) <= _MAX_TASK_ID and inbox.already_processed(
-        _delivery_handler(message), message.task_id
-    )
+    return len(message.task_id) <= _MAX_TASK_ID and inbox.already_processed(_delivery_handler(message), message.task_id)
 
 
 def _remember(message: CeleryMessage) -> None:
@@ -278,7 +279,7 @@ def trace(app: Celery, message: CeleryMessage, *, hostname: str) -> Outcome:
     }
     try:
         _, info, _, _ = trace_task(
-            task, message.task_id, message.args, message.kwargs, request, hostname=hostname, app=app
+            task, message.task_id, tuple(message.args), message.kwargs, request, hostname=hostname, app=app
         )
     except Reject as rejected:
         # A worker would reject the message; on SQS with a redrive policy that means it comes
@@ -294,18 +295,24 @@ def trace(app: Celery, message: CeleryMessage, *, hostname: str) -> Outcome:
     return Outcome.FAILED
 
 
+_ATTRIBUTE_KEYS = {"dataType": "DataType", "stringValue": "StringValue", "binaryValue": "BinaryValue"}
+
+
 class Republisher:
     """Publishes a record's body again, delayed, to the queue it came from."""
 
-    def __init__(self, client_factory: Callable[[str], Any]) -> None:
+    def __init__(self, client_factory: Callable[[str], Any], *, transport_options: Mapping[str, Any]) -> None:
         self._client_factory = client_factory
+        # The queue URLs and region kombu publishes with (predefined_queues), so that a
+        # deferred message goes where a fresh one would, without a lookup.
+        self._predefined: Mapping[str, Any] = transport_options.get("predefined_queues") or {}
+        self._region = str(transport_options.get("region") or "us-east-1")
         self._urls: dict[str, str] = {}
 
     def queue_url(self, client: Any, arn: str) -> str:
         url = self._urls.get(arn)
         if url is None:
-            predefined = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("predefined_queues") or {}
-            url = (predefined.get(queue_name_of(arn)) or {}).get("url")
+            url = (self._predefined.get(queue_name_of(arn)) or {}).get("url")
             if not url:
                 _, _, _, _, account, name = arn.split(":", 5)
                 url = client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
@@ -313,10 +320,12 @@ class Republisher:
         return self._urls[arn]
 
     def publish(self, message: CeleryMessage, *, delay_seconds: int, record: Mapping[str, Any]) -> None:
-        region = message.queue_arn.split(":")[3] if message.queue_arn.count(":") >= 5 else None
-        client = self._client_factory(region or settings.AWS_REGION)
+        parts = message.queue_arn.split(":")
+        client = self._client_factory(parts[3] if len(parts) == 6 and parts[3] else self._region)
+        # Lambda spells message attributes {"stringValue", "binaryValue", "dataType"}; SQS's API
+        # wants them capitalised.
         attributes = {
-            name: {k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")}
+            name: {_ATTRIBUTE_KEYS[k]: v for k, v in value.items() if k in _ATTRIBUTE_KEYS and v is not None}
             for name, value in (record.get("messageAttributes") or {}).items()
         }
         client.send_message(
@@ -339,6 +348,9 @@ class BatchConsumer:
     ``queues``: the SQS queue names this function consumes (``None``: any). A record from
     another queue means a misrouted event source mapping: it is reported as failed (it
     reaches the DLQ and an alarm) instead of being run by code that may not be here.
+    ``import_task_modules``: load Celery's ``imports`` as a worker does; a peeled function
+    registers its tasks through its own app config instead (the monolith's list names
+    modules it does not ship).
     """
 
     def __init__(
@@ -348,14 +360,19 @@ class BatchConsumer:
         queues: frozenset[str] | None = None,
         republisher: Republisher | None = None,
         clock: Callable[[], float] = time.time,
+        import_task_modules: bool = True,
     ) -> None:
         self.app = app
         self.queues = queues
-        self.republisher = republisher or Republisher(_sqs_client)
+        self.republisher = republisher or Republisher(
+            _sqs_client, transport_options=app.conf.broker_transport_options or {}
+        )
         self.clock = clock
         self.hostname = f"lambda@{socket.gethostname()}"
         self.accept = set(app.conf.accept_content or ["json"]) | {"application/json"}
-        app.loader.import_default_modules()
+        if import_task_modules:
+            # Celery's ``imports``: a worker loads them at start, or their tasks are unknown.
+            app.loader.import_default_modules()
 
     def __call__(self, event: Mapping[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
         return self.run(event, context).response()

@@ -17,7 +17,7 @@ from django.db import DatabaseError, transaction
 from apps.kernel import clock, inbox
 from apps.kernel.contracts import Message, StepFailed, UnknownMessage
 from apps.kernel.deadletters import dead_letter_record
-from apps.kernel.errors import RetryableError
+from apps.kernel.errors import RetryableError, StepError
 from apps.kernel.logging import bound
 from apps.kernel.steps import RetryLater
 from project.celery import app
@@ -137,9 +137,11 @@ def _register(subscriber: Subscriber) -> None:
                 log.warning("message.retrying", error=str(error), retry_in=delay)
                 raise self.retry(countdown=delay, kwargs={"attempt": attempt + 1, "history": failed}) from error
             except Exception as error:
-                # A bug, not a condition that passes: retrying would repeat it. Park it.
+                # A bug or a permanent refusal, not a condition that passes: retrying would
+                # repeat it. Park it (keeping a refusal's own code, e.g. the AWS error code).
                 log.exception("message.handler_crashed")
-                give_up(subscriber, envelope, history=[*history, _failure(attempt, type(error).__name__, str(error))])
+                code = error.code if isinstance(error, StepError) else type(error).__name__
+                give_up(subscriber, envelope, history=[*history, _failure(attempt, code, str(error))])
 
 
 for _subscriber in all_subscribers():

@@ -7,12 +7,14 @@ message goes back on its handler's queue.
 
 from typing import Any
 
-from apps.intake import api as intake
 from project.celery import app
 from tasks.subscriptions import all_subscribers
 
 
 def redrive(handler: str, envelope: dict[str, Any]) -> str:
+    # Imported here, so that loading the messaging layer doesn't load the intake context.
+    from apps.intake import api as intake
+
     if envelope.get("type") == "RunStep":
         request_id = envelope.get("payload", {}).get("inputs", {}).get("request_id")
         if not request_id:

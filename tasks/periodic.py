@@ -7,7 +7,6 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.workflow import api as workflow
 from project.celery import app
 from tasks.relay import sweep
 
@@ -26,6 +25,10 @@ def sweep_outbox() -> int:
 
 def sweep_stuck_runs() -> dict[str, int]:
     """Dispatch again (or fail) steps that made no progress within their deadline."""
+    # Imported here: a function that runs one context (the peeled network function) loads
+    # this module but never runs this job, and must not load the workflow context.
+    from apps.workflow import api as workflow
+
     return workflow.run_sweep_stuck(
         deadline_seconds=settings.STEP_DEADLINE_SECONDS, max_redispatches=settings.STEP_MAX_REDISPATCHES
     )

@@ -58,7 +58,11 @@ EVENT_SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
         _WEBHOOKS,
         _EMAIL,
     ),
-    "RunCancelled": (_RELEASE_CIDR, _WEBHOOKS),
+    "RunCancelled": (
+        _RELEASE_CIDR,
+        _WEBHOOKS,
+        Subscriber("accounts.on_run_cancelled", "apps.accounts.handlers.on_run_cancelled"),
+    ),
     "DeadLetterCreated": (Subscriber("notifications.on_dead_letter", "apps.notifications.handlers.on_dead_letter"),),
 }
 

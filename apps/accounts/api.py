@@ -6,6 +6,8 @@ from apps.accounts.selectors import (
     account_for_request,
     account_name,
     blueprint_for,
+    creation_slot_intervals,
+    creations_in_flight_peak,
     payer_get,
     payer_settings,
 )
@@ -22,6 +24,8 @@ __all__ = [
     "blueprint_for",
     "blueprint_save",
     "blueprint_validate",
+    "creation_slot_intervals",
+    "creations_in_flight_peak",
     "payer_get",
     "payer_settings",
     "payer_upsert",

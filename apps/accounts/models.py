@@ -73,6 +73,14 @@ class ManagedAccount(models.Model):
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATING)
     failure_reason = models.TextField(blank=True)
+    # One of the organization's in-flight creation slots (apps/accounts/quotas.py): held
+    # from slot_taken_at until slot_released_at, when the account leaves "creating". The
+    # intervals prove how many creations were ever in flight at once.
+    slot_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last time this creation asked for a slot and had to wait."
+    )
+    slot_taken_at = models.DateTimeField(null=True, blank=True)
+    slot_released_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -132,3 +140,23 @@ class BlueprintVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.blueprint.name} v{self.version}"
+
+
+class QuotaBucket(models.Model):
+    """A token bucket shared by every worker: ``tokens`` as of ``updated_at``, refilled
+    at the quota's rate up to its burst (apps/accounts/quotas.py). Its row is also the
+    organization's lock for that quota."""
+
+    organization_id = models.CharField(max_length=12, help_text="The management account id of the Organization.")
+    name = models.CharField(max_length=50, help_text="The quota, e.g. CreateAccount.")
+    tokens = models.FloatField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["organization_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization_id", "name"], name="one_bucket_per_organization_and_quota")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.name}"

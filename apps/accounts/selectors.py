@@ -1,5 +1,8 @@
+from datetime import datetime
+
 from apps.accounts.contracts import AccountSummary, BlueprintPlan, PayerSummary
 from apps.accounts.models import Blueprint, ManagedAccount, Payer
+from apps.accounts.quotas import peak_in_flight
 
 
 def payer_get(*, name: str) -> PayerSummary | None:
@@ -68,3 +71,18 @@ def blueprint_for(*, payer: str, environment: str, regulated: bool) -> Blueprint
                 steps=tuple(blueprint.definition["steps"]),
             )
     return None
+
+
+def creation_slot_intervals(*, organization_id: str | None = None) -> list[tuple[datetime, datetime | None]]:
+    """When each account creation held an in-flight slot: (taken, released or None)."""
+    accounts = ManagedAccount.objects.filter(slot_taken_at__isnull=False)
+    if organization_id is not None:
+        accounts = accounts.filter(payer__management_account_id=organization_id)
+    rows = accounts.values_list("slot_taken_at", "slot_released_at")
+    return [(taken, released) for taken, released in rows if taken is not None]
+
+
+def creations_in_flight_peak(*, organization_id: str | None = None) -> int:
+    """The most account creations ever in flight at once (per organization when named),
+    from the recorded slot timestamps."""
+    return peak_in_flight(creation_slot_intervals(organization_id=organization_id))

@@ -67,10 +67,49 @@ def account_start(*, request_id: str, payer_name: str, email: str, name: str) ->
 
 
 def account_update(account: ManagedAccount, **changes: str) -> None:
+    """Change fields of the account. An account leaving ``creating`` (active or failed)
+    gives back its in-flight creation slot in the same write, whoever changes it."""
     for field, value in changes.items():
         setattr(account, field, value)
     account.updated_at = clock.now()
-    account.save(update_fields=[*changes, "updated_at"])
+    fields = [*changes, "updated_at"]
+    if account.status != ManagedAccount.Status.CREATING and _slot_open(account):
+        account.slot_released_at = account.updated_at
+        fields.append("slot_released_at")
+    account.save(update_fields=fields)
+
+
+def account_release_slot(account: ManagedAccount) -> None:
+    """Give back the in-flight creation slot of an account that turned out not to need
+    creating (an earlier attempt's account was found). Idempotent."""
+    if _slot_open(account):
+        account.slot_released_at = account.updated_at = clock.now()
+        account.save(update_fields=["slot_released_at", "updated_at"])
+
+
+def account_restart_creation(account: ManagedAccount) -> None:
+    """Forget a creation Organizations refused, so that a deliberate retry (an operator's
+    redrive, a retried run) asks again instead of polling the refused request."""
+    account_update(account, status=ManagedAccount.Status.CREATING, failure_reason="", create_request_id="")
+
+
+@transaction.atomic
+def account_abandon_creation(*, request_id: str) -> None:
+    """The request's run was cancelled: if its creation never reached Organizations,
+    give back its in-flight slot and its place in the queue for one. A creation already
+    requested stays counted (it is in flight at AWS) until it ends or its lease runs out.
+    Idempotent."""
+    account = ManagedAccount.objects.select_for_update().filter(request_id=request_id).first()
+    if account is None or account.create_request_id or account.aws_account_id:
+        return
+    if account.slot_requested_at is not None:
+        account.slot_requested_at = None
+        account.save(update_fields=["slot_requested_at"])
+    account_release_slot(account)
+
+
+def _slot_open(account: ManagedAccount) -> bool:
+    return account.slot_taken_at is not None and account.slot_released_at is None
 
 
 class InvalidBlueprint(ApplicationError):

@@ -3,8 +3,9 @@
 import re
 from typing import Any
 
+from apps.accounts import quotas
 from apps.accounts.models import ManagedAccount, Payer
-from apps.accounts.services import account_start, account_update
+from apps.accounts.services import account_release_slot, account_restart_creation, account_start, account_update
 from apps.cloud import api as cloud
 from apps.kernel.errors import PermanentError, RetryableError
 from apps.kernel.steps import StepContext, StepFunction
@@ -38,11 +39,20 @@ def _find_existing(org: Any, *, email: str, name: str) -> tuple[str | None, str 
 
 
 def create_account(context: StepContext) -> dict[str, Any]:
-    """Ask Organizations for the member account.
+    """Ask Organizations for the member account, within the organization's quotas.
+
+    Quotas (apps/accounts/quotas.py): before CreateAccount the account takes one of its
+    organization's in-flight creation slots (at most ORGANIZATIONS_MAX_CREATIONS_IN_FLIGHT)
+    and then a CreateAccount token; either can make the step wait its turn
+    (``WaitForQuota``, which uses up no attempt). The slot is given back when the account
+    leaves ``creating``: active (wait_account), failed (Organizations refused it, here or
+    in wait_account) or found already created.
 
     Idempotent: the CreateAccount request id is stored on the account record before this
-    returns, and before creating, an account with the same email (or an in-progress
-    creation with the same name) left by an earlier attempt is adopted instead.
+    returns, and a re-run that has it takes no slot or token and calls nothing; before
+    creating, an account with the same email (or an in-progress creation with the same
+    name) left by an earlier attempt is adopted instead. A re-run after Organizations
+    refused the creation (an operator's retry) starts the creation over.
     """
     inputs = context.inputs
     account = account_start(
@@ -51,21 +61,32 @@ def create_account(context: StepContext) -> dict[str, Any]:
         email=context.require("account_email"),
         name=context.require("account_name"),
     )
+    if account.status == ManagedAccount.Status.FAILED and not account.aws_account_id:
+        account_restart_creation(account)
     if account.aws_account_id or account.create_request_id:
         return {"create_account_request_id": account.create_request_id, "account_email": account.email}
-    org = _organizations(account.payer)
-    existing_id, in_progress_id = _find_existing(org, email=account.email, name=account.name)
-    if existing_id or in_progress_id:
-        account_update(account, aws_account_id=existing_id or "", create_request_id=in_progress_id or "")
-        return {"create_account_request_id": account.create_request_id, "account_email": account.email}
-    with cloud.aws_errors("CreateAccount"):
-        status = org.create_account(
-            Email=account.email,
-            AccountName=account.name,
-            RoleName=account.payer.member_role_name,
-            IamUserAccessToBilling="ALLOW",
-            Tags=_tags(inputs),
-        )["CreateAccountStatus"]
+    quotas.creation_slot_or_wait(account)
+    quotas.take_or_wait(organization_id=account.payer.management_account_id, quota=quotas.create_account_quota())
+    try:
+        org = _organizations(account.payer)
+        existing_id, in_progress_id = _find_existing(org, email=account.email, name=account.name)
+        if existing_id or in_progress_id:
+            account_update(account, aws_account_id=existing_id or "", create_request_id=in_progress_id or "")
+            if existing_id:  # already created: nothing of this organization's is in flight for it
+                account_release_slot(account)
+            return {"create_account_request_id": account.create_request_id, "account_email": account.email}
+        with cloud.aws_errors("CreateAccount"):
+            status = org.create_account(
+                Email=account.email,
+                AccountName=account.name,
+                RoleName=account.payer.member_role_name,
+                IamUserAccessToBilling="ALLOW",
+                Tags=_tags(inputs),
+            )["CreateAccountStatus"]
+    except PermanentError as error:
+        # Refused for good (access denied, a limit): nothing is in flight; free the slot.
+        account_update(account, status=ManagedAccount.Status.FAILED, failure_reason=error.message)
+        raise
     account_update(account, create_request_id=status["Id"])
     if status["State"] == "FAILED":
         return _creation_failed(account, status.get("FailureReason", "UNKNOWN"))
@@ -76,11 +97,17 @@ def wait_account(context: StepContext) -> dict[str, Any]:
     """Wait until Organizations reports the account created, move it to the payer's OU and
     check that its role can be assumed.
 
+    Each status poll first takes a token of the organization's status-poll quota (it
+    waits its turn otherwise). The account leaving ``creating`` (active, or failed when
+    Organizations reports FAILED) gives back its in-flight creation slot.
+
     Idempotent: it only reads the creation status; the move happens only when the account
     is not already in the target OU; the account id is stored once known.
     """
     account = ManagedAccount.objects.select_related("payer").get(request_id=context.require("request_id"))
     payer = account.payer
+    if not account.aws_account_id:
+        quotas.take_or_wait(organization_id=payer.management_account_id, quota=quotas.status_poll_quota())
     org = _organizations(payer)
     if not account.aws_account_id:
         with cloud.aws_errors("DescribeCreateAccountStatus"):

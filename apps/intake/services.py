@@ -19,8 +19,9 @@ from apps.intake.contracts import (
 from apps.intake.models import AccountRequest, IdempotencyKey
 from apps.intake.selectors import summarize
 from apps.kernel import clock, ids
-from apps.kernel.errors import ApplicationError, Conflict, NotFound
+from apps.kernel.errors import ApplicationError, Conflict, NotFound, PermanentError
 from apps.kernel.outbox import record
+from apps.network import api as network
 from apps.workflow import api as workflow
 
 
@@ -191,6 +192,10 @@ def request_retry(*, request_id: str) -> AccountRequestSummary:
             f"Another live request now holds {request.account_email}.",
             extra={"existing_request_id": holder.id if holder else None},
         ) from None
+    try:
+        network.cidr_reclaim(request_id=request_id)
+    except PermanentError as error:  # its block went to another request meanwhile
+        raise RequestStateConflict(f"Cannot resume: {error.message}", extra={"code": error.code}) from error
     workflow.run_retry(request_id=request_id)
     request.refresh_from_db()
     return summarize(request)

@@ -83,6 +83,9 @@ def dead_letter_record(
         history=history,
         created_at=clock.now(),
     )
+    if letter.message_type == DeadLetterCreated.type_name():
+        # The operators' alert itself gave up: announcing that would fail the same way, for ever.
+        return _summary(letter)
     record(
         DeadLetterCreated(
             dead_letter_id=letter.id,

@@ -2,7 +2,7 @@
 
 from apps.network.contracts import IpPoolSummary, PoolUtilisation
 from apps.network.selectors import cidr_preview, pool_utilisation
-from apps.network.services import cidr_release, pool_create
+from apps.network.services import cidr_reclaim, cidr_release, pool_create
 
 # The workflow steps this context runs (``apps/network/steps.py``), in dependency order.
 STEP_NAMES = ("vpc", "flow_logs", "dns", "direct_connect")
@@ -12,6 +12,7 @@ __all__ = [
     "IpPoolSummary",
     "PoolUtilisation",
     "cidr_preview",
+    "cidr_reclaim",
     "cidr_release",
     "pool_create",
     "pool_utilisation",

@@ -154,3 +154,28 @@ def cidr_release(*, request_id: str) -> bool:
         state=Allocation.State.RELEASED, released_at=clock.now()
     )
     return released > 0
+
+
+@transaction.atomic
+def cidr_reclaim(*, request_id: str) -> str | None:
+    """Take back the block a request held before its run failed or was cancelled, so a
+    retried run finds its VPC's CIDR reserved again. None when it held no block, or holds
+    one still. Raises ``PermanentError`` ``CidrTaken`` when another request got it meanwhile.
+    """
+    if Allocation.objects.filter(request_id=request_id, state=Allocation.State.ALLOCATED).exists():
+        return None
+    released = (
+        Allocation.objects.select_related("pool")
+        .filter(request_id=request_id, state=Allocation.State.RELEASED)
+        .order_by("-released_at")
+        .first()
+    )
+    if released is None:
+        return None
+    return cidr_allocate(
+        payer=released.pool.payer,
+        region=released.pool.region,
+        request_id=request_id,
+        prefix_length=released.prefix_length,
+        cidr=released.cidr,
+    )

@@ -210,9 +210,15 @@ def run_retry(*, request_id: str) -> Run:
     run = _run_for_request(request_id)
     if run.status not in (Run.Status.FAILED, Run.Status.CANCELLED):
         raise RunControlError(f"Only a failed or cancelled run can be retried; this one is {run.status}.")
+    if not run.steps.exists():  # cancelled before it started: resuming it would run nothing, for ever
+        raise RunControlError("This run was cancelled before it started: submit the request again instead.")
     again = list(
         run.steps.filter(state__in=(StepRun.State.FAILED, StepRun.State.SKIPPED)).values_list("name", flat=True)
     )
+    if run.steps.filter(name="wait_account", state=StepRun.State.FAILED).exists():
+        # Organizations refused the creation itself: waiting again on the same refused
+        # request would fail the same way, so the account is asked for anew.
+        again.append("create_account")
     run.steps.filter(name__in=again).update(
         state=StepRun.State.PENDING, finished_at=None, message="", error_code="", last_progress_at=None
     )

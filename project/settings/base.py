@@ -157,6 +157,10 @@ ORGANIZATIONS_CREATE_ACCOUNT_RATE = env_float("ORGANIZATIONS_CREATE_ACCOUNT_RATE
 ORGANIZATIONS_CREATE_ACCOUNT_BURST = env_int("ORGANIZATIONS_CREATE_ACCOUNT_BURST", 3)
 ORGANIZATIONS_STATUS_POLL_RATE = env_float("ORGANIZATIONS_STATUS_POLL_RATE", 2.0)
 ORGANIZATIONS_STATUS_POLL_BURST = env_int("ORGANIZATIONS_STATUS_POLL_BURST", 2)
+# How soon a creation refused for want of a slot asks again, and after how long a slot
+# whose worker died stops counting.
+ORGANIZATIONS_SLOT_RECHECK_SECONDS = env_float("ORGANIZATIONS_SLOT_RECHECK_SECONDS", 5.0)
+ORGANIZATIONS_SLOT_LEASE_SECONDS = env_float("ORGANIZATIONS_SLOT_LEASE_SECONDS", 900.0)
 # Fault injection for the emulated AWS (see apps/cloud/faults.py); empty in production.
 AWS_FAULTS = env_str("AWS_FAULTS", "")
 

@@ -14,10 +14,11 @@ from project.settings.serverless import *
 INSTALLED_APPS = [
     "apps.kernel",
     "apps.network",
-    "tasks",
+    # The messaging layer without the monolith's periodic jobs and dead-letter redriver.
+    "deploy.functions.network_apps.PeeledMessagingConfig",
 ]
-MIDDLEWARE: list[str] = []
+MIDDLEWARE = []
 ROOT_URLCONF = "deploy.functions.network_urls"
-TEMPLATES: list[dict[str, object]] = []
-REST_FRAMEWORK: dict[str, object] = {}
+TEMPLATES = []
+REST_FRAMEWORK = {}
 # Sessions, CSRF and cookies don't exist here; production.py's cookie flags stay harmless.

@@ -15,10 +15,10 @@ load_secrets_into_environ()
 # SQS is the broker here; no Redis is needed (production.py would otherwise require it).
 os.environ.setdefault("CELERY_BROKER_URL", "sqs://")
 
-from project.settings.env import env_int, env_list, env_optional, env_str
-from project.settings.production import *
-from project.settings.sqs import predefined_queues
-from tasks.subscriptions import all_queues
+from project.settings.env import env_int, env_list, env_optional, env_str  # noqa: E402
+from project.settings.production import *  # noqa: E402
+from project.settings.sqs import predefined_queues  # noqa: E402
+from tasks.subscriptions import all_queues  # noqa: E402
 
 AWS_REGION = env_str("AWS_REGION", AWS_DEFAULT_REGION)
 # Celery queue q.network is SQS queue <SQS_QUEUE_PREFIX>q-network (one prefix per stage).

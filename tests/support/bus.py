@@ -2,11 +2,15 @@
 
 ``drain()`` does what the relay and the workers do — route each recorded message to its
 subscribers and run their handlers — in the test's own thread and transaction, until
-nothing is left. The Celery wiring itself is exercised by the end-to-end tests.
+nothing is left. Each runner gets one attempt (its last): a runner that returns a
+``StepFailed`` has its message dead-lettered, as ``tasks.consumers`` does. The Celery
+wiring itself is exercised by the end-to-end tests.
 """
 
+from apps.kernel import clock
+from apps.kernel.contracts import StepFailed
 from apps.kernel.models import OutboxMessage
-from tasks.consumers import handle_event, run_step
+from tasks.consumers import give_up, handle_event, run_step
 from tasks.subscriptions import subscribers_for
 
 
@@ -22,7 +26,15 @@ def drain(*, max_rounds: int = 100) -> list[str]:
             delivered.append(message.type)
             for subscriber in subscribers_for(message.envelope):
                 if subscriber.runner:
-                    run_step(subscriber, message.envelope, attempt=1, retry_delay=None)
+                    outcome = run_step(subscriber, message.envelope, attempt=1, retry_delay=None)
+                    if isinstance(outcome, StepFailed):
+                        failure = {
+                            "attempt": 1,
+                            "at": clock.now().isoformat(),
+                            "error_code": outcome.error_code,
+                            "error": outcome.message,
+                        }
+                        give_up(subscriber, message.envelope, history=[failure])
                 else:
                     handle_event(subscriber, message.envelope)
     raise AssertionError(f"Messages kept coming after {max_rounds} rounds: {delivered[-10:]}")

@@ -1,0 +1,1 @@
+"""Functions peeled off the monolith, one module per bounded context."""
