@@ -14,6 +14,8 @@ v1 = (
 
 urlpatterns = [
     path("v1/", include(v1)),
+    # The original service's API, for clients that can't change: translated onto v1.
+    path("", include("apps.intake.legacy.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),

@@ -12,9 +12,10 @@ Set ``AWS_FAULTS`` (or the ``AWS_FAULTS`` setting) to a comma-separated list of 
 
 The fault is one of:
 
-- an AWS error code: a matching call raises the ``ClientError`` AWS would send (status
-  400, or 500/503 for server errors) before any request is made, through botocore's
-  ``before-call`` event hook;
+- an AWS error code: a matching call gets the error answer AWS would send (status 400,
+  or 500/503 for server errors; the body in the service's own protocol) instead of
+  reaching the emulator, through botocore's ``before-send`` event hook — so botocore
+  parses it and its retry handler retries throttling and server errors like real ones;
 - ``lag=<seconds>``: the call is delayed instead, like a distant endpoint;
 - ``in_progress=<N>`` (``organizations:DescribeCreateAccountStatus`` only): the first N
   polls of each CreateAccountRequestId report the creation ``IN_PROGRESS`` (no AccountId)
@@ -39,6 +40,7 @@ that creates it fails at once, so nothing polls it elsewhere). ``reset()`` forge
 Never set it in production.
 """
 
+import json
 import random
 import re
 import threading
@@ -46,7 +48,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.exceptions
+from botocore.awsrequest import AWSResponse
 
 _SERVER_SIDE = {
     "InternalError": 500,
@@ -175,21 +177,22 @@ def install(client: Any, rules: tuple[FaultRule, ...]) -> None:
     answer_rules = [rule for rule in relevant if rule.rewrites_response]
     service_id = client.meta.service_model.service_id.hyphenize()
 
-    def inject(model: Any, **_: Any) -> None:
+    protocol = client.meta.service_model.protocol
+
+    def delay(model: Any, **_: Any) -> None:
         for rule in call_rules:
-            if not rule.matches(service, model.name) or random.random() >= rule.probability:
-                continue
             lag = rule.lag_seconds
-            if lag is not None:
+            if lag is not None and rule.matches(service, model.name) and random.random() < rule.probability:
                 time.sleep(lag)
-            else:
-                raise botocore.exceptions.ClientError(
-                    {
-                        "Error": {"Code": rule.error_code, "Message": f"Injected fault ({rule.error_code})."},
-                        "ResponseMetadata": {"HTTPStatusCode": _SERVER_SIDE.get(rule.error_code, 400)},
-                    },
-                    model.name,
-                )
+
+    def answer_with_error(request: Any, event_name: str = "", **_: Any) -> AWSResponse | None:
+        operation = event_name.rsplit(".", 1)[-1]
+        for rule in call_rules:
+            if rule.lag_seconds is not None or not rule.matches(service, operation):
+                continue
+            if random.random() < rule.probability:
+                return _error_answer(protocol, request.url, rule.error_code)
+        return None
 
     def rewrite(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
         if getattr(http_response, "status_code", 200) >= 300 or not isinstance(parsed, dict):
@@ -197,7 +200,8 @@ def install(client: Any, rules: tuple[FaultRule, ...]) -> None:
         _rewrite_answer(service, model.name, parsed, answer_rules)
 
     if call_rules:
-        client.meta.events.register(f"before-call.{service_id}", inject)
+        client.meta.events.register(f"before-call.{service_id}", delay)
+        client.meta.events.register(f"before-send.{service_id}", answer_with_error)
     if answer_rules:
         client.meta.events.register(f"after-call.{service_id}", rewrite)
 
@@ -247,3 +251,38 @@ def _report_in_progress(status: dict[str, Any]) -> None:
     status["State"] = "IN_PROGRESS"
     for field in ("AccountId", "CompletedTimestamp", "FailureReason"):
         status.pop(field, None)
+
+
+class _Body:
+    """What botocore reads an HTTP body from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self._data
+
+
+def _error_answer(protocol: str, url: str, code: str) -> AWSResponse:
+    """The HTTP answer AWS gives for error ``code``, in the service's protocol."""
+    message = f"Injected fault ({code})."
+    request_id = "injected-fault"
+    headers = {"x-amzn-RequestId": request_id}
+    if protocol == "json":
+        headers["Content-Type"] = "application/x-amz-json-1.1"
+        body = json.dumps({"__type": code, "message": message}).encode()
+    elif protocol == "rest-json":
+        headers["Content-Type"] = "application/json"
+        headers["x-amzn-ErrorType"] = code
+        body = json.dumps({"message": message}).encode()
+    elif protocol == "ec2":
+        body = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+            f"<RequestID>{request_id}</RequestID></Response>"
+        ).encode()
+    else:  # query, rest-xml
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+    return AWSResponse(url, _SERVER_SIDE.get(code, 400), headers, _Body(body))

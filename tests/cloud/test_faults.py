@@ -48,15 +48,32 @@ def test_injected_faults_are_classified_like_real_ones(aws: EmulatedAws, setting
 
 def test_a_probability_fails_about_that_share_of_calls(aws: EmulatedAws, settings: Any) -> None:
     settings.AWS_FAULTS = "sts:GetCallerIdentity:Throttling:0.5"
-    sts = cloud.client("sts")
+    settings.AWS_MAX_ATTEMPTS = 0  # no botocore retries (it counts retries, not attempts): the raw faults
     failures = 0
     for _ in range(200):
         try:
-            sts.get_caller_identity()
+            # A new client each time, as steps make them: botocore's adaptive mode slows a
+            # client down after each throttle.
+            cloud.client("sts").get_caller_identity()
         except botocore.exceptions.ClientError:
             failures += 1
 
     assert 60 < failures < 140
+
+
+def test_botocore_retries_an_injected_throttle_like_a_real_one(aws: EmulatedAws, settings: Any) -> None:
+    """The fault is an HTTP answer in the service's protocol: botocore parses it and its
+    retry handler retries it, for JSON (Organizations) and XML (EC2, STS) services alike."""
+    settings.AWS_FAULTS = (
+        "organizations:ListRoots:TooManyRequestsException:0.5,ec2:DescribeVpcs:RequestLimitExceeded:0.5"
+    )
+    settings.AWS_MAX_ATTEMPTS = 8
+    aws.client("organizations").create_organization(FeatureSet="ALL")
+    retried = 0
+    for _ in range(6):
+        for call in (cloud.client("organizations").list_roots, cloud.client("ec2").describe_vpcs):
+            retried += call()["ResponseMetadata"]["RetryAttempts"]
+    assert retried > 0
 
 
 def test_a_lag_rule_slows_calls_down_without_failing_them(aws: EmulatedAws, settings: Any) -> None:
