@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from apps.accounts import api as accounts
 from apps.clients import api as clients
 from apps.kernel.models import OutboxMessage
 from apps.workflow.models import StepRun
@@ -161,3 +162,45 @@ def test_a_worker_killed_mid_step_is_replaced_and_the_run_converges(aws: Emulate
         "trails": 1,
         "zones": 1,
     }
+
+
+def test_under_30_percent_throttling_twenty_requests_succeed_within_the_creation_quota(
+    demo_payer: Any, aws: EmulatedAws
+) -> None:
+    """Every AWS call has a 30% chance of being throttled (botocore retries it, then the
+    step does), and creations stay in flight a while (IN_PROGRESS for two polls); all 20
+    requests succeed and never more than 5 creations were in flight at once."""
+    need_postgres()
+    token = clients.client_create(name="chaos-throttle", scopes=list(clients.ALL_SCOPES)).token
+    headers = {"Authorization": f"Bearer {token}"}
+    faults = "*:*:Throttling:0.3,organizations:DescribeCreateAccountStatus:in_progress=2"
+    with own_redis() as broker:
+        env = services_environment(
+            aws_url=aws.url,
+            redis_url=broker.url,
+            AWS_FAULTS=faults,
+            ORGANIZATIONS_CREATE_ACCOUNT_RATE="4",
+            ORGANIZATIONS_CREATE_ACCOUNT_BURST="5",
+            ORGANIZATIONS_SLOT_RECHECK_SECONDS="0.5",
+        )
+        with celery_worker(env, concurrency=4) as worker, gunicorn(env) as web:
+            accepted = [
+                requests.post(
+                    f"{web.base}/v1/account-requests",
+                    json=request_body(tags__project_short_name=f"throttled{i}"),
+                    headers=headers,
+                    timeout=30,
+                )
+                for i in range(20)
+            ]
+            assert [r.status_code for r in accepted] == [202] * 20
+            try:
+                results = [finished(r.headers["Location"], headers, timeout=240) for r in accepted]
+            except AssertionError as error:
+                raise AssertionError(f"{error}\n--- worker ---\n{output_of(worker)}") from None
+
+    assert [r["status"] for r in results] == ["succeeded"] * 20, [r.get("failure") for r in results]
+    assert accounts.creations_in_flight_peak() <= 5
+    assert accounts.creations_in_flight_peak() >= 2  # the quota was really exercised
+    created = {a["Email"] for a in aws.client("organizations").list_accounts()["Accounts"]}
+    assert {f"aws.demo.throttled{i}.dev@example.com" for i in range(20)} <= created
