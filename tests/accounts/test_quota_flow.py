@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.core import mail
 from rest_framework.test import APIClient
 
 from apps.accounts import api as accounts
@@ -186,5 +187,8 @@ def test_a_creation_reported_failed_fails_the_run_with_the_reason_and_frees_the_
     account = ManagedAccount.objects.get(request_id=failed)
     assert (account.status, account.failure_reason) == (ManagedAccount.Status.FAILED, "EMAIL_ALREADY_EXISTS")
     assert account.slot_released_at is not None
+    # The requester is told why.
+    told = [m for m in mail.outbox if "john.doe@example.com" in m.to and "EMAIL_ALREADY_EXISTS" in m.body]
+    assert len([m for m in told if failed in m.body]) == 1
     # The slot it gave back let the next request in; under this fault it fails the same way.
     assert ManagedAccount.objects.get(request_id=following).slot_taken_at is not None
