@@ -10,8 +10,6 @@ demo payer and blueprint) against moto_server in a process of its own.
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,6 +34,7 @@ from django.test import Client  # noqa: E402
 from apps.cloud import api as cloud  # noqa: E402
 from apps.cloud.emulator import free_port  # noqa: E402
 from apps.kernel.deadletters import dead_letter_list, dead_letter_redrive  # noqa: E402
+from bench.support import moto_server_process, request_body  # noqa: E402
 from tasks.demo import seed_demo  # noqa: E402
 from tasks.embedded import worker_threads  # noqa: E402
 
@@ -59,29 +58,11 @@ def _counting_client(*args: Any, **kwargs: Any) -> Any:
 
 cloud.client = _counting_client  # type: ignore[assignment]
 
-BODY: dict[str, Any] = {
-    "payer": "demo",
-    "regulated": False,
-    "environment": "dev",
-    "region": "us-east-1",
-    "vpc": {"az_count": 2, "prefix_length": 24},
-    "tags": {"cost_center": "1000100099", "project_name": "Benchmark", "project_short_name": "x"},
-    "user_access_list": ["whitew"],
-    "technical_contact": {"full_name": "Walter White", "username": "whitew"},
-    "requestor": {
-        "full_name": "John Doe",
-        "username": "doej",
-        "manager": "Fred Flinstone",
-        "department": "Internal Affairs",
-        "email": "john.doe@example.com",
-    },
-}
-
 
 def _submit(client: Client, token: str, names: list[str]) -> list[str]:
     locations = []
     for name in names:
-        body = {**BODY, "tags": {**BODY["tags"], "project_short_name": name}}
+        body = request_body(name)
         response = client.post(
             "/v1/account-requests", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
         )
@@ -117,60 +98,47 @@ def main() -> None:
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
-    port = free_port()
-    emulator = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    settings.AWS_ENDPOINT_URL = f"http://127.0.0.1:{port}"
-    settings.ALLOWED_HOSTS = ["*"]
-    settings.ORGANIZATIONS_CREATE_ACCOUNT_BURST = 1000  # the quota is not what is measured here
-    settings.TASK_RETRY_BASE_SECONDS = 0.5
-    settings.TASK_RETRY_MAX_SECONDS = 5.0
-    seed = seed_demo(var_dir=Path(settings.VAR_DIR))
-    client = Client()
-    n = args.accounts
-    rows = []
-    with worker_threads(concurrency=args.workers):
-        _scenario(client, seed.token, ["warm"], "")
-        base_outcome, base_time, base_calls = _scenario(client, seed.token, [f"base{i}" for i in range(n)], "")
-        rows.append(("no faults", base_outcome, base_time, base_calls))
-        for label, faults in (
-            ("30% of calls throttled", "*:*:Throttling:0.3"),
-            ("creations IN_PROGRESS for 3 polls", "organizations:DescribeCreateAccountStatus:in_progress=3"),
-            ("5% of calls fail with a 500", "*:*:InternalError:0.05"),
-        ):
-            slug = "".join(ch for ch in label if ch.isalnum())[:6].lower()
-            outcome, seconds, calls = _scenario(client, seed.token, [f"{slug}{i}" for i in range(n)], faults)
-            rows.append((label, outcome, seconds, calls))
+    with moto_server_process(free_port()) as emulator_url:
+        settings.AWS_ENDPOINT_URL = emulator_url
+        settings.ALLOWED_HOSTS = ["*"]
+        settings.ORGANIZATIONS_CREATE_ACCOUNT_BURST = 1000  # the quota is not what is measured here
+        settings.TASK_RETRY_BASE_SECONDS = 0.5
+        settings.TASK_RETRY_MAX_SECONDS = 5.0
+        seed = seed_demo(var_dir=Path(settings.VAR_DIR))
+        client = Client()
+        n = args.accounts
+        rows = []
+        with worker_threads(concurrency=args.workers):
+            _scenario(client, seed.token, ["warm"], "")
+            base_outcome, base_time, base_calls = _scenario(client, seed.token, [f"base{i}" for i in range(n)], "")
+            rows.append(("no faults", base_outcome, base_time, base_calls))
+            for label, faults in (
+                ("30% of calls throttled", "*:*:Throttling:0.3"),
+                ("creations IN_PROGRESS for 3 polls", "organizations:DescribeCreateAccountStatus:in_progress=3"),
+                ("5% of calls fail with a 500", "*:*:InternalError:0.05"),
+            ):
+                slug = "".join(ch for ch in label if ch.isalnum())[:6].lower()
+                outcome, seconds, calls = _scenario(client, seed.token, [f"{slug}{i}" for i in range(n)], faults)
+                rows.append((label, outcome, seconds, calls))
 
-        # An outage: EC2 refuses everything, runs fail into dead letters; the fault is
-        # cleared and the dead letters are redriven.
-        settings.AWS_FAULTS = "ec2:*:ServiceUnavailable"
-        settings.TASK_MAX_RETRIES = 1
-        locations = _submit(client, seed.token, [f"outage{i}" for i in range(n)])
-        failed = _wait(client, seed.token, locations)
+            # An outage: EC2 refuses everything, runs fail into dead letters; the fault is
+            # cleared and the dead letters are redriven.
+            settings.AWS_FAULTS = "ec2:*:ServiceUnavailable"
+            settings.TASK_MAX_RETRIES = 1
+            locations = _submit(client, seed.token, [f"outage{i}" for i in range(n)])
+            failed = _wait(client, seed.token, locations)
+            settings.AWS_FAULTS = ""
+            settings.TASK_MAX_RETRIES = 8
+            cleared = time.perf_counter()
+            _, letters = dead_letter_list(state="open", limit=1000)
+            for letter in letters:
+                try:
+                    dead_letter_redrive(dead_letter_id=letter.id, by="bench")
+                except Exception as error:  # an obsolete letter of an already-retried request
+                    print(f"  (not redriven: {error})")
+            recovered = _wait(client, seed.token, locations)
+            recovery = time.perf_counter() - cleared
         settings.AWS_FAULTS = ""
-        settings.TASK_MAX_RETRIES = 8
-        cleared = time.perf_counter()
-        _, letters = dead_letter_list(state="open", limit=1000)
-        for letter in letters:
-            try:
-                dead_letter_redrive(dead_letter_id=letter.id, by="bench")
-            except Exception as error:  # an obsolete letter of an already-retried request
-                print(f"  (not redriven: {error})")
-        recovered = _wait(client, seed.token, locations)
-        recovery = time.perf_counter() - cleared
-    settings.AWS_FAULTS = ""
-    emulator.terminate()
-    emulator.wait(timeout=10)
 
     print(f"{n} accounts per scenario, {args.workers} worker threads, demo blueprint (10 steps)")
     print(f"  {'scenario':<36} {'accepted':>8} {'completed':>9} {'seconds':>8} {'AWS calls':>10} {'extra calls':>12}")

@@ -1,0 +1,42 @@
+"""What the benchmarks share: the request body and moto's server in a process of its own."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+_EXAMPLE = json.loads((ROOT / "docs" / "examples" / "account-request.json").read_text())
+
+
+def request_body(short_name: str) -> dict[str, Any]:
+    """The README's example request, for another project short name (another account)."""
+    return {**_EXAMPLE, "tags": {**_EXAMPLE["tags"], "project_short_name": short_name}}
+
+
+@contextmanager
+def moto_server_process(port: int) -> Iterator[str]:
+    """moto's server in its own process (its CPU is not the benchmark's, as with AWS)."""
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise SystemExit("moto_server did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
