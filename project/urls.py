@@ -8,6 +8,7 @@ v1 = (
         path("", include("apps.intake.rest.urls")),
         path("", include("apps.notifications.rest.urls")),
         path("", include("tasks.rest")),
+        path("", include("apps.clients.rest")),
     ],
     "v1",
 )

@@ -1,6 +1,7 @@
 """What other contexts know about API clients: scopes and the authenticated principal."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 REQUESTS_READ = "requests:read"
 REQUESTS_WRITE = "requests:write"
@@ -26,12 +27,21 @@ class Principal:
     client_id: str
     name: str
     scopes: frozenset[str]
+    token_prefix: str = ""  # the token this request came with
 
     is_authenticated = True
     is_anonymous = False
 
     def has_scopes(self, *required: str) -> bool:
         return set(required) <= self.scopes
+
+
+@dataclass(frozen=True)
+class TokenSummary:
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
 
 
 @dataclass(frozen=True)

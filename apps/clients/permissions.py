@@ -17,7 +17,7 @@ class HasRequiredScopes(permissions.BasePermission):
         required = getattr(view, "required_scopes", None)
         if isinstance(required, dict):
             required = required.get(request.method or "", ())
-        if required is None:
+        if required is None:  # an empty tuple means "any authenticated client"
             raise exceptions.PermissionDenied("This endpoint declares no scope.")
         if not principal.has_scopes(*required):
             missing = sorted(set(required) - principal.scopes)

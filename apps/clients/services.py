@@ -5,10 +5,10 @@ from datetime import timedelta
 
 from django.db import transaction
 
-from apps.clients.contracts import ALL_SCOPES, IssuedToken, Principal
+from apps.clients.contracts import ALL_SCOPES, IssuedToken, Principal, TokenSummary
 from apps.clients.models import ApiClient, ApiToken
 from apps.kernel import clock, ids
-from apps.kernel.errors import ApplicationError
+from apps.kernel.errors import ApplicationError, NotFound
 
 TOKEN_PREFIX = "bsp"  # noqa: S105  (a public marker, not a secret)
 # Recording every use would make each API call a write; once a minute is plenty.
@@ -63,4 +63,31 @@ def token_authenticate(*, token: str) -> Principal | None:
     if stored.last_used_at is None or now - stored.last_used_at >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=stored.pk).update(last_used_at=now)
     client = stored.client
-    return Principal(client_id=client.id, name=client.name, scopes=frozenset(client.scopes))
+    return Principal(client_id=client.id, name=client.name, scopes=frozenset(client.scopes), token_prefix=stored.prefix)
+
+
+def token_list(*, client_id: str) -> list[TokenSummary]:
+    return [
+        TokenSummary(prefix=t.prefix, created_at=t.created_at, last_used_at=t.last_used_at, revoked_at=t.revoked_at)
+        for t in ApiToken.objects.filter(client_id=client_id).order_by("-created_at")
+    ]
+
+
+@transaction.atomic
+def token_revoke(*, client_id: str, prefix: str) -> None:
+    """Revoke one of the client's tokens (idempotent); an unknown prefix is NotFound."""
+    token = ApiToken.objects.select_for_update().filter(client_id=client_id, prefix=prefix).first()
+    if token is None:
+        raise NotFound(f"No token {prefix} for this client.")
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        token.save(update_fields=["revoked_at"])
+
+
+@transaction.atomic
+def token_rotate(*, client_id: str, current_prefix: str) -> IssuedToken:
+    """A new token for the client; the one the call came with is revoked."""
+    client = ApiClient.objects.get(id=client_id)
+    issued = token_issue(client=client)
+    token_revoke(client_id=client_id, prefix=current_prefix)
+    return issued

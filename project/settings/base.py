@@ -117,6 +117,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "apps.kernel.rest.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["apps.clients.throttling.ClientRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"client": env_str("API_RATE_LIMIT", "1200/min")},
+}
+# Shared by every process in services mode (Redis), so a client's rate limit holds across
+# workers; per process otherwise.
+_CACHE_URL = env_optional("CACHE_URL") or env_optional("REDIS_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+        if _CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 
 # --- Messaging -------------------------------------------------------------------

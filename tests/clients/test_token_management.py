@@ -1,0 +1,76 @@
+"""Clients manage their own tokens; every client is held to its request rate."""
+
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from apps.clients import api as clients
+from apps.clients.throttling import ClientRateThrottle
+
+pytestmark = pytest.mark.django_db
+
+
+def client_with(token: str) -> APIClient:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return api
+
+
+@pytest.fixture
+def issued(db: None) -> clients.IssuedToken:
+    return clients.client_create(name="portal", scopes=["requests:read"])
+
+
+def test_a_client_lists_its_tokens_with_when_each_was_last_used(issued: clients.IssuedToken) -> None:
+    api = client_with(issued.token)
+    other = clients.client_create(name="other", scopes=["requests:read"])
+
+    [token] = api.get("/v1/tokens").json()["results"]
+
+    assert token["prefix"] == issued.token.split("_")[1]
+    assert token["current"] is True
+    assert token["last_used_at"] is not None  # this very call
+    assert other.token.split("_")[1] not in str(api.get("/v1/tokens").json())
+
+
+def test_rotating_replaces_the_token_in_use(issued: clients.IssuedToken) -> None:
+    old = client_with(issued.token)
+
+    rotated = old.post("/v1/tokens/rotate")
+
+    assert rotated.status_code == 201
+    assert old.get("/v1/tokens").status_code == 401  # the old token stopped working
+    new = client_with(rotated.json()["token"])
+    listed = {t["prefix"]: t for t in new.get("/v1/tokens").json()["results"]}
+    assert listed[issued.token.split("_")[1]]["revoked_at"] is not None
+    assert listed[rotated.json()["prefix"]]["current"] is True
+
+
+def test_a_second_token_then_revoking_the_first(issued: clients.IssuedToken) -> None:
+    first = client_with(issued.token)
+    second_token = first.post("/v1/tokens").json()["token"]
+    second = client_with(second_token)
+
+    assert second.delete(f"/v1/tokens/{issued.token.split('_')[1]}").status_code == 204
+
+    assert first.get("/v1/account-requests").status_code == 401
+    assert second.get("/v1/account-requests").status_code == 200
+    assert second.delete("/v1/tokens/unknown").status_code == 404
+
+
+def test_a_client_over_its_rate_gets_429_with_retry_after(issued: clients.IssuedToken, monkeypatch: Any) -> None:
+    cache.clear()
+    monkeypatch.setattr(ClientRateThrottle, "THROTTLE_RATES", {"client": "3/min"})
+    api = client_with(issued.token)
+    other = client_with(clients.client_create(name="calm", scopes=["requests:read"]).token)
+
+    codes = [api.get("/v1/account-requests").status_code for _ in range(4)]
+
+    assert codes == [200, 200, 200, 429]
+    limited = api.get("/v1/account-requests")
+    assert limited.status_code == 429
+    assert limited.json()["code"] == "throttled"
+    assert 0 < int(limited["Retry-After"]) <= 60
+    assert other.get("/v1/account-requests").status_code == 200  # limits are per client
