@@ -74,3 +74,12 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(issued: clients.Issued
     assert limited.json()["code"] == "throttled"
     assert 0 < int(limited["Retry-After"]) <= 60
     assert other.get("/v1/account-requests").status_code == 200  # limits are per client
+
+
+def test_the_rate_limit_fails_open_when_its_cache_is_down(issued: clients.IssuedToken, monkeypatch: Any) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(ClientRateThrottle, "cache", type("Broken", (), {"get": broken, "set": broken})())
+
+    assert client_with(issued.token).get("/v1/account-requests").status_code == 200
