@@ -26,22 +26,6 @@ SOME_REQUEST_URL = f"{URL}/00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture
-def payer(db: None) -> accounts.PayerSummary:
-    """The payer ``demo``, so that a request that got past authentication would be accepted."""
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id="111111111111",
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev", "tst", "stg", "prd"],
-        allowed_regions=["us-east-1", "us-west-2"],
-    )
-    summary = accounts.payer_get(name="demo")
-    assert summary is not None
-    return summary
-
-
-@pytest.fixture
 def issued(db: None) -> clients.IssuedToken:
     """A client with every scope and its token."""
     return clients.client_create(name="portal", scopes=list(clients.ALL_SCOPES))

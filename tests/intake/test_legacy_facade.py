@@ -32,22 +32,6 @@ EXAMPLE = json.loads(
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
-@pytest.fixture
-def payer(db: None) -> accounts.PayerSummary:
-    """The payer ``demo``; intake never reaches AWS, so no emulator."""
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id="111111111111",
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev", "tst", "stg", "prd"],
-        allowed_regions=["us-east-1", "us-west-2"],
-    )
-    summary = accounts.payer_get(name="demo")
-    assert summary is not None
-    return summary
-
-
 def legacy_body(**fields: Any) -> dict[str, Any]:
     """The example request with ``fields`` replaced (a value of ``...`` removes the field)."""
     inner = {**EXAMPLE["accountRequest"], **fields}

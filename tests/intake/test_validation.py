@@ -23,22 +23,6 @@ URL = "/v1/account-requests"
 FIFTY_USERNAMES = [f"user_{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(50)]
 
 
-@pytest.fixture
-def payer(db: None) -> accounts.PayerSummary:
-    """The payer ``demo`` as ``demo_payer`` declares it; validation never reaches AWS, so no emulator."""
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id="111111111111",
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev", "tst", "stg", "prd"],
-        allowed_regions=["us-east-1", "us-west-2"],
-    )
-    summary = accounts.payer_get(name="demo")
-    assert summary is not None
-    return summary
-
-
 def post(api: APIClient, body: Any) -> Any:
     return api.post(URL, body, format="json")
 
