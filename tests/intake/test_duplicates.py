@@ -2,11 +2,9 @@
 already held by a live request is a duplicate: 409 naming the existing request. The
 database decides, so concurrent duplicates cannot both get in (the original's race)."""
 
-import threading
 from typing import Any
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.accounts import api as accounts
@@ -14,6 +12,7 @@ from apps.clients import api as clients
 from apps.intake.models import AccountRequest
 from apps.intake.services import request_mark_failed, request_mark_provisioning, request_mark_succeeded
 from apps.kernel.models import OutboxMessage
+from tests.support.concurrency import all_at_once
 from tests.support.factories import request_body
 from tests.support.services import need_postgres
 
@@ -145,34 +144,13 @@ def test_concurrent_identical_requests_let_exactly_one_in(payer: accounts.PayerS
     """The original checked, then wrote: identical requests raced through together."""
     need_postgres()
     token = clients.client_create(name="portal", scopes=list(clients.ALL_SCOPES)).token
-    barrier = threading.Barrier(CONCURRENT_REQUESTS)
-    responses: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def submit() -> None:
-        try:
-            api = APIClient()
-            api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-            body = request_body()
-            barrier.wait(timeout=30)
-            response = post(api, body)
-            with lock:
-                responses.append(response)
-        except BaseException as error:
-            with lock:
-                errors.append(error)
-        finally:
-            connection.close()
+    def submit() -> Any:
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return post(api, request_body())
 
-    threads = [threading.Thread(target=submit) for _ in range(CONCURRENT_REQUESTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert not errors, errors
-    assert not any(thread.is_alive() for thread in threads)
+    responses = all_at_once(submit, threads=CONCURRENT_REQUESTS)
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [202] + [409] * (CONCURRENT_REQUESTS - 1), [r.content for r in responses]
     [winner] = [response for response in responses if response.status_code == 202]

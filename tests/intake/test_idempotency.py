@@ -3,13 +3,11 @@ gets the original answer (even after a lost response, even once the request move
 the same key with another body is 422; keys belong to one client; concurrent retries of
 one key make one request."""
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.accounts import api as accounts
@@ -19,6 +17,7 @@ from apps.intake.models import AccountRequest, IdempotencyKey
 from apps.kernel.models import OutboxMessage
 from tests.conftest import EmulatedAws
 from tests.support.bus import drain
+from tests.support.concurrency import all_at_once
 from tests.support.factories import request_body
 from tests.support.services import need_postgres
 
@@ -238,34 +237,13 @@ CONCURRENT_REQUESTS = 20
 def test_concurrent_retries_with_one_key_make_one_request(payer: None) -> None:
     need_postgres()
     token = clients.client_create(name="portal", scopes=list(clients.ALL_SCOPES)).token
-    barrier = threading.Barrier(CONCURRENT_REQUESTS)
-    responses: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def submit() -> None:
-        try:
-            api = APIClient()
-            api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-            body = request_body()
-            barrier.wait(timeout=30)
-            response = post(api, body)
-            with lock:
-                responses.append(response)
-        except BaseException as error:
-            with lock:
-                errors.append(error)
-        finally:
-            connection.close()
+    def submit() -> Any:
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return post(api, request_body())
 
-    threads = [threading.Thread(target=submit) for _ in range(CONCURRENT_REQUESTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert not errors, errors
-    assert not any(thread.is_alive() for thread in threads)
+    responses = all_at_once(submit, threads=CONCURRENT_REQUESTS)
     assert [r.status_code for r in responses] == [202] * CONCURRENT_REQUESTS, [r.content for r in responses]
     ids = {response.json()["id"] for response in responses}
     assert len(ids) == 1
