@@ -43,6 +43,13 @@ class Payer(models.Model):
         blank=True,
         help_text="Parent domain of each account's private hosted zone, e.g. aws.example.com.",
     )
+    approval_required_for_regulated = models.BooleanField(
+        default=False, help_text="Regulated requests wait for an operator's approval before anything is created."
+    )
+    closures_per_30_days = models.PositiveSmallIntegerField(
+        default=10,
+        help_text="At most this many accounts closed through Bespoke in any 30 days (Organizations' own quota is 10%).",
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -53,20 +60,42 @@ class Payer(models.Model):
 
 
 class ManagedAccount(models.Model):
-    """An AWS account Bespoke created (or will create) and manages."""
+    """An AWS account of a payer's Organization: one Bespoke vended (or will vend), adopted,
+    or found there by the reconciler and not (yet) managed."""
 
     class Status(models.TextChoices):
         CREATING = "creating"
         ACTIVE = "active"
         FAILED = "failed"
+        UNMANAGED = "unmanaged"  # in the Organization, not vended or adopted by Bespoke
+        CLOSING = "closing"
+        CLOSED = "closed"  # closed (suspended) — by Bespoke or outside it
+
+    class Source(models.TextChoices):
+        VENDED = "vended"
+        ADOPTED = "adopted"
+        DISCOVERED = "discovered"
 
     id = models.CharField(max_length=36, primary_key=True)
     payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="accounts")
     request_id = models.CharField(
-        max_length=36, unique=True, help_text="The account request this account was vended for."
+        max_length=36,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="The account request this account was vended for (none for discovered accounts).",
     )
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.VENDED, db_index=True)
     email = models.EmailField(max_length=254)
     name = models.CharField(max_length=50)
+    environment = models.CharField(max_length=20, blank=True, db_index=True)
+    tags = models.JSONField(default=dict, blank=True)
+    ou_id = models.CharField(max_length=68, blank=True, help_text="The OU the account was last seen in.")
+    drift = models.TextField(blank=True, help_text="What the reconciler found changed outside Bespoke.")
+    last_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last time the reconciler saw it in the Organization."
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
     aws_account_id = models.CharField(max_length=12, blank=True, db_index=True)
     create_request_id = models.CharField(
         max_length=100, blank=True, help_text="Organizations' CreateAccount request id."
