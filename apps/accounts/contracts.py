@@ -13,6 +13,7 @@ class PayerSummary:
     allowed_regions: tuple[str, ...]
     email_division: str
     email_domain: str
+    approval_required_for_regulated: bool = False
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ def payer_get(*, name: str) -> PayerSummary | None:
         allowed_regions=tuple(payer.allowed_regions),
         email_division=payer.email_division,
         email_domain=payer.email_domain,
+        approval_required_for_regulated=payer.approval_required_for_regulated,
     )
 
 

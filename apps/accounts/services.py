@@ -25,6 +25,7 @@ def payer_upsert(
     saml_provider_name: str = "bespoke-idp",
     saml_metadata_document: str = "",
     dns_domain: str = "",
+    approval_required_for_regulated: bool = False,
 ) -> Payer:
     payer, _ = Payer.objects.update_or_create(
         name=name,
@@ -42,6 +43,7 @@ def payer_upsert(
             "saml_provider_name": saml_provider_name,
             "saml_metadata_document": saml_metadata_document,
             "dns_domain": dns_domain,
+            "approval_required_for_regulated": approval_required_for_regulated,
             "active": True,
         },
     )

@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.intake.models import AccountRequest
-from apps.intake.services import request_cancel, request_retry
+from apps.intake.services import request_approve, request_cancel, request_reject, request_retry
 from apps.kernel.errors import ApplicationError
 
 
@@ -14,7 +14,27 @@ class AccountRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("id", "account_email", "external_transaction_id", "client_id")
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in AccountRequest._meta.fields]
-    actions = ["retry", "cancel"]
+    actions = ["approve", "reject", "retry", "cancel"]
+
+    @admin.action(description="Approve (regulated requests awaiting approval)")
+    def approve(self, request: HttpRequest, queryset: QuerySet[AccountRequest]) -> None:
+        for account_request in queryset:
+            try:
+                request_approve(request_id=account_request.id, approver=f"operator:{request.user}")
+                self.message_user(request, f"{account_request.account_email}: approved; provisioning starts.")
+            except ApplicationError as error:
+                self.message_user(request, f"{account_request.account_email}: {error.message}", level=messages.WARNING)
+
+    @admin.action(description="Reject (requests awaiting approval)")
+    def reject(self, request: HttpRequest, queryset: QuerySet[AccountRequest]) -> None:
+        for account_request in queryset:
+            try:
+                request_reject(
+                    request_id=account_request.id, approver=f"operator:{request.user}", reason="rejected in the admin"
+                )
+                self.message_user(request, f"{account_request.account_email}: rejected.")
+            except ApplicationError as error:
+                self.message_user(request, f"{account_request.account_email}: {error.message}", level=messages.WARNING)
 
     @admin.action(description="Retry from the failed steps")
     def retry(self, request: HttpRequest, queryset: QuerySet[AccountRequest]) -> None:

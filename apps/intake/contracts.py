@@ -7,14 +7,15 @@ from typing import Any
 from apps.kernel.contracts import Event
 
 # Request statuses, as clients see them.
+AWAITING_APPROVAL = "awaiting_approval"  # regulated, for a payer that wants an operator's approval first
 ACCEPTED = "accepted"
 PROVISIONING = "provisioning"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 CANCELLED = "cancelled"
-STATUSES = (ACCEPTED, PROVISIONING, SUCCEEDED, FAILED, CANCELLED)
+STATUSES = (AWAITING_APPROVAL, ACCEPTED, PROVISIONING, SUCCEEDED, FAILED, CANCELLED)
 # A failed or cancelled request no longer holds its account email: it may be requested again.
-LIVE_STATUSES = (ACCEPTED, PROVISIONING, SUCCEEDED)
+LIVE_STATUSES = (AWAITING_APPROVAL, ACCEPTED, PROVISIONING, SUCCEEDED)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,6 +17,8 @@ class AccountRequest(models.Model):
     status = models.CharField(max_length=20, choices=[(s, s) for s in STATUSES], db_index=True)
     body = models.JSONField(help_text="The validated request body.")
     failure = models.TextField(blank=True)
+    approved_by = models.CharField(max_length=150, blank=True, help_text="Who approved it (regulated requests).")
+    approved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField()
 

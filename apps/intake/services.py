@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from apps.accounts import api as accounts
 from apps.intake.contracts import (
     ACCEPTED,
+    AWAITING_APPROVAL,
     CANCELLED,
     FAILED,
     LIVE_STATUSES,
@@ -95,7 +96,9 @@ def request_submit(*, client_id: str, data: dict[str, Any], idempotency_key: str
 
 @transaction.atomic
 def request_create(*, client_id: str, data: dict[str, Any]) -> AccountRequestSummary:
-    """Store a validated request and record ``AccountRequested`` in the same transaction.
+    """Store a validated request and record ``AccountRequested`` in the same transaction —
+    or, for a regulated request to a payer that requires approval, hold it (it keeps its
+    account email) until an operator approves it.
 
     A second live request for the same account email is refused by the database's
     unique constraint (not by a read-then-write check), so concurrent duplicates cannot
@@ -108,10 +111,8 @@ def request_create(*, client_id: str, data: dict[str, Any]) -> AccountRequestSum
     email = accounts.account_email(
         payer=payer, project_short_name=tags["project_short_name"], environment=data["environment"]
     )
-    name = accounts.account_name(
-        payer=payer, project_short_name=tags["project_short_name"], environment=data["environment"]
-    )
     now = clock.now()
+    held = bool(data["regulated"]) and payer.approval_required_for_regulated
     request_id = ids.new_id()
     try:
         with transaction.atomic():
@@ -124,27 +125,13 @@ def request_create(*, client_id: str, data: dict[str, Any]) -> AccountRequestSum
                 regulated=data["regulated"],
                 account_email=email,
                 external_transaction_id=data.get("external_transaction_id", ""),
-                status=ACCEPTED,
+                status=AWAITING_APPROVAL if held else ACCEPTED,
                 body=data,
                 created_at=now,
                 updated_at=now,
             )
-            record(
-                AccountRequested(
-                    request_id=request_id,
-                    payer=payer.name,
-                    environment=data["environment"],
-                    region=data["region"],
-                    regulated=data["regulated"],
-                    account_email=email,
-                    account_name=name,
-                    tags=dict(tags),
-                    vpc=dict(data["vpc"]),
-                    user_access_list=list(data["user_access_list"]),
-                    technical_contact=dict(data["technical_contact"]),
-                    requestor=dict(data["requestor"]),
-                )
-            )
+            if not held:
+                record(_requested(request, payer))
     except IntegrityError:
         existing = AccountRequest.objects.filter(account_email=email, status__in=LIVE_STATUSES).first()
         if existing is None:  # the other request failed in between: not a duplicate any more
@@ -153,6 +140,67 @@ def request_create(*, client_id: str, data: dict[str, Any]) -> AccountRequestSum
             f"A request for {email} already exists.",
             extra={"existing_request_id": existing.id, "account_email": email, "status": existing.status},
         ) from None
+    return summarize(request)
+
+
+def _requested(request: AccountRequest, payer: accounts.PayerSummary) -> AccountRequested:
+    data = request.body
+    tags = data["tags"]
+    return AccountRequested(
+        request_id=request.id,
+        payer=payer.name,
+        environment=request.environment,
+        region=request.region,
+        regulated=request.regulated,
+        account_email=request.account_email,
+        account_name=accounts.account_name(
+            payer=payer, project_short_name=tags["project_short_name"], environment=request.environment
+        ),
+        tags=dict(tags),
+        vpc=dict(data["vpc"]),
+        user_access_list=list(data["user_access_list"]),
+        technical_contact=dict(data["technical_contact"]),
+        requestor=dict(data["requestor"]),
+    )
+
+
+@transaction.atomic
+def request_approve(*, request_id: str, approver: str) -> AccountRequestSummary:
+    """Let a request that waits for approval go ahead: its run starts from here.
+
+    Once only: a second approval (or one racing it) finds the request no longer waiting
+    and is refused, so ``AccountRequested`` is recorded once.
+    """
+    request = AccountRequest.objects.select_for_update().filter(id=request_id).first()
+    if request is None:
+        raise NotFound(f"No account request {request_id}.")
+    if request.status != AWAITING_APPROVAL:
+        raise RequestStateConflict(f"Only a request awaiting approval can be approved; this one is {request.status}.")
+    payer = accounts.payer_get(name=request.payer)
+    if payer is None:
+        raise RequestStateConflict(f"Its payer {request.payer} is no longer active.")
+    request.status = ACCEPTED
+    request.approved_by = approver
+    request.approved_at = clock.now()
+    request.updated_at = request.approved_at
+    request.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
+    record(_requested(request, payer))
+    return summarize(request)
+
+
+@transaction.atomic
+def request_reject(*, request_id: str, approver: str, reason: str) -> AccountRequestSummary:
+    """Refuse a request that waits for approval: it ends cancelled (nothing was created)
+    and its account email is free again."""
+    request = AccountRequest.objects.select_for_update().filter(id=request_id).first()
+    if request is None:
+        raise NotFound(f"No account request {request_id}.")
+    if not _transition(
+        request_id, to=CANCELLED, allowed_from=(AWAITING_APPROVAL,), failure=f"rejected by {approver}: {reason}"
+    ):
+        raise RequestStateConflict(f"Only a request awaiting approval can be rejected; this one is {request.status}.")
+    workflow.run_cancel(request_id=request_id, reason=f"rejected by {approver}: {reason}")
+    request.refresh_from_db()
     return summarize(request)
 
 
@@ -207,7 +255,12 @@ def request_cancel(*, request_id: str, reason: str) -> AccountRequestSummary:
     request = AccountRequest.objects.select_for_update().filter(id=request_id).first()
     if request is None:
         raise NotFound(f"No account request {request_id}.")
-    if not _transition(request_id, to=CANCELLED, allowed_from=(ACCEPTED, PROVISIONING), failure=f"cancelled: {reason}"):
+    if not _transition(
+        request_id,
+        to=CANCELLED,
+        allowed_from=(AWAITING_APPROVAL, ACCEPTED, PROVISIONING),
+        failure=f"cancelled: {reason}",
+    ):
         raise RequestStateConflict(f"Only an unfinished request can be cancelled; this one is {request.status}.")
     workflow.run_cancel(request_id=request_id, reason=reason)
     request.refresh_from_db()

@@ -1,9 +1,11 @@
 from django.urls import path
 
 from apps.intake.rest.views import (
+    AccountRequestApproveView,
     AccountRequestCancelView,
     AccountRequestCollectionView,
     AccountRequestDetailView,
+    AccountRequestRejectView,
     AccountRequestRetryView,
 )
 
@@ -12,4 +14,8 @@ urlpatterns = [
     path("account-requests/<str:request_id>", AccountRequestDetailView.as_view(), name="account-request-detail"),
     path("account-requests/<str:request_id>/retry", AccountRequestRetryView.as_view(), name="account-request-retry"),
     path("account-requests/<str:request_id>/cancel", AccountRequestCancelView.as_view(), name="account-request-cancel"),
+    path(
+        "account-requests/<str:request_id>/approve", AccountRequestApproveView.as_view(), name="account-request-approve"
+    ),
+    path("account-requests/<str:request_id>/reject", AccountRequestRejectView.as_view(), name="account-request-reject"),
 ]

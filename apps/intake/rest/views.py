@@ -14,7 +14,7 @@ from apps.intake.contracts import ACCEPTED, STATUSES, AccountRequestSummary
 from apps.intake.plans import request_plan
 from apps.intake.rest.serializers import AccountRequestInputSerializer
 from apps.intake.selectors import request_get, request_list
-from apps.intake.services import request_cancel, request_retry, request_submit
+from apps.intake.services import request_approve, request_cancel, request_reject, request_retry, request_submit
 from apps.kernel.errors import NotFound
 from apps.workflow import api as workflow
 
@@ -204,4 +204,34 @@ class AccountRequestCancelView(_RequestControlView):
         body = CancelInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         summary = request_cancel(request_id=request_id, reason=body.validated_data["reason"])
+        return Response(present_request(request, summary))
+
+
+class RejectInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    reason = serializers.CharField(max_length=500, min_length=1)
+
+
+class AccountRequestApproveView(APIView):
+    """Approve a regulated request that waits for an operator (its run starts: 202)."""
+
+    required_scopes = (OPERATIONS_ADMIN,)
+
+    def post(self, request: Request, request_id: str) -> Response:
+        summary = request_approve(request_id=request_id, approver=f"client:{request.user.name}")  # type: ignore[union-attr]
+        return Response(present_request(request, summary), status=status.HTTP_202_ACCEPTED)
+
+
+class AccountRequestRejectView(APIView):
+    """Refuse a request that waits for approval, with a reason (it ends cancelled)."""
+
+    required_scopes = (OPERATIONS_ADMIN,)
+
+    def post(self, request: Request, request_id: str) -> Response:
+        body = RejectInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        summary = request_reject(
+            request_id=request_id,
+            approver=f"client:{request.user.name}",  # type: ignore[union-attr]
+            reason=body.validated_data["reason"],
+        )
         return Response(present_request(request, summary))
