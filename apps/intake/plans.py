@@ -90,6 +90,7 @@ def request_plan(*, data: dict[str, Any]) -> dict[str, Any]:
         "account_email": email,
         "account_name": name,
         "blueprint": {"name": blueprint.name, "version": blueprint.version} if blueprint else None,
+        "approval_required": bool(data["regulated"]) and payer.approval_required_for_regulated,
         "waves": waves,
         "steps": [
             {

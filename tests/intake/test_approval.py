@@ -136,3 +136,13 @@ def test_an_operator_approves_in_the_admin(client: APIClient) -> None:
     assert "approved; provisioning starts" in page.content.decode()
     assert AccountRequest.objects.get(id=request_id).approved_by == "operator:ops"
     assert requested_events() == 1
+
+
+def test_a_dry_run_says_whether_the_request_would_wait_for_approval(client: APIClient) -> None:
+    _payer(approval=True)
+
+    gated = client.post("/v1/account-requests?dry_run=true", request_body(regulated=True), format="json")
+    free = client.post("/v1/account-requests?dry_run=true", request_body(regulated=False), format="json")
+
+    assert gated.json()["approval_required"] is True
+    assert free.json()["approval_required"] is False
