@@ -31,9 +31,17 @@ log = structlog.get_logger(__name__)
 # Organizations' account states that mean the account is closed (or on its way out).
 CLOSED_STATES = frozenset({"SUSPENDED", "PENDING_CLOSURE"})
 
-# Accounts whose lifecycle Bespoke's own workflow is driving right now: the reconciler
-# only stamps when it saw them, and leaves their status and OU to that workflow.
-_IN_FLIGHT = frozenset({ManagedAccount.Status.CREATING, ManagedAccount.Status.CLOSING})
+# Accounts whose lifecycle Bespoke's own workflow is driving right now (creating,
+# closing) or that are over (failed, closed): the reconciler only stamps when it saw them
+# and leaves their status and OU alone.
+_LEFT_ALONE = frozenset(
+    {
+        ManagedAccount.Status.CREATING,
+        ManagedAccount.Status.CLOSING,
+        ManagedAccount.Status.FAILED,
+        ManagedAccount.Status.CLOSED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -121,34 +129,32 @@ def accounts_reconcile(*, payer: str) -> ReconcileReport:
         }
         for aws_id, account in known.items():
             seen = by_aws_id.get(aws_id)
+            changed: list[str] = []
             if seen is not None:
                 account.last_seen_at = now
-            fields = ["last_seen_at", "updated_at"]
-            if account.status in _IN_FLIGHT or account.status in (
-                ManagedAccount.Status.CLOSED,
-                ManagedAccount.Status.FAILED,
-            ):
-                pass
+                changed.append("last_seen_at")
+            if account.status in _LEFT_ALONE:
+                pass  # its lifecycle is Bespoke's own (in flight) or over
             elif seen is None or seen.state in CLOSED_STATES:
                 detail = "closed outside Bespoke" + ("" if seen else " (no longer in the Organization)")
                 account.status = ManagedAccount.Status.CLOSED
                 account.closed_at = now
                 account.drift = _note(account, detail)
-                fields += ["status", "closed_at", "drift"]
+                changed += ["status", "closed_at", "drift"]
                 _drifted(account, kind="closed", detail=detail)
                 closed.append(aws_id)
             elif seen.parent and seen.parent != account.ou_id:
-                if account.ou_id:
+                if account.ou_id:  # else a first sighting: just learn where it is
                     detail = f"moved outside Bespoke from {account.ou_id} to {seen.parent}"
                     account.drift = _note(account, detail)
-                    fields.append("drift")
+                    changed.append("drift")
                     _drifted(account, kind="moved", detail=detail)
                     moved.append(aws_id)
-                account.ou_id = seen.parent  # first sighting: just learn where it is
-                fields.append("ou_id")
-            if seen is not None or len(fields) > 2:
+                account.ou_id = seen.parent
+                changed.append("ou_id")
+            if changed:
                 account.updated_at = now
-                account.save(update_fields=fields)
+                account.save(update_fields=[*changed, "updated_at"])
         for seen in listed:
             if seen.aws_account_id in known or seen.aws_account_id == payer_row.management_account_id:
                 continue

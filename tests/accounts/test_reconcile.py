@@ -2,14 +2,17 @@
 accounts closed, moved or created directly in AWS are noticed once, with an event each."""
 
 from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 
 from apps.accounts import api as accounts
 from apps.accounts.models import ManagedAccount, Payer
 from apps.kernel import clock, ids
 from apps.kernel.models import OutboxMessage
+from tasks.periodic import JOBS
 from tests.conftest import EmulatedAws
 from tests.support.faults import inject
 
@@ -160,3 +163,30 @@ def test_every_active_payer_is_reconciled_and_an_aws_failure_is_reported(
 
     assert outcome["demo"]["discovered"] == 1
     assert outcome["broken"] == {"error": "AccessDenied"}
+
+
+def test_an_account_bespoke_is_closing_is_left_to_its_workflow(aws: EmulatedAws, demo_payer: Any) -> None:
+    aws_id = _create(aws, "leaving")
+    account = _vended(aws_id, ou_id=_root(aws))
+    ManagedAccount.objects.filter(pk=account.pk).update(status=ManagedAccount.Status.CLOSING)
+    aws.client("organizations").close_account(AccountId=aws_id)
+
+    report = accounts.accounts_reconcile(payer="demo")
+
+    account.refresh_from_db()
+    assert report.closed == ()
+    assert account.status == ManagedAccount.Status.CLOSING
+    assert account.last_seen_at is not None
+    assert _drift_events() == []
+
+
+def test_the_reconcile_command_runs_both_pollers_once(aws: EmulatedAws, demo_payer: Any) -> None:
+    aws_id = _create(aws, "stranger")
+    out = StringIO()
+
+    call_command("reconcile", stdout=out)
+
+    assert {"accounts.reconcile", "compliance.poll"} <= {job.name for job in JOBS}
+    assert 'accounts.reconcile: {"demo": {"closed": 0, "discovered": 1' in out.getvalue()
+    assert 'compliance.poll: {"failed": 0, "non_compliant": 0, "polled": 0}' in out.getvalue()
+    assert ManagedAccount.objects.get(aws_account_id=aws_id).status == ManagedAccount.Status.UNMANAGED
