@@ -34,9 +34,25 @@ def sweep_stuck_runs() -> dict[str, int]:
     )
 
 
+def reconcile_accounts() -> dict[str, Any]:
+    """Compare every active payer's Organization with Bespoke's accounts (closed, moved, unknown)."""
+    from apps.accounts import api as accounts
+
+    return accounts.accounts_reconcile_all()
+
+
+def poll_compliance() -> dict[str, int]:
+    """Read every active account's AWS Config rule compliance."""
+    from apps.compliance import api as compliance
+
+    return compliance.compliance_poll()
+
+
 JOBS: tuple[Job, ...] = (
     Job("outbox.sweep", sweep_outbox, settings.OUTBOX_SWEEP_INTERVAL_SECONDS),
     Job("workflow.sweep_stuck", sweep_stuck_runs, settings.STUCK_SWEEP_INTERVAL_SECONDS),
+    Job("accounts.reconcile", reconcile_accounts, settings.RECONCILE_INTERVAL_SECONDS),
+    Job("compliance.poll", poll_compliance, settings.COMPLIANCE_POLL_INTERVAL_SECONDS),
 )
 
 for _job in JOBS:

@@ -64,6 +64,9 @@ EVENT_SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
         Subscriber("accounts.on_run_cancelled", "apps.accounts.handlers.on_run_cancelled"),
     ),
     "DeadLetterCreated": (Subscriber("notifications.on_dead_letter", "apps.notifications.handlers.on_dead_letter"),),
+    "AccountNonCompliant": (
+        Subscriber("notifications.on_account_non_compliant", "apps.notifications.handlers.on_account_non_compliant"),
+    ),
 }
 
 # RunStep commands, by the context named in the command.

@@ -1,6 +1,14 @@
 """The accounts context's public surface."""
 
-from apps.accounts.contracts import AccountSummary, BlueprintPlan, PayerSummary
+from apps.accounts.contracts import (
+    AccountDrifted,
+    AccountSummary,
+    ActiveAccount,
+    BlueprintPlan,
+    PayerSummary,
+    ReconcileReport,
+)
+from apps.accounts.reconcile import accounts_active, accounts_reconcile, accounts_reconcile_all
 from apps.accounts.selectors import (
     account_email,
     account_for_request,
@@ -14,13 +22,19 @@ from apps.accounts.selectors import (
 from apps.accounts.services import InvalidBlueprint, blueprint_save, blueprint_validate, payer_upsert
 
 __all__ = [
+    "AccountDrifted",
     "AccountSummary",
+    "ActiveAccount",
     "BlueprintPlan",
     "InvalidBlueprint",
     "PayerSummary",
+    "ReconcileReport",
     "account_email",
     "account_for_request",
     "account_name",
+    "accounts_active",
+    "accounts_reconcile",
+    "accounts_reconcile_all",
     "blueprint_for",
     "blueprint_save",
     "blueprint_validate",

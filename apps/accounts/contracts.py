@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from typing import Any
 
+from apps.kernel.contracts import Event
+
 
 @dataclass(frozen=True)
 class PayerSummary:
@@ -32,3 +34,39 @@ class BlueprintPlan:
     name: str
     version: int
     steps: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountDrifted(Event):
+    """The reconciler found an account changed outside Bespoke: ``kind`` is ``closed``
+    (suspended or gone), ``moved`` (to another OU) or ``discovered`` (unknown to Bespoke,
+    now recorded as unmanaged)."""
+
+    account_id: str
+    aws_account_id: str
+    payer: str
+    kind: str
+    detail: str
+
+    def aggregate_id(self) -> str:
+        return self.account_id
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    """What one reconciliation of a payer's Organization saw and changed (AWS account ids)."""
+
+    payer: str
+    seen: int
+    closed: tuple[str, ...]
+    moved: tuple[str, ...]
+    discovered: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ActiveAccount:
+    """A managed account in service: what a poller needs to reach it."""
+
+    account_id: str
+    aws_account_id: str
+    payer: str

@@ -1,5 +1,16 @@
 """The compliance context's public surface."""
 
+from apps.compliance.contracts import AccountNonCompliant, ComplianceSnapshotSummary
+from apps.compliance.selectors import snapshots_latest
+from apps.compliance.services import compliance_poll, compliance_poll_account
+
 STEP_NAMES = ("verify",)
 
-__all__ = ["STEP_NAMES"]
+__all__ = [
+    "STEP_NAMES",
+    "AccountNonCompliant",
+    "ComplianceSnapshotSummary",
+    "compliance_poll",
+    "compliance_poll_account",
+    "snapshots_latest",
+]

@@ -17,6 +17,7 @@ RUN_SUCCEEDED = "run.succeeded"
 RUN_FAILED = "run.failed"
 RUN_CANCELLED = "run.cancelled"
 DEAD_LETTER_CREATED = "dead_letter.created"
+ACCOUNT_NON_COMPLIANT = "account.non_compliant"
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     RUN_STARTED,
     STEP_SUCCEEDED,
@@ -25,6 +26,7 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     RUN_FAILED,
     RUN_CANCELLED,
     DEAD_LETTER_CREATED,
+    ACCOUNT_NON_COMPLIANT,
 )
 
 # The internal events each webhook type is made from.
@@ -36,6 +38,7 @@ WEBHOOK_TYPE_OF_MESSAGE: dict[str, str] = {
     "RunFailed": RUN_FAILED,
     "RunCancelled": RUN_CANCELLED,
     "DeadLetterCreated": DEAD_LETTER_CREATED,
+    "AccountNonCompliant": ACCOUNT_NON_COMPLIANT,
 }
 
 # Delivery states.

@@ -1,5 +1,6 @@
 """The notifications context's message handlers (wired in ``tasks/subscriptions.py``)."""
 
+from apps.compliance.contracts import AccountNonCompliant
 from apps.kernel.contracts import DeadLetterCreated, StepFailed, StepSucceeded
 from apps.notifications.contracts import DeliverWebhook
 from apps.notifications.services import (
@@ -45,3 +46,12 @@ def on_dead_letter(event: DeadLetterCreated) -> None:
     """
     deliveries_create_for_event(event=event)
     operators_alert_dead_letter(event=event)
+
+
+def on_account_non_compliant(event: AccountNonCompliant) -> None:
+    """Tell subscribers an account's Config rules turned non-compliant: the
+    ``account.non_compliant`` webhook.
+
+    Idempotent: one delivery per (subscription, event), besides the inbox claim.
+    """
+    deliveries_create_for_event(event=event)

@@ -25,6 +25,7 @@ from django.db.models import F
 
 from apps.accounts import api as accounts
 from apps.cloud import api as cloud
+from apps.compliance.contracts import AccountNonCompliant
 from apps.intake import api as intake
 from apps.kernel import clock, ids
 from apps.kernel.contracts import DeadLetterCreated, StepFailed, StepSucceeded
@@ -58,6 +59,7 @@ RunEvent = (
     | workflow.RunFailed
     | workflow.RunCancelled
     | DeadLetterCreated
+    | AccountNonCompliant
 )
 
 USER_AGENT = "Bespoke-Webhooks/1"
@@ -144,6 +146,19 @@ def webhook_payload(event: RunEvent, *, event_type: str) -> dict[str, Any]:
                 "error_code": event.error_code,
                 "error": event.error,
                 "attempts": event.attempts,
+            },
+        }
+    if isinstance(event, AccountNonCompliant):
+        return {
+            "id": event.message_id,
+            "type": event_type,
+            "created_at": event.occurred_at.isoformat(),
+            "data": {
+                "account_id": event.aws_account_id,
+                "payer": event.payer,
+                "snapshot_id": event.snapshot_id,
+                "non_compliant_rules": list(event.rules),
+                "new_non_compliant_rules": list(event.new_rules),
             },
         }
     data: dict[str, Any] = {"run_id": event.run_id}

@@ -147,6 +147,10 @@ OUTBOX_SWEEP_INTERVAL_SECONDS = env_int("OUTBOX_SWEEP_INTERVAL_SECONDS", 30)
 STEP_DEADLINE_SECONDS = env_int("STEP_DEADLINE_SECONDS", 900)
 STEP_MAX_REDISPATCHES = env_int("STEP_MAX_REDISPATCHES", 2)
 STUCK_SWEEP_INTERVAL_SECONDS = env_int("STUCK_SWEEP_INTERVAL_SECONDS", 60)
+# How often each payer's Organization is compared with what Bespoke knows (closed,
+# moved and unknown accounts), and how often member accounts' Config rule compliance is read.
+RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 900)
+COMPLIANCE_POLL_INTERVAL_SECONDS = env_int("COMPLIANCE_POLL_INTERVAL_SECONDS", 3600)
 # Who hears about dead letters by email (comma-separated).
 OPERATOR_EMAILS = env_list("OPERATOR_EMAILS", [])
 # Retries of a message whose handler raised a retryable error.
