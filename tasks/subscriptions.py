@@ -64,6 +64,9 @@ EVENT_SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
         Subscriber("accounts.on_run_cancelled", "apps.accounts.handlers.on_run_cancelled"),
     ),
     "DeadLetterCreated": (Subscriber("notifications.on_dead_letter", "apps.notifications.handlers.on_dead_letter"),),
+    "AccountDrifted": (
+        Subscriber("notifications.on_account_drifted", "apps.notifications.handlers.on_account_drifted"),
+    ),
     "AccountNonCompliant": (
         Subscriber("notifications.on_account_non_compliant", "apps.notifications.handlers.on_account_non_compliant"),
     ),

@@ -18,6 +18,7 @@ RUN_FAILED = "run.failed"
 RUN_CANCELLED = "run.cancelled"
 DEAD_LETTER_CREATED = "dead_letter.created"
 ACCOUNT_NON_COMPLIANT = "account.non_compliant"
+ACCOUNT_DRIFTED = "account.drifted"
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     RUN_STARTED,
     STEP_SUCCEEDED,
@@ -27,6 +28,7 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     RUN_CANCELLED,
     DEAD_LETTER_CREATED,
     ACCOUNT_NON_COMPLIANT,
+    ACCOUNT_DRIFTED,
 )
 
 # The internal events each webhook type is made from.
@@ -39,6 +41,7 @@ WEBHOOK_TYPE_OF_MESSAGE: dict[str, str] = {
     "RunCancelled": RUN_CANCELLED,
     "DeadLetterCreated": DEAD_LETTER_CREATED,
     "AccountNonCompliant": ACCOUNT_NON_COMPLIANT,
+    "AccountDrifted": ACCOUNT_DRIFTED,
 }
 
 # Delivery states.

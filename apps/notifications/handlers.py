@@ -1,5 +1,6 @@
 """The notifications context's message handlers (wired in ``tasks/subscriptions.py``)."""
 
+from apps.accounts.contracts import AccountDrifted
 from apps.compliance.contracts import AccountNonCompliant
 from apps.kernel.contracts import DeadLetterCreated, StepFailed, StepSucceeded
 from apps.notifications.contracts import DeliverWebhook
@@ -51,6 +52,15 @@ def on_dead_letter(event: DeadLetterCreated) -> None:
 def on_account_non_compliant(event: AccountNonCompliant) -> None:
     """Tell subscribers an account's Config rules turned non-compliant: the
     ``account.non_compliant`` webhook.
+
+    Idempotent: one delivery per (subscription, event), besides the inbox claim.
+    """
+    deliveries_create_for_event(event=event)
+
+
+def on_account_drifted(event: AccountDrifted) -> None:
+    """Tell subscribers the reconciler found an account closed, moved or unknown to
+    Bespoke: the ``account.drifted`` webhook.
 
     Idempotent: one delivery per (subscription, event), besides the inbox claim.
     """

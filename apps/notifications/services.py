@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F
 
 from apps.accounts import api as accounts
+from apps.accounts.contracts import AccountDrifted
 from apps.cloud import api as cloud
 from apps.compliance.contracts import AccountNonCompliant
 from apps.intake import api as intake
@@ -60,6 +61,7 @@ RunEvent = (
     | workflow.RunCancelled
     | DeadLetterCreated
     | AccountNonCompliant
+    | AccountDrifted
 )
 
 USER_AGENT = "Bespoke-Webhooks/1"
@@ -159,6 +161,18 @@ def webhook_payload(event: RunEvent, *, event_type: str) -> dict[str, Any]:
                 "snapshot_id": event.snapshot_id,
                 "non_compliant_rules": list(event.rules),
                 "new_non_compliant_rules": list(event.new_rules),
+            },
+        }
+    if isinstance(event, AccountDrifted):
+        return {
+            "id": event.message_id,
+            "type": event_type,
+            "created_at": event.occurred_at.isoformat(),
+            "data": {
+                "account_id": event.aws_account_id,
+                "payer": event.payer,
+                "kind": event.kind,
+                "detail": event.detail,
             },
         }
     data: dict[str, Any] = {"run_id": event.run_id}

@@ -190,3 +190,24 @@ def test_the_reconcile_command_runs_both_pollers_once(aws: EmulatedAws, demo_pay
     assert 'accounts.reconcile: {"demo": {"closed": 0, "discovered": 1' in out.getvalue()
     assert 'compliance.poll: {"failed": 0, "non_compliant": 0, "polled": 0}' in out.getvalue()
     assert ManagedAccount.objects.get(aws_account_id=aws_id).status == ManagedAccount.Status.UNMANAGED
+
+
+def test_drift_reaches_webhook_subscribers(aws: EmulatedAws, demo_payer: Any) -> None:
+    from apps.notifications.models import WebhookDelivery
+    from apps.notifications.services import subscription_create
+    from tests.support.bus import drain
+
+    subscription = subscription_create(client_id="c-1", url="http://127.0.0.1:9/hook", events=["account.drifted"])
+    aws_id = _create(aws, "stranger")
+
+    accounts.accounts_reconcile(payer="demo")
+    assert "AccountDrifted" in drain()
+
+    delivery = WebhookDelivery.objects.get(subscription_id=subscription.subscription.id)
+    assert delivery.event_type == "account.drifted"
+    assert delivery.payload["data"] == {
+        "account_id": aws_id,
+        "payer": "demo",
+        "kind": "discovered",
+        "detail": delivery.payload["data"]["detail"],
+    }
