@@ -19,13 +19,12 @@ from apps.clients import api as clients
 from apps.kernel import outbox
 from apps.workflow.models import Run
 from tests.conftest import EmulatedAws
-from tests.support.browser import SCREENSHOTS, BrowserMissing, chromium, screenshots_wanted
+from tests.support.browser import SCREENSHOTS, WAIT_SECONDS, BrowserMissing, Console, chromium, screenshots_wanted
 from tests.support.bus import drain
 from tests.support.factories import request_body
 from tests.support.faults import inject
 
 OPERATOR = ("operator", "a-long-operator-password")
-WAIT_SECONDS = 10
 
 
 @pytest.fixture(scope="session")
@@ -35,52 +34,6 @@ def browser() -> Iterator[WebDriver]:
             yield driver
     except BrowserMissing as missing:
         pytest.fail(str(missing), pytrace=False)
-
-
-class Console:
-    """The admin as an operator sees it, in the browser, against the live server."""
-
-    def __init__(self, driver: WebDriver, base_url: str) -> None:
-        self.driver = driver
-        self.base_url = base_url.rstrip("/")
-
-    def wait(self) -> WebDriverWait[WebDriver]:
-        return WebDriverWait(self.driver, WAIT_SECONDS)
-
-    def open(self, path: str) -> None:
-        self.driver.get(f"{self.base_url}{path}")
-
-    def visible(self, css: str) -> Any:
-        return self.wait().until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
-
-    def all_visible(self, css: str) -> list[Any]:
-        return list(self.wait().until(ec.visibility_of_all_elements_located((By.CSS_SELECTOR, css))))
-
-    def log_in(self, username: str, password: str) -> None:
-        """Through the login form, as a person would."""
-        self.driver.delete_all_cookies()
-        self.open("/admin/login/?next=/admin/")
-        self.visible("#id_username").send_keys(username)
-        self.visible("#id_password").send_keys(password)
-        self.visible("#login-form input[type=submit]").click()
-        self.wait().until(ec.url_to_be(f"{self.base_url}/admin/"))
-        self.visible("#user-tools")
-
-    def run_action(self, action: str, *, selected: list[str]) -> None:
-        """Tick the rows of a changelist, pick the action and press Go."""
-        for pk in selected:
-            box = self.visible(f"input.action-select[value='{pk}']")
-            if not box.is_selected():
-                box.click()
-        self.visible("select[name=action]").find_element(By.CSS_SELECTOR, f"option[value='{action}']").click()
-        self.visible("#changelist-form button[name=index]").click()
-
-    def messages(self) -> list[tuple[str, str]]:
-        """The messages the admin shows after an action: (level, text as shown; the admin
-        capitalises the first letter)."""
-        return [
-            (str(element.get_attribute("class")), element.text) for element in self.all_visible("ul.messagelist li")
-        ]
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from apps.intake.models import AccountRequest
 from apps.kernel.models import DeadLetter
 from apps.workflow.models import Run, StepRun
-from tests.e2e.browser.conftest import Console
+from tests.support.browser import Console
 
 # The timeline's state colours (apps/workflow/templates/admin/workflow/run/change_form.html).
 SUCCEEDED_GREEN = "rgba(46, 157, 91, 1)"

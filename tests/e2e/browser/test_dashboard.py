@@ -1,5 +1,6 @@
-"""The operator dashboard in a real browser: every chart is drawn (an inline SVG with a
-size) once an operator has logged in."""
+"""The operator dashboard in a real browser: with a request that went through the
+workflow (and failed), every chart is drawn — an inline SVG with a size — for an operator
+who logged in."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -7,7 +8,8 @@ from pathlib import Path
 from django.urls import reverse
 from selenium.webdriver.common.by import By
 
-from tests.e2e.browser.conftest import Console
+from apps.workflow.models import Run
+from tests.support.browser import Console
 
 CHARTS = (
     "requests-per-day",
@@ -19,7 +21,9 @@ CHARTS = (
 )
 
 
-def test_the_dashboard_draws_every_chart(operator: Console, screenshot: Callable[..., Path]) -> None:
+def test_the_dashboard_draws_every_chart(
+    failed_request: tuple[str, Run], operator: Console, screenshot: Callable[..., Path]
+) -> None:
     operator.open(reverse("admin:dashboard"))
 
     for name in CHARTS:
@@ -28,4 +32,6 @@ def test_the_dashboard_draws_every_chart(operator: Console, screenshot: Callable
         assert svg.is_displayed(), name
         assert svg.size["width"] > 0, name
         assert svg.size["height"] > 0, name
+        # An empty <svg> has a size too (300x150 by default): a drawn chart has marks in it.
+        assert svg.find_elements(By.CSS_SELECTOR, "path, rect, circle, line, polyline, polygon, text"), name
     screenshot("dashboard")
