@@ -15,12 +15,13 @@ STAGE ?= dev
 # Zappa (pinned once, in requirements-dev.txt) — never the test and lint tools.
 ZAPPA_PIN := $(shell grep -E '^zappa==' requirements-dev.txt)
 
-.PHONY: help run test lint format check-python clean package
+.PHONY: help run test lint format check-python clean package browser screenshots
 
 help:
 	@echo "make run    set up and start the whole service (embedded: SQLite, in-process broker, emulated AWS)"
 	@echo "make test   lint (ruff, mypy, import contracts, migrations) and the test suite"
 	@echo "make lint   the lint part only"
+	@echo "make screenshots  run the admin's browser tests and refresh docs/screenshots/"
 	@echo "make format apply ruff's formatting and fixes"
 	@echo "make package STAGE=dev   build the Lambda package of a Zappa stage into dist/bespoke-<stage>.zip"
 	@echo "make clean  remove the virtualenv and local data"
@@ -51,8 +52,24 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy .
 	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 
-test: lint
+# The operator console's browser tests drive Debian's Chromium through its chromedriver;
+# on a machine without them, install both (they fail, never skip, when missing).
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+browser:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ]; then \
+	  echo "The admin's browser tests need Chromium and chromedriver: installing Debian's chromium chromium-driver with apt-get."; \
+	  command -v apt-get >/dev/null || { echo "No apt-get here: install Chromium at $(CHROMIUM) and chromedriver at $(CHROMEDRIVER)." >&2; exit 1; }; \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver; \
+	fi
+
+test: lint browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+screenshots: $(VENV)/.installed-dev browser
+	BESPOKE_SCREENSHOTS=1 $(BIN)/pytest tests/e2e/browser $(PYTEST_ARGS)
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
