@@ -31,3 +31,12 @@ class BlueprintPlan:
     name: str
     version: int
     steps: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class AccountCount:
+    """How many accounts a payer manages in one environment (for the operator dashboard)."""
+
+    payer: str
+    environment: str
+    count: int

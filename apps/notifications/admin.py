@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.console.pills import pill_column
 from apps.notifications.contracts import WEBHOOK_EVENT_TYPES
 from apps.notifications.models import EmailNotification, WebhookDelivery, WebhookSubscription
 from apps.notifications.services import delivery_redeliver, subscription_create, webhook_url_problem
@@ -95,7 +96,15 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("id", "subscription", "event_type", "state", "attempts", "last_status_code", "created_at")
+    list_display = (
+        "id",
+        "subscription",
+        "event_type",
+        pill_column("state"),
+        "attempts",
+        "last_status_code",
+        "created_at",
+    )
     list_filter = ("state", "event_type", "subscription")
     search_fields = ("id", "event_id", "subscription__url", "subscription__client_id")
     date_hierarchy = "created_at"
