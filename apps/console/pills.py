@@ -57,7 +57,7 @@ def usage_bar(fraction: float, text: str) -> SafeString:
     level = "full" if fraction >= 0.9 else "high" if fraction >= 0.7 else ""
     return format_html(
         '<span class="usage" data-value="{}"><span class="usage-track"><span class="usage-fill {}" '
-        'style="width: {}%"></span></span><strong>{}</strong> <small>{}</small></span>',
+        'style="width: {}%"></span></span><span class="usage-text">{} ({})</span></span>',
         f"{fraction * 100:.1f}",
         level,
         f"{min(max(fraction, 0.0), 1.0) * 100:.1f}",

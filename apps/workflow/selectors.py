@@ -49,6 +49,7 @@ def run_finishes(*, since: datetime, until: datetime | None = None) -> list[RunF
     return [
         RunFinish(request_id=request_id, status=status, started_at=started, finished_at=finished)
         for request_id, status, started, finished in rows
+        if finished is not None  # always, by the filter; for the type checker
     ]
 
 
@@ -61,4 +62,5 @@ def step_outcomes(*, since: datetime, until: datetime | None = None) -> list[Ste
     return [
         StepOutcome(name=name, state=state, started_at=started, finished_at=finished)
         for name, state, started, finished in rows
+        if finished is not None  # always, by the filter; for the type checker
     ]
