@@ -24,8 +24,14 @@ _DELIVERY_FIELDS = (
 )
 
 
+# A busy subscription has thousands of deliveries; its page shows the newest (all are in
+# the deliveries list, filtered by subscription).
+RECENT_DELIVERIES = 20
+
+
 class WebhookDeliveryInline(admin.TabularInline):  # type: ignore[type-arg]
     model = WebhookDelivery
+    verbose_name_plural = f"recent deliveries (newest {RECENT_DELIVERIES})"
     fields = _DELIVERY_FIELDS
     readonly_fields = fields
     ordering = ("-created_at",)
@@ -69,6 +75,13 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("id", "url", "client_id", "description")
     inlines = [WebhookDeliveryInline]
     form = WebhookSubscriptionForm
+
+    def get_formset_kwargs(self, request: HttpRequest, obj: WebhookSubscription, inline: Any, prefix: str) -> Any:
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, WebhookDeliveryInline) and obj.pk:
+            newest = WebhookDelivery.objects.filter(subscription=obj).order_by("-created_at")[:RECENT_DELIVERIES]
+            kwargs["queryset"] = WebhookDelivery.objects.filter(id__in=list(newest.values_list("id", flat=True)))
+        return kwargs
 
     def get_fields(self, request: HttpRequest, obj: WebhookSubscription | None = None) -> Any:
         if obj is None:

@@ -144,3 +144,28 @@ def test_a_valid_blueprint_is_saved_as_its_first_version(staff: Client) -> None:
     assert page.status_code == 302
     blueprint = Blueprint.objects.get()
     assert (blueprint.name, blueprint.version, blueprint.versions.count()) == ("default", 1, 1)
+
+
+def test_a_subscription_page_lists_only_its_newest_deliveries(staff: Client) -> None:
+    subscription = WebhookSubscription.objects.create(
+        id="sub-1", client_id="c-1", url="https://hooks.example.com/x", secret="s", created_at=NOW
+    )
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            id=f"d-{n}",
+            subscription=subscription,
+            event_id=f"event-{n:02d}",
+            event_type="run.succeeded",
+            payload={},
+            state="succeeded",
+            created_at=NOW + timedelta(minutes=n),
+        )
+        for n in range(25)
+    )
+
+    html = staff.get(f"/admin/notifications/webhooksubscription/{subscription.id}/change/").content.decode()
+
+    assert "event-24" in html
+    assert "event-05" in html
+    assert "event-04" not in html
+    assert "event-00" not in html
