@@ -289,10 +289,11 @@ def render(chart: Chart) -> SafeString:
                 base += value
         if i % label_every == 0:
             short = category[5:] if len(category) == 10 and category[4] == "-" else category
+            short = short if len(short) <= 16 else short[:15] + "…"  # the notes give it in full
             lx, ly = LEFT + slot * (i + 0.5), TOP + plot_h + 14
             parts.append(
                 f'<text class="tick" x="{lx:.1f}" y="{ly}" text-anchor="end" '
-                f'transform="rotate(-35 {lx:.1f} {ly})">{escape(short[:18])}</text>'
+                f'transform="rotate(-35 {lx:.1f} {ly})">{escape(short)}</text>'
             )
     # Axes and their labels.
     parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_h}"/>')
