@@ -1,6 +1,12 @@
-from django.contrib import admin
+from typing import Any
 
-from apps.accounts.models import ManagedAccount, Payer, QuotaBucket
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from apps.accounts.models import Blueprint, ManagedAccount, Payer, QuotaBucket
+from apps.accounts.services import InvalidBlueprint, blueprint_save, blueprint_validate
+from apps.console.pills import pill_column
 
 
 @admin.register(Payer)
@@ -19,7 +25,15 @@ class PayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(ManagedAccount)
 class ManagedAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("aws_account_id", "email", "payer", "status", "created_at", "slot_taken_at", "slot_released_at")
+    list_display = (
+        "aws_account_id",
+        "email",
+        "payer",
+        pill_column("status"),
+        "created_at",
+        "slot_taken_at",
+        "slot_released_at",
+    )
     list_filter = ("status", "payer")
     search_fields = ("aws_account_id", "email", "name", "request_id")
     readonly_fields = [f.name for f in ManagedAccount._meta.fields]
@@ -37,3 +51,48 @@ class QuotaBucketAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
+
+
+class BlueprintForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Blueprint
+        fields = ("payer", "name", "description", "environment", "regulated", "definition", "active")
+
+    def clean_definition(self) -> Any:
+        # The same check as the API: known steps whose dependencies form a DAG.
+        definition = self.cleaned_data.get("definition")
+        try:
+            blueprint_validate(definition)
+        except InvalidBlueprint as error:
+            raise forms.ValidationError(error.message) from error
+        return definition
+
+
+@admin.register(Blueprint)
+class BlueprintAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = BlueprintForm
+    list_display = ("name", "payer", "environment", "regulated", "version", "active", "updated_at")
+    list_filter = ("payer", "environment", "regulated", "active")
+    search_fields = ("name", "description")
+    readonly_fields = ("version", "updated_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Blueprint | None = None) -> Any:
+        # A blueprint is found by payer and name; renaming would orphan its versions' history.
+        return (*self.readonly_fields, "payer", "name") if obj is not None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: Blueprint, form: Any, change: bool) -> None:
+        # Through the service so a changed definition becomes a new, pinned version.
+        saved = blueprint_save(
+            payer_name=obj.payer.name,
+            name=obj.name,
+            definition=obj.definition,
+            environment=obj.environment,
+            regulated=obj.regulated,
+            description=obj.description,
+            saved_by=request.user.get_username(),
+        )
+        if saved.active != obj.active:
+            saved.active = obj.active
+            saved.save(update_fields=["active"])
+        obj.pk = saved.pk
+        obj.refresh_from_db()

@@ -44,3 +44,9 @@ __all__ = [
     "payer_settings",
     "payer_upsert",
 ]
+
+# The operator dashboard's reads.
+from apps.accounts.contracts import AccountCount
+from apps.accounts.selectors import account_counts_by_payer_environment
+
+__all__ += ["AccountCount", "account_counts_by_payer_environment"]

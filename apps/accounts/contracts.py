@@ -70,3 +70,12 @@ class ActiveAccount:
     account_id: str
     aws_account_id: str
     payer: str
+
+
+@dataclass(frozen=True)
+class AccountCount:
+    """How many accounts a payer manages in one environment (for the operator dashboard)."""
+
+    payer: str
+    environment: str
+    count: int

@@ -1,6 +1,8 @@
 from datetime import datetime
 
-from apps.accounts.contracts import AccountSummary, BlueprintPlan, PayerSummary
+from django.db.models import Count
+
+from apps.accounts.contracts import AccountCount, AccountSummary, BlueprintPlan, PayerSummary
 from apps.accounts.models import Blueprint, ManagedAccount, Payer
 from apps.accounts.quotas import peak_in_flight
 
@@ -87,3 +89,18 @@ def creations_in_flight_peak(*, organization_id: str | None = None) -> int:
     """The most account creations ever in flight at once (per organization when named),
     from the recorded slot timestamps."""
     return peak_in_flight(creation_slot_intervals(organization_id=organization_id))
+
+
+# Accounts Bespoke manages now: being created, live, or on their way out.
+_MANAGED_STATUSES = (ManagedAccount.Status.CREATING, ManagedAccount.Status.ACTIVE, ManagedAccount.Status.CLOSING)
+
+
+def account_counts_by_payer_environment() -> list[AccountCount]:
+    """Managed accounts per payer and environment, ordered by payer then environment."""
+    rows = (
+        ManagedAccount.objects.filter(status__in=_MANAGED_STATUSES)
+        .values("payer__name", "environment")
+        .annotate(count=Count("id"))
+        .order_by("payer__name", "environment")
+    )
+    return [AccountCount(payer=row["payer__name"], environment=row["environment"], count=row["count"]) for row in rows]

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.console.pills import pill_column
 from apps.intake.models import AccountRequest
 from apps.intake.services import request_approve, request_cancel, request_reject, request_retry
 from apps.kernel.errors import ApplicationError
@@ -9,7 +10,16 @@ from apps.kernel.errors import ApplicationError
 
 @admin.register(AccountRequest)
 class AccountRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("id", "account_email", "payer", "environment", "region", "regulated", "status", "created_at")
+    list_display = (
+        "id",
+        "account_email",
+        "payer",
+        "environment",
+        "region",
+        "regulated",
+        pill_column("status"),
+        "created_at",
+    )
     list_filter = ("status", "payer", "environment", "region", "regulated")
     search_fields = ("id", "account_email", "external_transaction_id", "client_id")
     date_hierarchy = "created_at"

@@ -1,15 +1,18 @@
 """The intake context's public surface."""
 
-from apps.intake.contracts import AccountRequested, AccountRequestSummary
-from apps.intake.selectors import request_get
+from apps.intake.contracts import AccountRequested, AccountRequestSummary, RequestActivity
+from apps.intake.selectors import request_activity, request_created_times, request_get
 from apps.intake.services import RequestStateConflict, request_approve, request_cancel, request_reject, request_retry
 
 __all__ = [
     "AccountRequestSummary",
     "AccountRequested",
+    "RequestActivity",
     "RequestStateConflict",
+    "request_activity",
     "request_approve",
     "request_cancel",
+    "request_created_times",
     "request_get",
     "request_reject",
     "request_retry",

@@ -55,3 +55,12 @@ class AccountRequestSummary:
     failure: str
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestActivity:
+    """One request as the operator dashboard counts it: when it arrived and where it stands."""
+
+    request_id: str
+    status: str
+    created_at: datetime

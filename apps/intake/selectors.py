@@ -1,4 +1,7 @@
-from apps.intake.contracts import AccountRequestSummary
+from collections.abc import Iterable
+from datetime import datetime
+
+from apps.intake.contracts import AccountRequestSummary, RequestActivity
 from apps.intake.models import AccountRequest
 
 
@@ -37,3 +40,18 @@ def request_list(
     if status:
         queryset = queryset.filter(status=status)
     return queryset.count(), [summarize(r) for r in queryset.order_by("-created_at")[offset : offset + limit]]
+
+
+def request_activity(*, since: datetime, until: datetime | None = None) -> list[RequestActivity]:
+    """Requests created in ``[since, until)``, oldest first (the dashboard buckets them by day)."""
+    queryset = AccountRequest.objects.filter(created_at__gte=since)
+    if until is not None:
+        queryset = queryset.filter(created_at__lt=until)
+    rows = queryset.order_by("created_at").values_list("id", "status", "created_at")
+    return [RequestActivity(request_id=id_, status=status, created_at=created) for id_, status, created in rows]
+
+
+def request_created_times(*, request_ids: Iterable[str]) -> dict[str, datetime]:
+    """When each of ``request_ids`` was created (ids intake doesn't know are left out)."""
+    ids = list(request_ids)
+    return dict(AccountRequest.objects.filter(id__in=ids).values_list("id", "created_at")) if ids else {}

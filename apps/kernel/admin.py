@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from apps.console.pills import pill_column
 from apps.kernel.deadletters import dead_letter_discard, dead_letter_redrive
 from apps.kernel.errors import ApplicationError
 from apps.kernel.models import DeadLetter, OutboxMessage
@@ -12,7 +13,15 @@ from apps.kernel.models import DeadLetter, OutboxMessage
 
 @admin.register(DeadLetter)
 class DeadLetterAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("created_at", "message_type", "handler", "error_code", "attempts", "state", "resolved_by")
+    list_display = (
+        "created_at",
+        "message_type",
+        "handler",
+        "error_code",
+        "attempts",
+        pill_column("state"),
+        "resolved_by",
+    )
     list_filter = ("state", "handler", "message_type", "error_code")
     search_fields = ("id", "message_id", "error", "handler")
     date_hierarchy = "created_at"

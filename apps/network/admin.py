@@ -3,7 +3,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.safestring import SafeString
 
+from apps.console.pills import usage_bar
 from apps.kernel.errors import ApplicationError
 from apps.network.models import Allocation, IpPool
 from apps.network.selectors import pool_utilisation
@@ -49,11 +51,11 @@ class IpPoolAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         obj.refresh_from_db()
 
     @admin.display(description="utilisation")
-    def utilisation(self, obj: IpPool) -> str:
+    def utilisation(self, obj: IpPool) -> str | SafeString:
         if not obj.pk:
             return "-"
         [usage] = pool_utilisation(pool_ids=[obj.pk])
-        return f"{usage.fraction:.1%} ({usage.allocated_addresses} of {usage.total_addresses} addresses)"
+        return usage_bar(usage.fraction, f"{usage.allocated_addresses} of {usage.total_addresses} addresses")
 
 
 @admin.register(Allocation)

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.console.pills import pill_column
 from apps.notifications.contracts import WEBHOOK_EVENT_TYPES
 from apps.notifications.models import EmailNotification, WebhookDelivery, WebhookSubscription
 from apps.notifications.services import delivery_redeliver, subscription_create, webhook_url_problem
@@ -23,8 +24,14 @@ _DELIVERY_FIELDS = (
 )
 
 
+# A busy subscription has thousands of deliveries; its page shows the newest (all are in
+# the deliveries list, filtered by subscription).
+RECENT_DELIVERIES = 20
+
+
 class WebhookDeliveryInline(admin.TabularInline):  # type: ignore[type-arg]
     model = WebhookDelivery
+    verbose_name_plural = f"recent deliveries (newest {RECENT_DELIVERIES})"
     fields = _DELIVERY_FIELDS
     readonly_fields = fields
     ordering = ("-created_at",)
@@ -69,6 +76,13 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     inlines = [WebhookDeliveryInline]
     form = WebhookSubscriptionForm
 
+    def get_formset_kwargs(self, request: HttpRequest, obj: WebhookSubscription, inline: Any, prefix: str) -> Any:
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, WebhookDeliveryInline) and obj.pk:
+            newest = WebhookDelivery.objects.filter(subscription=obj).order_by("-created_at")[:RECENT_DELIVERIES]
+            kwargs["queryset"] = WebhookDelivery.objects.filter(id__in=list(newest.values_list("id", flat=True)))
+        return kwargs
+
     def get_fields(self, request: HttpRequest, obj: WebhookSubscription | None = None) -> Any:
         if obj is None:
             return ("client_id", "url", "events", "description")
@@ -95,7 +109,15 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("id", "subscription", "event_type", "state", "attempts", "last_status_code", "created_at")
+    list_display = (
+        "id",
+        "subscription",
+        "event_type",
+        pill_column("state"),
+        "attempts",
+        "last_status_code",
+        "created_at",
+    )
     list_filter = ("state", "event_type", "subscription")
     search_fields = ("id", "event_id", "subscription__url", "subscription__client_id")
     date_hierarchy = "created_at"

@@ -3,6 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
+from apps.console.pills import pill_column, status_tone
 from apps.kernel import clock
 from apps.workflow.models import Run, StepRun
 
@@ -26,6 +27,7 @@ def timeline(run: Run) -> dict[str, Any]:
                 "name": step.name,
                 "legacy_name": step.legacy_name,
                 "state": step.state,
+                "tone": status_tone(step.state),
                 "attempts": step.attempts,
                 "started_at": step.started_at,
                 "finished_at": step.finished_at,
@@ -62,7 +64,15 @@ class StepRunInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("id", "request_id", "status", "blueprint_name", "blueprint_version", "started_at", "finished_at")
+    list_display = (
+        "id",
+        "request_id",
+        pill_column("status"),
+        "blueprint_name",
+        "blueprint_version",
+        "started_at",
+        "finished_at",
+    )
     list_filter = ("status",)
     search_fields = ("id", "request_id")
     readonly_fields = (
@@ -91,7 +101,7 @@ class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(StepRun)
 class StepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("run", "name", "legacy_name", "state", "attempts", "started_at", "finished_at")
+    list_display = ("run", "name", "legacy_name", pill_column("state"), "attempts", "started_at", "finished_at")
     list_filter = ("state", "name")
     search_fields = ("run__id", "run__request_id", "name")
     readonly_fields = [f.name for f in StepRun._meta.fields]

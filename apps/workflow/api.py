@@ -3,10 +3,12 @@
 from apps.workflow.contracts import (
     RunCancelled,
     RunFailed,
+    RunFinish,
     RunResumed,
     RunStarted,
     RunSucceeded,
     RunSummary,
+    StepOutcome,
     StepSummary,
 )
 from apps.workflow.plans import (
@@ -18,7 +20,7 @@ from apps.workflow.plans import (
     execution_order,
     plan_from_blueprint,
 )
-from apps.workflow.selectors import run_for_request, run_get
+from apps.workflow.selectors import run_finishes, run_for_request, run_get, step_outcomes
 from apps.workflow.services import RunControlError, run_cancel, run_retry, run_sweep_stuck
 
 __all__ = [
@@ -29,17 +31,21 @@ __all__ = [
     "RunCancelled",
     "RunControlError",
     "RunFailed",
+    "RunFinish",
     "RunResumed",
     "RunStarted",
     "RunSucceeded",
     "RunSummary",
+    "StepOutcome",
     "StepSpec",
     "StepSummary",
     "execution_order",
     "plan_from_blueprint",
     "run_cancel",
+    "run_finishes",
     "run_for_request",
     "run_get",
     "run_retry",
     "run_sweep_stuck",
+    "step_outcomes",
 ]

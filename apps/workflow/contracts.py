@@ -83,3 +83,23 @@ class RunSummary:
     finished_at: datetime | None
     failure: str
     steps: tuple[StepSummary, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinish:
+    """A finished run as the operator dashboard measures it."""
+
+    request_id: str
+    status: str
+    started_at: datetime
+    finished_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepOutcome:
+    """A finished step run (succeeded or failed) as the operator dashboard measures it."""
+
+    name: str
+    state: str
+    started_at: datetime | None
+    finished_at: datetime

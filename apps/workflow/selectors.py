@@ -1,5 +1,7 @@
-from apps.workflow.contracts import RunSummary, StepSummary
-from apps.workflow.models import Run
+from datetime import datetime
+
+from apps.workflow.contracts import RunFinish, RunSummary, StepOutcome, StepSummary
+from apps.workflow.models import Run, StepRun
 
 
 def run_for_request(*, request_id: str) -> RunSummary | None:
@@ -36,3 +38,29 @@ def _summarize(run: Run) -> RunSummary:
             for step in run.steps.all()
         ),
     )
+
+
+def run_finishes(*, since: datetime, until: datetime | None = None) -> list[RunFinish]:
+    """Runs that finished in ``[since, until)``, oldest first."""
+    queryset = Run.objects.filter(finished_at__gte=since)
+    if until is not None:
+        queryset = queryset.filter(finished_at__lt=until)
+    rows = queryset.order_by("finished_at").values_list("request_id", "status", "started_at", "finished_at")
+    return [
+        RunFinish(request_id=request_id, status=status, started_at=started, finished_at=finished)
+        for request_id, status, started, finished in rows
+        if finished is not None  # always, by the filter; for the type checker
+    ]
+
+
+def step_outcomes(*, since: datetime, until: datetime | None = None) -> list[StepOutcome]:
+    """Step runs that succeeded or failed in ``[since, until)`` (skipped steps did no work)."""
+    queryset = StepRun.objects.filter(finished_at__gte=since, state__in=[StepRun.State.SUCCEEDED, StepRun.State.FAILED])
+    if until is not None:
+        queryset = queryset.filter(finished_at__lt=until)
+    rows = queryset.order_by("finished_at").values_list("name", "state", "started_at", "finished_at")
+    return [
+        StepOutcome(name=name, state=state, started_at=started, finished_at=finished)
+        for name, state, started, finished in rows
+        if finished is not None  # always, by the filter; for the type checker
+    ]

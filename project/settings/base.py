@@ -19,7 +19,9 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # First, so its admin templates (base_site, index) take precedence over the admin's own.
+    "apps.console",
+    "apps.console.sites.ConsoleAdminConfig",  # django.contrib.admin, with the dashboard
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
