@@ -67,10 +67,16 @@ class Chart:
     unit: str = ""
     y_max: float | None = None
     notes: tuple[str, ...] = field(default=())
+    # Categories that exist only with data (pools, steps seen): 0 is a value, not "no data".
+    zero_is_data: bool = False
 
     @property
     def empty(self) -> bool:
-        return not self.categories or not any(v for s in self.series for v in s.values)
+        if not self.categories:
+            return True
+        if self.zero_is_data:
+            return all(v is None for s in self.series for v in s.values)
+        return not any(v for s in self.series for v in s.values)
 
 
 def window(*, now: datetime, days: int) -> tuple[datetime, list[date]]:
@@ -133,6 +139,7 @@ def step_failure_rates(*, outcomes: Iterable[tuple[str, str]]) -> Chart:
     names = sorted(finished)
     return Chart(
         name="step-failure-rates",
+        zero_is_data=True,
         title="Step failure rate",
         x_label="Step",
         y_label="Failed ÷ finished (%)",
@@ -190,6 +197,7 @@ def pool_utilisation(*, pools: Iterable[tuple[str, int, int]]) -> Chart:
     rows = list(pools)
     return Chart(
         name="pool-utilisation",
+        zero_is_data=True,
         title="IP pool utilisation",
         x_label="Pool",
         y_label="Allocated ÷ capacity (%)",
@@ -208,7 +216,10 @@ def pool_utilisation(*, pools: Iterable[tuple[str, int, int]]) -> Chart:
 
 
 def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
+    """Two decimals, or two significant digits below 1 (a run of seconds is 0.0042 min, not 0)."""
+    if value is None:
+        return None
+    return round(value, 2) if abs(value) >= 1 else float(f"{value:.2g}")
 
 
 # --- drawing -------------------------------------------------------------------------

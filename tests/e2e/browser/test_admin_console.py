@@ -99,7 +99,7 @@ def test_redriving_a_dead_letter_from_the_admin_marks_it_redriven(
         ("info", f"RunStep → accounts.run_step: retried request {request_id} from its failed steps.")
     ]
     operator.open("/admin/kernel/deadletter/")
-    [state] = operator.all_visible("#result_list td.field-state")
-    assert state.text == "Redriven"
+    [state] = operator.all_visible("#result_list td.field-state_pill .pill")
+    assert state.get_attribute("data-status") == "redriven"
     letter.refresh_from_db()
     assert (letter.state, letter.resolved_by) == ("redriven", "admin:operator")
