@@ -9,6 +9,7 @@ v1 = (
         path("", include("apps.notifications.rest.urls")),
         path("", include("tasks.rest")),
         path("", include("apps.clients.rest")),
+        path("", include("apps.audit.rest")),
     ],
     "v1",
 )

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "apps.network",
     "apps.notifications",
     "apps.compliance",
+    "apps.audit",
     "tasks",
 ]
 
@@ -45,6 +46,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -149,6 +151,8 @@ STEP_MAX_REDISPATCHES = env_int("STEP_MAX_REDISPATCHES", 2)
 STUCK_SWEEP_INTERVAL_SECONDS = env_int("STUCK_SWEEP_INTERVAL_SECONDS", 60)
 # Who hears about dead letters by email (comma-separated).
 OPERATOR_EMAILS = env_list("OPERATOR_EMAILS", [])
+# Proxies (addresses or CIDRs) whose X-Forwarded-For the audit log believes; empty: REMOTE_ADDR only.
+AUDIT_TRUSTED_PROXIES = env_list("AUDIT_TRUSTED_PROXIES", [])
 # Retries of a message whose handler raised a retryable error.
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 8)
 TASK_RETRY_BASE_SECONDS = env_float("TASK_RETRY_BASE_SECONDS", 2.0)
