@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import structlog
@@ -176,7 +175,6 @@ def _actor(request: HttpRequest) -> tuple[str, str]:
 # --- What -------------------------------------------------------------------------------
 
 
-@cache
 def _admin_prefix() -> str | None:
     try:
         return reverse("admin:index")
@@ -241,7 +239,7 @@ def _api_entry(request: HttpRequest, response: HttpResponse, body: Any) -> dict[
 
 def _admin_entry(request: HttpRequest, scope: Scope) -> dict[str, Any]:
     match = request.resolver_match
-    actor_type, actor = _actor(request)
+    _, actor = _actor(request)
     entry: dict[str, Any] = {
         "actor_type": OPERATOR,
         "actor": actor,
