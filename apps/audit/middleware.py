@@ -8,8 +8,8 @@ hook in other contexts needed. For the admin it is the Django user.
 
 What changed: the API's request and response bodies (redacted); for the admin, the rows
 that changed. Model signals are connected once and act only while a request's audit
-scope (a contextvar) is open, so saves by workers, commands or other threads are never
-attributed to a request.
+scope (a contextvar the middleware opens for admin requests) is open, so saves by
+workers, commands or other threads are never attributed to a request.
 
 A failed audit write is logged at error level with everything the entry would have held
 and the response still goes out: by then the change is committed, and turning it into a
@@ -237,9 +237,10 @@ def _api_entry(request: HttpRequest, response: HttpResponse, body: Any) -> dict[
     }
 
 
-def _admin_entry(request: HttpRequest, scope: Scope) -> dict[str, Any]:
+def _admin_entry(request: HttpRequest, scope: Scope, operator: str) -> dict[str, Any]:
     match = request.resolver_match
     _, actor = _actor(request)
+    actor = actor or operator
     entry: dict[str, Any] = {
         "actor_type": OPERATOR,
         "actor": actor,
@@ -285,12 +286,19 @@ class AuditMiddleware:
         kind = _kind(request)
         if kind is None:
             return self.get_response(request)
-        body = _request_body(request) if kind == "api" else None
-        with audit_scope() as scope:
+        body: Any = None
+        scope, operator = Scope(), ""
+        if kind == "api":
+            body = _request_body(request)
             response = self.get_response(request)
+        else:
+            # Who is known before the view too: a logout ends with an anonymous user.
+            _, operator = _actor(request)
+            with audit_scope() as scope:  # row changes only for the admin: the API has its bodies
+                response = self.get_response(request)
         entry: dict[str, Any] = {}
         try:
-            entry = _api_entry(request, response, body) if kind == "api" else _admin_entry(request, scope)
+            entry = _api_entry(request, response, body) if kind == "api" else _admin_entry(request, scope, operator)
             entry_record(
                 **entry,
                 source_ip=source_ip(request),

@@ -114,3 +114,11 @@ def test_an_admin_login_is_recorded_without_the_password(admin_user: User) -> No
     stored = json.dumps([[e.before, e.after] for e in (ok, bad)])
     assert "hunter2-guess" not in stored
     assert admin_user.password not in stored  # the hash either
+
+
+def test_a_logout_is_recorded_against_who_logged_out(admin_client: Client, admin_user: User) -> None:
+    answer = admin_client.post("/admin/logout/")
+
+    assert answer.status_code == 200
+    [entry] = AuditEntry.objects.filter(action="admin:logout")
+    assert (entry.actor_type, entry.actor) == ("operator", admin_user.username)
