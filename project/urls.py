@@ -10,6 +10,7 @@ v1 = (
         path("", include("tasks.rest")),
         path("", include("apps.clients.rest")),
         path("", include("apps.compliance.rest.urls")),
+        path("", include("apps.audit.rest")),
     ],
     "v1",
 )

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.network",
     "apps.notifications",
     "apps.compliance",
+    "apps.audit",
     "tasks",
 ]
 
@@ -47,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -155,6 +157,8 @@ RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 900)
 COMPLIANCE_POLL_INTERVAL_SECONDS = env_int("COMPLIANCE_POLL_INTERVAL_SECONDS", 3600)
 # Who hears about dead letters by email (comma-separated).
 OPERATOR_EMAILS = env_list("OPERATOR_EMAILS", [])
+# Proxies (addresses or CIDRs) whose X-Forwarded-For the audit log believes; empty: REMOTE_ADDR only.
+AUDIT_TRUSTED_PROXIES = env_list("AUDIT_TRUSTED_PROXIES", [])
 # Retries of a message whose handler raised a retryable error.
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 8)
 TASK_RETRY_BASE_SECONDS = env_float("TASK_RETRY_BASE_SECONDS", 2.0)
