@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from project import health
+from project import docs, health
 
 v1 = (
     [
@@ -9,6 +9,8 @@ v1 = (
         path("", include("apps.notifications.rest.urls")),
         path("", include("tasks.rest")),
         path("", include("apps.clients.rest")),
+        path("schema", docs.SchemaView.as_view(), name="schema"),
+        path("docs", docs.DocsView.as_view(), name="docs"),
     ],
     "v1",
 )
