@@ -8,14 +8,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import permissions
 
 
-class SchemaView(SpectacularAPIView):  # type: ignore[misc]
+class SchemaView(SpectacularAPIView):
     required_scopes: tuple[str, ...] = ()  # documentation: no token needed
     authentication_classes: list[type] = []
     permission_classes = [permissions.AllowAny]
     throttle_classes: list[type] = []
 
 
-class DocsView(SpectacularSwaggerView):  # type: ignore[misc]
+class DocsView(SpectacularSwaggerView):
     required_scopes: tuple[str, ...] = ()  # documentation: no token needed
     authentication_classes: list[type] = []
     permission_classes = [permissions.AllowAny]

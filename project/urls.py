@@ -1,9 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from project import docs, health
 
-v1 = (
+v1: tuple[list[URLPattern | URLResolver], str] = (
     [
         path("", include("apps.intake.rest.urls")),
         path("", include("apps.notifications.rest.urls")),

@@ -57,12 +57,12 @@ def scopes_for(view: Any, method: str) -> tuple[str, ...] | None:
     return None if required is None else tuple(required)
 
 
-class AutoSchema(SpectacularAutoSchema):  # type: ignore[misc]
+class AutoSchema(SpectacularAutoSchema):
     def _authenticates(self) -> bool:
         open_to_all = any(isinstance(permission, permissions.AllowAny) for permission in self.view.get_permissions())
         return bool(self.view.get_authenticators()) and not open_to_all
 
-    def get_description(self) -> str:
+    def get_description(self) -> str:  # type: ignore[override]
         description: str = super().get_description() or ""
         scopes = scopes_for(self.view, self.method)
         if scopes is None or not self._authenticates():

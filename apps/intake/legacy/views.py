@@ -149,7 +149,7 @@ class LegacyErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
     code = serializers.IntegerField()
     message = serializers.CharField()
     detail = serializers.CharField(required=False)
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()), required=False, help_text="By camelCase field."
     )
     requestId = serializers.CharField(required=False, allow_null=True, help_text="The live duplicate (4090).")

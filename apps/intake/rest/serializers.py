@@ -140,9 +140,9 @@ class AccountRequestAcceptedSerializer(serializers.Serializer):  # type: ignore[
 class PlanStepSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField()
     legacy_name = serializers.CharField(allow_null=True, allow_blank=True)
-    context = serializers.CharField()
+    context = serializers.CharField()  # type: ignore[assignment]
     depends_on = serializers.ListField(child=serializers.CharField())
-    required = serializers.BooleanField()
+    required = serializers.BooleanField()  # type: ignore[assignment]
     wave = serializers.IntegerField()
     params = serializers.DictField()
     creates = serializers.JSONField()
@@ -198,7 +198,7 @@ class StepStatusSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField()
     legacy_name = serializers.CharField(allow_null=True)
     state = serializers.CharField()
-    required = serializers.BooleanField()
+    required = serializers.BooleanField()  # type: ignore[assignment]
     depends_on = serializers.ListField(child=serializers.CharField())
     attempts = serializers.IntegerField()
     started_at = serializers.DateTimeField(allow_null=True)
