@@ -21,6 +21,7 @@ from apps.kernel.deadletters import (
 from apps.kernel.errors import ApplicationError
 from apps.kernel.models import DeadLetter
 from apps.kernel.openapi import ErrorSerializer
+from apps.kernel.rest import MAX_OFFSET
 
 
 def _present(letter: DeadLetterSummary) -> dict[str, Any]:
@@ -75,7 +76,7 @@ _NOT_PENDING = OpenApiResponse(ErrorSerializer, description="The dead letter is 
 class ListQuery(serializers.Serializer):  # type: ignore[type-arg]
     state = serializers.ChoiceField(choices=DeadLetter.State.values, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class DeadLetterCollectionView(APIView):

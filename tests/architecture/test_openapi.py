@@ -44,8 +44,10 @@ def test_the_schema_is_served_as_json_and_yaml_without_a_token() -> None:
     as_json = api.get("/v1/schema?format=json")
     as_yaml = api.get("/v1/schema")
 
-    assert as_json.status_code == 200 and as_json["Content-Type"].startswith("application/vnd.oai.openapi+json")
-    assert as_yaml.status_code == 200 and as_yaml["Content-Type"].startswith("application/vnd.oai.openapi")
+    assert as_json.status_code == 200
+    assert as_json["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    assert as_yaml.status_code == 200
+    assert as_yaml["Content-Type"].startswith("application/vnd.oai.openapi")
     assert yaml.safe_load(as_yaml.content) == json.loads(as_json.content)
 
 
@@ -101,8 +103,10 @@ def test_each_operation_names_its_scopes_and_only_scoped_ones_answer_403(schema:
 
     assert "**Scopes:** `requests:write`." in create["description"]
     assert "**Scopes:** `requests:read`." in listing["description"]
-    assert "403" in create["responses"] and "403" in listing["responses"]
-    assert "any client's token" in tokens["description"] and "403" not in tokens["responses"]
+    assert "403" in create["responses"]
+    assert "403" in listing["responses"]
+    assert "any client's token" in tokens["description"]
+    assert "403" not in tokens["responses"]
     assert create["security"] == [{"bearerAuth": []}]
 
 

@@ -25,6 +25,7 @@ from apps.intake.selectors import request_get, request_list
 from apps.intake.services import request_cancel, request_retry, request_submit
 from apps.kernel.errors import NotFound
 from apps.kernel.openapi import ErrorSerializer
+from apps.kernel.rest import MAX_OFFSET
 from apps.workflow import api as workflow
 
 # A real request, as the documentation's example.
@@ -133,7 +134,7 @@ def present_request(http: Request, summary: AccountRequestSummary) -> dict[str, 
 class ListQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     status = serializers.ChoiceField(choices=STATUSES, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class AccountRequestCollectionView(APIView):

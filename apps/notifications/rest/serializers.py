@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.kernel.rest import MAX_OFFSET
 from apps.notifications.contracts import WEBHOOK_EVENT_TYPES
 from apps.notifications.services import webhook_url_problem
 
@@ -42,7 +43,7 @@ class SubscriptionInputSerializer(serializers.Serializer):  # type: ignore[type-
 
 class DeliveryListQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 # --- Answers, as documented in the OpenAPI schema -------------------------------------
