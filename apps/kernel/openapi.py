@@ -4,8 +4,9 @@ Every view gets, without annotating anything:
 
 - the error responses the project's one exception handler (``apps.kernel.rest``) answers:
   401 when the view authenticates, 403 when it declares ``required_scopes``, 429 when it
-  is throttled, 400 when it takes a body or query parameters, 404 when its path has
-  parameters — all as the ``Error`` component (``{code, message, extra}``);
+  is throttled, 400 when it takes a body or query parameters, 415 when it takes a JSON
+  body and refuses others, 404 when its path has parameters — all as the ``Error``
+  component (``{code, message, extra}``);
 - a line in its description naming the scopes its token needs (read from
   ``required_scopes``, per method or one tuple for all);
 - the bearer token security scheme (an extension of the clients' authentication class,
@@ -20,6 +21,7 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import permissions, serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 
 ERROR_DESCRIPTIONS = {
     "400": "The request is invalid (`validation_error`, `parse_error` or a domain error).",
@@ -27,6 +29,7 @@ ERROR_DESCRIPTIONS = {
     "403": "The token lacks a scope this operation needs (`permission_denied`).",
     "404": "No such resource, or not the client's own (`not_found`).",
     "409": "The request conflicts with the resource's current state.",
+    "415": "The body is not `application/json` (`unsupported_media_type`).",
     "429": "The client is over its rate limit (`throttled`); retry after `Retry-After` seconds.",
 }
 
@@ -62,6 +65,10 @@ class AutoSchema(SpectacularAutoSchema):
         open_to_all = any(isinstance(permission, permissions.AllowAny) for permission in self.view.get_permissions())
         return bool(self.view.get_authenticators()) and not open_to_all
 
+    def _refuses_other_media_types(self) -> bool:
+        negotiator = self.view.get_content_negotiator()
+        return type(negotiator).select_parser is DefaultContentNegotiation.select_parser
+
     def get_description(self) -> str:  # type: ignore[override]
         description: str = super().get_description() or ""
         scopes = scopes_for(self.view, self.method)
@@ -90,6 +97,8 @@ class AutoSchema(SpectacularAutoSchema):
                 codes.append("403")
         if any(p.get("in") == "path" for p in parameters):
             codes.append("404")
+        if "requestBody" in operation and self._refuses_other_media_types():
+            codes.append("415")
         if self._authenticates() and self.view.get_throttles():
             codes.append("429")
         if codes:

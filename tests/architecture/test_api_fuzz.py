@@ -75,3 +75,49 @@ def test_every_operation_answers_as_documented_and_never_5xx(case: Any, token: s
     # Token management can revoke the token in use: those calls each get their own.
     bearer = _fresh_token() if case.path.startswith("/v1/tokens") else token
     case.call_and_validate(headers={"Authorization": f"Bearer {bearer}"}, checks=CHECKS)
+
+
+def test_a_real_requests_life_answers_as_documented(token: str) -> None:
+    """The documented example, end to end: each answer (plan, 202, list, status, cancel,
+    the legacy status) is checked against the schema, as fuzzing rarely builds a valid body."""
+    auth = {"Authorization": f"Bearer {token}"}
+    create = schema["/v1/account-requests"]["POST"]
+    media = create.definition.raw["requestBody"]["content"]["application/json"]
+    body = next(iter(media["examples"].values()))["value"]
+
+    plan = create.Case(body=body, query={"dry_run": "true"}).call_and_validate(headers=auth, checks=CHECKS)
+    accepted = create.Case(body=body).call_and_validate(headers=auth, checks=CHECKS)
+    request_id = accepted.json()["id"]
+    listing = (
+        schema["/v1/account-requests"]["GET"].Case(query={"limit": 5}).call_and_validate(headers=auth, checks=CHECKS)
+    )
+    detail = schema["/v1/account-requests/{request_id}"]["GET"].Case(path_parameters={"request_id": request_id})
+    legacy = schema["/requeststatus/{request_id}"]["GET"].Case(path_parameters={"request_id": request_id})
+    cancel = schema["/v1/account-requests/{request_id}/cancel"]["POST"].Case(
+        path_parameters={"request_id": request_id}, body={"reason": "no longer needed"}
+    )
+
+    assert plan.status_code == 200
+    assert plan.json()["dry_run"] is True
+    assert accepted.status_code == 202
+    assert [item["id"] for item in listing.json()["results"]] == [request_id]
+    assert detail.call_and_validate(headers=auth, checks=CHECKS).json()["status"] == "accepted"
+    assert legacy.call_and_validate(headers=auth, checks=CHECKS).status_code == 200
+    assert cancel.call_and_validate(headers=auth, checks=CHECKS).json()["status"] == "cancelled"
+
+
+def test_a_webhook_subscriptions_life_answers_as_documented(token: str) -> None:
+    auth = {"Authorization": f"Bearer {token}"}
+    create = schema["/v1/webhooks"]["POST"]
+    body = next(iter(create.definition.raw["requestBody"]["content"]["application/json"]["examples"].values()))["value"]
+
+    created = create.Case(body=body).call_and_validate(headers=auth, checks=CHECKS)
+    ids = {"subscription_id": created.json()["id"]}
+    detail = schema["/v1/webhooks/{subscription_id}"]["GET"].Case(path_parameters=ids)
+    deliveries = schema["/v1/webhooks/{subscription_id}/deliveries"]["GET"].Case(path_parameters=ids)
+    deactivate = schema["/v1/webhooks/{subscription_id}"]["DELETE"].Case(path_parameters=ids)
+
+    assert created.status_code == 201
+    assert detail.call_and_validate(headers=auth, checks=CHECKS).json()["deliveries"] == []
+    assert deliveries.call_and_validate(headers=auth, checks=CHECKS).json()["count"] == 0
+    assert deactivate.call_and_validate(headers=auth, checks=CHECKS).status_code == 204

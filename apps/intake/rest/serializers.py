@@ -8,6 +8,7 @@ are allowed.
 from typing import Any
 
 from django.core.validators import RegexValidator
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from apps.accounts import api as accounts
@@ -53,6 +54,15 @@ class StrictChoiceIntegerField(serializers.IntegerField):
         if data not in self.allowed:
             raise serializers.ValidationError(f"Must be one of {', '.join(map(str, self.allowed))}.")
         return data
+
+
+class StrictChoiceIntegerSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """In the OpenAPI schema: an integer from the field's choices."""
+
+    target_class = StrictChoiceIntegerField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {"type": "integer", "enum": list(self.target.allowed)}
 
 
 def text(*, min_length: int = 0, max_length: int, required: bool = True, **kwargs: Any) -> serializers.CharField:
