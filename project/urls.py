@@ -1,9 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
-from project import health
+from project import docs, health
 
-v1 = (
+v1: tuple[list[URLPattern | URLResolver], str] = (
     [
         path("", include("apps.intake.rest.urls")),
         path("", include("apps.notifications.rest.urls")),
@@ -11,6 +11,8 @@ v1 = (
         path("", include("apps.clients.rest")),
         path("", include("apps.compliance.rest.urls")),
         path("", include("apps.audit.rest")),
+        path("schema", docs.SchemaView.as_view(), name="schema"),
+        path("docs", docs.DocsView.as_view(), name="docs"),
     ],
     "v1",
 )

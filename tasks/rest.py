@@ -4,6 +4,7 @@ from dataclasses import asdict
 from typing import Any
 
 from django.urls import path
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +20,8 @@ from apps.kernel.deadletters import (
 )
 from apps.kernel.errors import ApplicationError
 from apps.kernel.models import DeadLetter
+from apps.kernel.openapi import ErrorSerializer
+from apps.kernel.rest import MAX_OFFSET
 
 
 def _present(letter: DeadLetterSummary) -> dict[str, Any]:
@@ -33,15 +36,58 @@ def _actor(request: Request) -> str:
     return f"api:{principal.name}"
 
 
+class DeadLetterSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField()
+    message_id = serializers.CharField()
+    message_type = serializers.CharField()
+    handler = serializers.CharField()
+    envelope = serializers.DictField()
+    error_code = serializers.CharField(allow_blank=True)
+    error = serializers.CharField(allow_blank=True)
+    attempts = serializers.IntegerField()
+    history = serializers.ListField(child=serializers.DictField())
+    state = serializers.CharField()
+    resolution = serializers.CharField(allow_blank=True)
+    resolved_by = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+
+
+class DeadLetterListSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    count = serializers.IntegerField()
+    results = DeadLetterSerializer(many=True)
+
+
+class RedriveResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField()
+    redriven = serializers.BooleanField()
+    resolution = serializers.CharField(required=False)
+    code = serializers.CharField(required=False)
+    message = serializers.CharField(required=False)
+
+
+class BulkRedriveResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    results = RedriveResultSerializer(many=True)
+
+
+_NOT_PENDING = OpenApiResponse(ErrorSerializer, description="The dead letter is already resolved.")
+
+
 class ListQuery(serializers.Serializer):  # type: ignore[type-arg]
     state = serializers.ChoiceField(choices=DeadLetter.State.values, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class DeadLetterCollectionView(APIView):
     required_scopes = (OPERATIONS_ADMIN,)
 
+    @extend_schema(
+        operation_id="dead_letters_list",
+        summary="List dead letters",
+        parameters=[ListQuery],
+        responses=DeadLetterListSerializer,
+    )
     def get(self, request: Request) -> Response:
         query = ListQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -56,6 +102,7 @@ class DeadLetterCollectionView(APIView):
 class DeadLetterDetailView(APIView):
     required_scopes = (OPERATIONS_ADMIN,)
 
+    @extend_schema(operation_id="dead_letters_retrieve", summary="A dead letter", responses=DeadLetterSerializer)
     def get(self, request: Request, dead_letter_id: str) -> Response:
         return Response(_present(dead_letter_get(dead_letter_id=dead_letter_id)))
 
@@ -63,6 +110,12 @@ class DeadLetterDetailView(APIView):
 class DeadLetterRedriveView(APIView):
     required_scopes = (OPERATIONS_ADMIN,)
 
+    @extend_schema(
+        operation_id="dead_letters_redrive",
+        summary="Redrive a dead letter",
+        request=None,
+        responses={202: DeadLetterSerializer, 409: _NOT_PENDING},
+    )
     def post(self, request: Request, dead_letter_id: str) -> Response:
         letter = dead_letter_redrive(dead_letter_id=dead_letter_id, by=_actor(request))
         return Response(_present(letter), status=status.HTTP_202_ACCEPTED)
@@ -77,6 +130,12 @@ class DeadLetterBulkRedriveView(APIView):
 
     required_scopes = (OPERATIONS_ADMIN,)
 
+    @extend_schema(
+        operation_id="dead_letters_redrive_many",
+        summary="Redrive many dead letters",
+        request=BulkRedriveInput,
+        responses={207: BulkRedriveResultSerializer},
+    )
     def post(self, request: Request) -> Response:
         body = BulkRedriveInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -97,6 +156,12 @@ class DiscardInput(serializers.Serializer):  # type: ignore[type-arg]
 class DeadLetterDiscardView(APIView):
     required_scopes = (OPERATIONS_ADMIN,)
 
+    @extend_schema(
+        operation_id="dead_letters_discard",
+        summary="Discard a dead letter, with a reason",
+        request=DiscardInput,
+        responses={200: DeadLetterSerializer, 409: _NOT_PENDING},
+    )
     def post(self, request: Request, dead_letter_id: str) -> Response:
         body = DiscardInput(data=request.data)
         body.is_valid(raise_exception=True)

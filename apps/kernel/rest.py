@@ -12,6 +12,10 @@ from apps.kernel.errors import ApplicationError
 
 log = structlog.get_logger(__name__)
 
+# The largest ``offset`` a list takes: past it a database refuses the number (a 500), and
+# no list is that long. Every list's query serializer bounds its offset with it.
+MAX_OFFSET = 2**31 - 1
+
 _CODES = {
     exceptions.NotAuthenticated: ("not_authenticated", "Authentication credentials were not provided."),
     exceptions.AuthenticationFailed: ("authentication_failed", None),

@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apps.kernel",
     "apps.clients",
     "apps.accounts",
@@ -123,6 +125,25 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["apps.clients.throttling.ClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"client": env_str("API_RATE_LIMIT", "1200/min")},
+    "DEFAULT_SCHEMA_CLASS": "apps.kernel.openapi.AutoSchema",
+}
+# The OpenAPI document at /v1/schema and its Swagger UI at /v1/docs (assets served from
+# static files, never a CDN). Errors, scopes, 401/403/429 come from apps.kernel.openapi.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Bespoke",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Account vending: request AWS accounts, follow their provisioning, manage webhooks, "
+        "tokens and dead letters. Every call takes `Authorization: Bearer <token>`; each "
+        "operation lists the scopes its token needs. Every error is `{code, message, extra}`."
+    ),
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["project.docs.legacy_paths"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 # Shared by every process in services mode (Redis), so a client's rate limit holds across
 # workers; per process otherwise.

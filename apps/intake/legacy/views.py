@@ -33,7 +33,8 @@ import structlog
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.urls import reverse
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.renderers import BaseRenderer
@@ -46,6 +47,7 @@ from apps.clients.contracts import OPERATIONS_ADMIN, REQUESTS_READ, REQUESTS_WRI
 from apps.intake.legacy.translate import (
     ACCOUNT_CREATION_TASKS,
     FAILED_TASK,
+    FIELDS,
     LINKED_ACCOUNT_FAILED,
     legacy_errors,
     legacy_status,
@@ -141,7 +143,42 @@ class AlwaysJSON(BaseContentNegotiation):
         return renderer, str(renderer.media_type)
 
 
+class LegacyErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Tailor's error shape: its numeric code (HTTP status * 10), and what went wrong."""
+
+    code = serializers.IntegerField()
+    message = serializers.CharField()
+    detail = serializers.CharField(required=False)
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()), required=False, help_text="By camelCase field."
+    )
+    requestId = serializers.CharField(required=False, allow_null=True, help_text="The live duplicate (4090).")
+
+
+class LegacyRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    accountRequest = serializers.DictField(help_text="Tailor's camelCase fields: " + ", ".join(FIELDS) + ".")
+
+
+class LegacyAcceptedSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.IntegerField()
+    message = serializers.CharField()
+    requestId = serializers.CharField()
+
+
+class LegacyStatusSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.IntegerField()
+    message = serializers.CharField()
+    requestId = serializers.CharField()
+    status = serializers.CharField()
+    accountId = serializers.CharField(allow_null=True)
+    accountEmail = serializers.CharField()
+    tasks = serializers.DictField(child=serializers.CharField())
+    failure = serializers.CharField(allow_null=True)
+    failureCode = serializers.IntegerField(required=False)
+
+
 class LegacyAPIView(APIView):
+    openapi_error_serializer = LegacyErrorSerializer
     parser_classes = [JSONParser]
     content_negotiation_class = AlwaysJSON
 
@@ -159,6 +196,16 @@ class LegacyAccountRequestView(LegacyAPIView):
 
     required_scopes = (REQUESTS_WRITE,)
 
+    @extend_schema(
+        operation_id="legacy_accounts_create",
+        summary="Request an account (Tailor's API)",
+        tags=["legacy"],
+        request=LegacyRequestSerializer,
+        responses={
+            202: LegacyAcceptedSerializer,
+            409: OpenApiResponse(LegacyErrorSerializer, description="A live request for the same account (4090)."),
+        },
+    )
     def post(self, request: Request) -> Response:
         serializer = AccountRequestInputSerializer(data=to_v1(request.data))
         serializer.is_valid(raise_exception=True)
@@ -179,6 +226,12 @@ class LegacyRequestStatusView(LegacyAPIView):
 
     required_scopes = (REQUESTS_READ,)
 
+    @extend_schema(
+        operation_id="legacy_request_status",
+        summary="An account request's status (Tailor's API)",
+        tags=["legacy"],
+        responses=LegacyStatusSerializer,
+    )
     def get(self, request: Request, request_id: str) -> Response:
         summary = request_get(request_id=request_id, client_id=_visible_to(request.user))  # type: ignore[arg-type]
         if summary is None:

@@ -8,6 +8,7 @@ are allowed.
 from typing import Any
 
 from django.core.validators import RegexValidator
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from apps.accounts import api as accounts
@@ -53,6 +54,15 @@ class StrictChoiceIntegerField(serializers.IntegerField):
         if data not in self.allowed:
             raise serializers.ValidationError(f"Must be one of {', '.join(map(str, self.allowed))}.")
         return data
+
+
+class StrictChoiceIntegerSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """In the OpenAPI schema: an integer from the field's choices."""
+
+    target_class = StrictChoiceIntegerField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {"type": "integer", "enum": list(self.target.allowed)}
 
 
 def text(*, min_length: int = 0, max_length: int, required: bool = True, **kwargs: Any) -> serializers.CharField:
@@ -126,3 +136,103 @@ class AccountRequestInputSerializer(StrictSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+
+# --- Answers, as documented in the OpenAPI schema -------------------------------------
+
+
+class AccountRequestAcceptedSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField()
+    status = serializers.CharField()
+    status_url = serializers.URLField()
+
+
+class PlanStepSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField()
+    legacy_name = serializers.CharField(allow_null=True, allow_blank=True)
+    context = serializers.CharField()  # type: ignore[assignment]
+    depends_on = serializers.ListField(child=serializers.CharField())
+    required = serializers.BooleanField()  # type: ignore[assignment]
+    wave = serializers.IntegerField()
+    params = serializers.DictField()
+    creates = serializers.JSONField()
+
+
+class BlueprintRefSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class AccountRequestPlanSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """What a dry run (``?dry_run=true``) answers: the plan, nothing created."""
+
+    dry_run = serializers.BooleanField()
+    account_email = serializers.EmailField()
+    account_name = serializers.CharField()
+    blueprint = BlueprintRefSerializer(allow_null=True)
+    waves = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    steps = PlanStepSerializer(many=True)
+    cidr = serializers.CharField(allow_null=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class AccountRequestListItemSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField()
+    status = serializers.CharField()
+    payer = serializers.CharField()
+    environment = serializers.CharField()
+    region = serializers.CharField()
+    account_email = serializers.CharField()
+    created_at = serializers.DateTimeField(allow_null=True)
+    status_url = serializers.URLField()
+
+
+class AccountRequestListSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    count = serializers.IntegerField()
+    results = AccountRequestListItemSerializer(many=True)
+
+
+class AccountRefSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField()
+    email = serializers.CharField()
+
+
+class RunSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField()
+    status = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class StepStatusSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField()
+    legacy_name = serializers.CharField(allow_null=True)
+    state = serializers.CharField()
+    required = serializers.BooleanField()  # type: ignore[assignment]
+    depends_on = serializers.ListField(child=serializers.CharField())
+    attempts = serializers.IntegerField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    message = serializers.CharField(allow_blank=True)
+    outputs = serializers.DictField()
+
+
+class AccountRequestStatusSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The status document: the request, its run's steps and, once created, the account."""
+
+    id = serializers.CharField()
+    status = serializers.CharField()
+    status_url = serializers.URLField()
+    payer = serializers.CharField()
+    environment = serializers.CharField()
+    region = serializers.CharField()
+    regulated = serializers.BooleanField()
+    account_email = serializers.CharField()
+    external_transaction_id = serializers.CharField(allow_blank=True)
+    failure = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+    account = AccountRefSerializer(allow_null=True)
+    run = RunSerializer(allow_null=True)
+    steps = StepStatusSerializer(many=True)
+    request = serializers.DictField(help_text="The request as it was accepted.")

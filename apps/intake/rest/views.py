@@ -3,6 +3,8 @@ from dataclasses import asdict
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,11 +14,40 @@ from apps.accounts import api as accounts
 from apps.clients.contracts import OPERATIONS_ADMIN, REQUESTS_READ, REQUESTS_WRITE, Principal
 from apps.intake.contracts import ACCEPTED, STATUSES, AccountRequestSummary
 from apps.intake.plans import request_plan
-from apps.intake.rest.serializers import AccountRequestInputSerializer
+from apps.intake.rest.serializers import (
+    AccountRequestAcceptedSerializer,
+    AccountRequestInputSerializer,
+    AccountRequestListSerializer,
+    AccountRequestPlanSerializer,
+    AccountRequestStatusSerializer,
+)
 from apps.intake.selectors import request_get, request_list
 from apps.intake.services import request_approve, request_cancel, request_reject, request_retry, request_submit
 from apps.kernel.errors import NotFound
+from apps.kernel.openapi import ErrorSerializer
+from apps.kernel.rest import MAX_OFFSET
 from apps.workflow import api as workflow
+
+# A real request, as the documentation's example.
+EXAMPLE_BODY: dict[str, Any] = {
+    "payer": "demo",
+    "regulated": False,
+    "environment": "dev",
+    "region": "us-east-1",
+    "vpc": {"az_count": 2, "prefix_length": 24},
+    "tags": {"cost_center": "1000100099", "project_name": "My Super Fancy Project", "project_short_name": "msfp"},
+    "user_access_list": ["whitew"],
+    "technical_contact": {"full_name": "Walter White", "username": "whitew"},
+    "requestor": {
+        "full_name": "John Doe",
+        "username": "doej",
+        "manager": "Fred Flinstone",
+        "department": "Internal Affairs",
+        "email": "john.doe@example.com",
+    },
+    "external_transaction_id": "RITM00001",
+    "comment": "",
+}
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -103,7 +134,7 @@ def present_request(http: Request, summary: AccountRequestSummary) -> dict[str, 
 class ListQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     status = serializers.ChoiceField(choices=STATUSES, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class AccountRequestCollectionView(APIView):
@@ -111,6 +142,29 @@ class AccountRequestCollectionView(APIView):
 
     required_scopes = {"POST": (REQUESTS_WRITE,), "GET": (REQUESTS_READ,)}
 
+    @extend_schema(
+        operation_id="account_requests_create",
+        summary="Request an account",
+        request=AccountRequestInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "dry_run", OpenApiTypes.BOOL, OpenApiParameter.QUERY, description="Validate and plan; create nothing."
+            ),
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="1-255 printable ASCII characters: a retry with the same key answers as the first call.",
+            ),
+        ],
+        responses={
+            202: OpenApiResponse(AccountRequestAcceptedSerializer, description="Accepted; follow `status_url`."),
+            200: OpenApiResponse(AccountRequestPlanSerializer, description="The plan of a dry run."),
+            409: OpenApiResponse(ErrorSerializer, description="A live request for the same account exists."),
+            422: OpenApiResponse(ErrorSerializer, description="The idempotency key was used with another body."),
+        },
+        examples=[OpenApiExample("A development account", value=EXAMPLE_BODY, request_only=True)],
+    )
     def post(self, request: Request) -> Response:
         serializer = AccountRequestInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -133,6 +187,12 @@ class AccountRequestCollectionView(APIView):
             headers=headers,
         )
 
+    @extend_schema(
+        operation_id="account_requests_list",
+        summary="List account requests",
+        parameters=[ListQuerySerializer],
+        responses=AccountRequestListSerializer,
+    )
     def get(self, request: Request) -> Response:
         query = ListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -166,6 +226,11 @@ class AccountRequestDetailView(APIView):
 
     required_scopes = (REQUESTS_READ,)
 
+    @extend_schema(
+        operation_id="account_requests_retrieve",
+        summary="An account request's status",
+        responses=AccountRequestStatusSerializer,
+    )
     def get(self, request: Request, request_id: str) -> Response:
         summary = request_get(request_id=request_id, client_id=_visible_to(request.user))  # type: ignore[arg-type]
         if summary is None:
@@ -190,6 +255,15 @@ class _RequestControlView(APIView):
 class AccountRequestRetryView(_RequestControlView):
     """Retry a failed or cancelled request from its failed steps (202, follow the status URL)."""
 
+    @extend_schema(
+        operation_id="account_requests_retry",
+        summary="Retry a failed or cancelled request",
+        request=None,
+        responses={
+            202: AccountRequestStatusSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="The request is not failed or cancelled."),
+        },
+    )
     def post(self, request: Request, request_id: str) -> Response:
         self._visible(request, request_id)
         summary = request_retry(request_id=request_id)
@@ -199,6 +273,15 @@ class AccountRequestRetryView(_RequestControlView):
 class AccountRequestCancelView(_RequestControlView):
     """Cancel an unfinished request: no further step starts, its CIDR goes back to the pool."""
 
+    @extend_schema(
+        operation_id="account_requests_cancel",
+        summary="Cancel an unfinished request",
+        request=CancelInputSerializer,
+        responses={
+            200: AccountRequestStatusSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="The request is already finished."),
+        },
+    )
     def post(self, request: Request, request_id: str) -> Response:
         self._visible(request, request_id)
         body = CancelInputSerializer(data=request.data)

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.kernel.rest import MAX_OFFSET
 from apps.notifications.contracts import WEBHOOK_EVENT_TYPES
 from apps.notifications.services import webhook_url_problem
 
@@ -42,4 +43,48 @@ class SubscriptionInputSerializer(serializers.Serializer):  # type: ignore[type-
 
 class DeliveryListQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+
+
+# --- Answers, as documented in the OpenAPI schema -------------------------------------
+
+
+class DeliverySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField()
+    event_id = serializers.CharField()
+    event_type = serializers.CharField()
+    state = serializers.CharField()
+    attempts = serializers.IntegerField()
+    last_status_code = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    payload = serializers.DictField()
+
+
+class SubscriptionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField()
+    url = serializers.CharField()
+    events = serializers.ListField(child=serializers.CharField())
+    description = serializers.CharField(allow_blank=True)
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField(allow_null=True)
+    deliveries_url = serializers.URLField()
+
+
+class SubscriptionCreatedSerializer(SubscriptionSerializer):
+    secret = serializers.CharField(help_text="The signing secret: shown only in this answer.")
+
+
+class SubscriptionDetailSerializer(SubscriptionSerializer):
+    deliveries = DeliverySerializer(many=True, help_text="The latest deliveries, newest first.")
+
+
+class SubscriptionListSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    count = serializers.IntegerField()
+    results = SubscriptionSerializer(many=True)
+
+
+class DeliveryListSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    count = serializers.IntegerField()
+    results = DeliverySerializer(many=True)

@@ -6,6 +6,7 @@ The signing secret is in the answer to ``POST`` only; it is never shown again.
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +15,14 @@ from rest_framework.views import APIView
 from apps.clients.contracts import WEBHOOKS_ADMIN, Principal
 from apps.kernel.errors import NotFound
 from apps.notifications.contracts import WebhookDeliverySummary, WebhookSubscriptionSummary
-from apps.notifications.rest.serializers import DeliveryListQuerySerializer, SubscriptionInputSerializer
+from apps.notifications.rest.serializers import (
+    DeliveryListQuerySerializer,
+    DeliveryListSerializer,
+    SubscriptionCreatedSerializer,
+    SubscriptionDetailSerializer,
+    SubscriptionInputSerializer,
+    SubscriptionListSerializer,
+)
 from apps.notifications.selectors import LATEST_DELIVERIES, delivery_list, subscription_get, subscription_list
 from apps.notifications.services import subscription_create, subscription_deactivate
 
@@ -69,6 +77,19 @@ class WebhookCollectionView(APIView):
 
     required_scopes = (WEBHOOKS_ADMIN,)
 
+    @extend_schema(
+        operation_id="webhooks_create",
+        summary="Subscribe a URL to events",
+        request=SubscriptionInputSerializer,
+        responses={201: SubscriptionCreatedSerializer},
+        examples=[
+            OpenApiExample(
+                "Every event",
+                value={"url": "https://hooks.example.com/bespoke", "events": [], "description": "ops"},
+                request_only=True,
+            )
+        ],
+    )
     def post(self, request: Request) -> Response:
         serializer = SubscriptionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -87,6 +108,7 @@ class WebhookCollectionView(APIView):
             headers={"Location": url},
         )
 
+    @extend_schema(operation_id="webhooks_list", summary="List subscriptions", responses=SubscriptionListSerializer)
     def get(self, request: Request) -> Response:
         subscriptions = subscription_list(client_id=_principal(request).client_id)
         return Response(
@@ -99,6 +121,11 @@ class WebhookDetailView(APIView):
 
     required_scopes = (WEBHOOKS_ADMIN,)
 
+    @extend_schema(
+        operation_id="webhooks_retrieve",
+        summary="A subscription and its latest deliveries",
+        responses=SubscriptionDetailSerializer,
+    )
     def get(self, request: Request, subscription_id: str) -> Response:
         subscription = _own_subscription(request, subscription_id)
         _, latest = delivery_list(subscription_id=subscription.id, limit=LATEST_DELIVERIES)
@@ -106,6 +133,7 @@ class WebhookDetailView(APIView):
             {**present_subscription(request, subscription), "deliveries": [present_delivery(d) for d in latest]}
         )
 
+    @extend_schema(operation_id="webhooks_deactivate", summary="Deactivate a subscription", responses={204: None})
     def delete(self, request: Request, subscription_id: str) -> Response:
         subscription_deactivate(subscription_id=subscription_id, client_id=_principal(request).client_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -116,6 +144,12 @@ class WebhookDeliveriesView(APIView):
 
     required_scopes = (WEBHOOKS_ADMIN,)
 
+    @extend_schema(
+        operation_id="webhooks_deliveries_list",
+        summary="A subscription's deliveries",
+        parameters=[DeliveryListQuerySerializer],
+        responses=DeliveryListSerializer,
+    )
     def get(self, request: Request, subscription_id: str) -> Response:
         subscription = _own_subscription(request, subscription_id)
         query = DeliveryListQuerySerializer(data=request.query_params)
