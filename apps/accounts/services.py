@@ -49,8 +49,17 @@ def payer_upsert(
     return payer
 
 
-def account_start(*, request_id: str, payer_name: str, email: str, name: str) -> ManagedAccount:
-    """The account record for a request, created on first call (idempotent)."""
+def account_start(
+    *,
+    request_id: str,
+    payer_name: str,
+    email: str,
+    name: str,
+    environment: str = "",
+    tags: dict[str, str] | None = None,
+) -> ManagedAccount:
+    """The account record for a request, created on first call (idempotent), with the
+    request's environment and tags so accounts can be listed by them."""
     now = clock.now()
     account, _ = ManagedAccount.objects.get_or_create(
         request_id=request_id,
@@ -59,6 +68,8 @@ def account_start(*, request_id: str, payer_name: str, email: str, name: str) ->
             "payer": Payer.objects.get(name=payer_name),
             "email": email,
             "name": name,
+            "environment": environment,
+            "tags": {key: str(value) for key, value in (tags or {}).items()},
             "created_at": now,
             "updated_at": now,
         },

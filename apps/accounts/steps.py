@@ -60,6 +60,8 @@ def create_account(context: StepContext) -> dict[str, Any]:
         payer_name=context.require("payer"),
         email=context.require("account_email"),
         name=context.require("account_name"),
+        environment=str(inputs.get("environment", "")),
+        tags=dict(inputs.get("tags") or {}),
     )
     if account.status == ManagedAccount.Status.FAILED and not account.aws_account_id:
         account_restart_creation(account)
