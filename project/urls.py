@@ -6,6 +6,7 @@ from project import health
 v1 = (
     [
         path("", include("apps.intake.rest.urls")),
+        path("", include("apps.accounts.rest.urls")),
         path("", include("apps.notifications.rest.urls")),
         path("", include("tasks.rest")),
         path("", include("apps.clients.rest")),
