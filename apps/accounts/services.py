@@ -275,7 +275,7 @@ def _command_issue(*, account_pk: str, data: dict[str, Any], client_id: str) -> 
         command=command,
         params=params,
         account_status_before=account.status,
-        client_id=client_id,
+        client_id=client_id[:36],
         created_at=clock.now(),
     )
     if command == AccountCommand.Command.CLOSE:
@@ -508,3 +508,16 @@ def command_finish(*, command_id: str, status: str, failure: str = "") -> bool:
     ):
         account_update(account, status=command.account_status_before or ManagedAccount.Status.ACTIVE)
     return True
+
+
+def account_reapply_baseline(*, account_id: str, issued_by: str) -> AccountCommand:
+    """Reapply every step of the account's blueprint (an operator's action)."""
+    account = ManagedAccount.objects.select_related("payer").get(id=account_id)
+    regulated = bool(_account_inputs(account).get("regulated"))
+    blueprint = selectors.blueprint_for(payer=account.payer.name, environment=account.environment, regulated=regulated)
+    if blueprint is None or not blueprint.steps:
+        raise CommandRejected(f"Payer {account.payer.name} has no blueprint with steps for this account.")
+    steps = [str(entry["name"]) for entry in blueprint.steps]
+    return command_issue(
+        identifier=account.id, data={"command": AccountCommand.Command.REAPPLY, "steps": steps}, client_id=issued_by
+    )

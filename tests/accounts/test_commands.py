@@ -365,3 +365,31 @@ def test_a_closing_account_counts_against_the_quota(vend: Callable[..., Vended],
     error = issue(api, second.account_id, {"command": "close", "confirm": second.aws_account_id}, expect=409)
 
     assert error["code"] == "closure_quota_exceeded"
+
+
+# --- admin --------------------------------------------------------------------------------
+
+
+def test_the_admin_reapplies_an_accounts_whole_baseline(
+    vend: Callable[..., Vended], api: APIClient, admin_client: Any
+) -> None:
+    vended = vend()
+
+    response = admin_client.post(
+        "/admin/accounts/managedaccount/",
+        {"action": "reapply_baseline", "_selected_action": [vended.account_id]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    command = AccountCommand.objects.get(account_id=vended.account_id)
+    assert (command.command, command.params, command.client_id) == (
+        "reapply",
+        {"steps": ["iam", "cloudtrail", "config"]},
+        "admin:admin",
+    )
+    drain()
+    command.refresh_from_db()
+    assert command.status == "succeeded"
+    assert admin_client.get(f"/admin/accounts/accountcommand/{command.id}/change/").status_code == 200
+    assert admin_client.get("/admin/accounts/managedaccount/?source=vended&environment=dev").status_code == 200
