@@ -6,6 +6,7 @@ from project import docs, health
 v1: tuple[list[URLPattern | URLResolver], str] = (
     [
         path("", include("apps.intake.rest.urls")),
+        path("", include("apps.accounts.rest.urls")),
         path("", include("apps.notifications.rest.urls")),
         path("", include("tasks.rest")),
         path("", include("apps.clients.rest")),

@@ -36,11 +36,17 @@ _WEBHOOKS = Subscriber("notifications.on_run_event", "apps.notifications.handler
 # Email: the requester and technical contact hear of the outcome, once.
 _EMAIL = Subscriber("notifications.on_run_finished", "apps.notifications.handlers.on_run_finished")
 
+# A command on an existing account hears how its run ended.
+_COMMAND_OUTCOME = Subscriber("accounts.on_command_run_finished", "apps.accounts.handlers.on_command_run_finished")
+
 # A run that ends without its account gives its CIDR block back to the pool.
 _RELEASE_CIDR = Subscriber("network.on_run_failed", "apps.network.handlers.on_run_failed")
 
 EVENT_SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
     "AccountRequested": (Subscriber("workflow.on_account_requested", "apps.workflow.handlers.on_account_requested"),),
+    "AccountCommandIssued": (
+        Subscriber("workflow.on_account_command_issued", "apps.workflow.handlers.on_account_command_issued"),
+    ),
     "StepSucceeded": (
         Subscriber("workflow.on_step_succeeded", "apps.workflow.handlers.on_step_succeeded"),
         _WEBHOOKS,
@@ -51,17 +57,24 @@ EVENT_SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
         _WEBHOOKS,
     ),
     "RunStarted": (Subscriber("intake.on_run_started", "apps.intake.handlers.on_run_started"), _WEBHOOKS),
-    "RunSucceeded": (Subscriber("intake.on_run_succeeded", "apps.intake.handlers.on_run_succeeded"), _WEBHOOKS, _EMAIL),
+    "RunSucceeded": (
+        Subscriber("intake.on_run_succeeded", "apps.intake.handlers.on_run_succeeded"),
+        _WEBHOOKS,
+        _EMAIL,
+        _COMMAND_OUTCOME,
+    ),
     "RunFailed": (
         Subscriber("intake.on_run_failed", "apps.intake.handlers.on_run_failed"),
         _RELEASE_CIDR,
         _WEBHOOKS,
         _EMAIL,
+        _COMMAND_OUTCOME,
     ),
     "RunCancelled": (
         _RELEASE_CIDR,
         _WEBHOOKS,
         Subscriber("accounts.on_run_cancelled", "apps.accounts.handlers.on_run_cancelled"),
+        _COMMAND_OUTCOME,
     ),
     "DeadLetterCreated": (Subscriber("notifications.on_dead_letter", "apps.notifications.handlers.on_dead_letter"),),
     "AccountDrifted": (

@@ -189,3 +189,39 @@ class QuotaBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id} {self.name}"
+
+
+class AccountCommand(models.Model):
+    """A command on an existing account (reapply its baseline, adopt, move, close), run by
+    the workflow as a run whose request id is this command's id."""
+
+    class Command(models.TextChoices):
+        REAPPLY = "reapply"
+        ADOPT = "adopt"
+        MOVE = "move"
+        CLOSE = "close"
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    id = models.CharField(max_length=36, primary_key=True)
+    account = models.ForeignKey(ManagedAccount, on_delete=models.PROTECT, related_name="commands")
+    command = models.CharField(max_length=20, choices=Command.choices)
+    params = models.JSONField(default=dict, blank=True, help_text="The command's body, as validated.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    account_status_before = models.CharField(
+        max_length=20, blank=True, help_text="The account's status when the command was issued (restored if it fails)."
+    )
+    client_id = models.CharField(max_length=36, blank=True, help_text="The API client that issued it.")
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.command} {self.account_id} ({self.status})"

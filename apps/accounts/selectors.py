@@ -1,9 +1,18 @@
+import re
 from datetime import datetime
 
-from django.db.models import Count
+from django.db.models import Count, Q
+from django.db.models.fields.json import KeyTextTransform
 
-from apps.accounts.contracts import AccountCount, AccountSummary, BlueprintPlan, PayerSummary
-from apps.accounts.models import Blueprint, ManagedAccount, Payer
+from apps.accounts.contracts import (
+    AccountCommandSummary,
+    AccountCount,
+    AccountSummary,
+    BlueprintPlan,
+    ManagedAccountSummary,
+    PayerSummary,
+)
+from apps.accounts.models import AccountCommand, Blueprint, ManagedAccount, Payer
 from apps.accounts.quotas import peak_in_flight
 
 
@@ -104,3 +113,104 @@ def account_counts_by_payer_environment() -> list[AccountCount]:
         .order_by("payer__name", "environment")
     )
     return [AccountCount(payer=row["payer__name"], environment=row["environment"], count=row["count"]) for row in rows]
+
+
+# --- Managed accounts and their commands ----------------------------------------------
+
+AWS_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def account_summary(account: ManagedAccount) -> ManagedAccountSummary:
+    return ManagedAccountSummary(
+        id=account.id,
+        aws_account_id=account.aws_account_id,
+        payer=account.payer.name,
+        name=account.name,
+        email=account.email,
+        status=account.status,
+        source=account.source,
+        environment=account.environment,
+        tags=dict(account.tags or {}),
+        ou_id=account.ou_id,
+        request_id=account.request_id,
+        failure_reason=account.failure_reason,
+        created_at=account.created_at,
+        updated_at=account.updated_at,
+        closed_at=account.closed_at,
+    )
+
+
+def account_list(
+    *,
+    payer: str | None = None,
+    environment: str | None = None,
+    status: str | None = None,
+    source: str | None = None,
+    tag_key: str | None = None,
+    tag_value: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[ManagedAccountSummary]]:
+    """Managed accounts, newest first, filtered; (total matching, the page)."""
+    accounts = ManagedAccount.objects.select_related("payer")
+    if payer is not None:
+        accounts = accounts.filter(payer__name=payer)
+    if environment is not None:
+        accounts = accounts.filter(environment=environment)
+    if status is not None:
+        accounts = accounts.filter(status=status)
+    if source is not None:
+        accounts = accounts.filter(source=source)
+    if tag_key is not None:
+        accounts = accounts.filter(tags__has_key=tag_key)
+        if tag_value is not None:
+            # KeyTextTransform takes the key as data, whatever characters it holds.
+            accounts = accounts.annotate(_tag_value=KeyTextTransform(tag_key, "tags")).filter(_tag_value=tag_value)
+    total = accounts.count()
+    return total, [account_summary(a) for a in accounts.order_by("-created_at", "id")[offset : offset + limit]]
+
+
+def account_find(*, identifier: str) -> ManagedAccount | None:
+    """The account with this Bespoke id, or this 12-digit AWS account id (the most
+    recent row, should an id ever have been recorded twice)."""
+    accounts = ManagedAccount.objects.select_related("payer")
+    if AWS_ACCOUNT_ID.match(identifier):
+        return accounts.filter(aws_account_id=identifier).order_by("-created_at").first()
+    return accounts.filter(id=identifier).first()
+
+
+def account_get(*, identifier: str) -> ManagedAccountSummary | None:
+    account = account_find(identifier=identifier)
+    return account_summary(account) if account else None
+
+
+def command_summary(command: AccountCommand) -> AccountCommandSummary:
+    return AccountCommandSummary(
+        id=command.id,
+        account_id=command.account_id,
+        command=command.command,
+        params=dict(command.params),
+        status=command.status,
+        client_id=command.client_id,
+        failure=command.failure,
+        created_at=command.created_at,
+        finished_at=command.finished_at,
+    )
+
+
+def commands_for_account(*, account_id: str) -> list[AccountCommandSummary]:
+    """The account's commands, oldest first."""
+    return [command_summary(c) for c in AccountCommand.objects.filter(account_id=account_id).order_by("created_at")]
+
+
+def command_get(*, account_id: str, command_id: str) -> AccountCommandSummary | None:
+    command = AccountCommand.objects.filter(account_id=account_id, id=command_id).first()
+    return command_summary(command) if command else None
+
+
+def closures_counted(*, payer: Payer, since: datetime) -> int:
+    """The payer's closures that count against its quota: closed since ``since``, or
+    closing now."""
+    return ManagedAccount.objects.filter(
+        Q(closed_at__gte=since) | Q(status=ManagedAccount.Status.CLOSING), payer=payer
+    ).count()

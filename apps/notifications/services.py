@@ -458,6 +458,8 @@ def outcome_email_send(*, event: workflow.RunSucceeded | workflow.RunFailed) -> 
     transaction before the send; a second call finds it sent and sends nothing. If the
     send fails the transaction (row included) rolls back and the retry sends again.
     """
+    if event.kind != workflow.ACCOUNT_REQUEST:  # a command on an existing account: no requester to tell
+        return None
     outcome = OUTCOME_SUCCEEDED if isinstance(event, workflow.RunSucceeded) else OUTCOME_FAILED
     existing = EmailNotification.objects.filter(request_id=event.request_id, outcome=outcome).first()
     if existing is not None and existing.sent_at is not None:

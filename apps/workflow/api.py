@@ -1,6 +1,8 @@
 """The workflow context's public surface."""
 
 from apps.workflow.contracts import (
+    ACCOUNT_COMMAND,
+    ACCOUNT_REQUEST,
     RunCancelled,
     RunFailed,
     RunFinish,
@@ -19,12 +21,15 @@ from apps.workflow.plans import (
     StepSpec,
     execution_order,
     plan_from_blueprint,
+    plan_from_steps,
 )
 from apps.workflow.selectors import run_finishes, run_for_request, run_get, step_outcomes
 from apps.workflow.services import RunControlError, run_cancel, run_retry, run_sweep_stuck
 
 __all__ = [
+    "ACCOUNT_COMMAND",
     "ACCOUNT_CREATION",
+    "ACCOUNT_REQUEST",
     "BLUEPRINT_STEPS",
     "CATALOG",
     "InvalidPlan",
@@ -41,6 +46,7 @@ __all__ = [
     "StepSummary",
     "execution_order",
     "plan_from_blueprint",
+    "plan_from_steps",
     "run_cancel",
     "run_finishes",
     "run_for_request",

@@ -6,11 +6,18 @@ from typing import Any
 
 from apps.kernel.contracts import Event
 
+# What a run executes (``request_id`` is its id): an account request, or a command on an
+# existing account (apps/accounts). Listeners that follow only one kind check it.
+ACCOUNT_REQUEST = "account_request"
+ACCOUNT_COMMAND = "account_command"
+
 
 @dataclass(frozen=True, kw_only=True)
 class RunStarted(Event):
     run_id: str
     request_id: str
+
+    kind: str = ACCOUNT_REQUEST
 
     def aggregate_id(self) -> str:
         return self.run_id
@@ -21,6 +28,8 @@ class RunSucceeded(Event):
     run_id: str
     request_id: str
     outputs: dict[str, Any] = field(default_factory=dict)
+
+    kind: str = ACCOUNT_REQUEST
 
     def aggregate_id(self) -> str:
         return self.run_id
@@ -34,6 +43,8 @@ class RunFailed(Event):
     error_code: str
     message: str
 
+    kind: str = ACCOUNT_REQUEST
+
     def aggregate_id(self) -> str:
         return self.run_id
 
@@ -46,6 +57,8 @@ class RunResumed(Event):
     request_id: str
     steps: list[str] = field(default_factory=list)
 
+    kind: str = ACCOUNT_REQUEST
+
     def aggregate_id(self) -> str:
         return self.run_id
 
@@ -55,6 +68,8 @@ class RunCancelled(Event):
     run_id: str
     request_id: str
     reason: str
+
+    kind: str = ACCOUNT_REQUEST
 
     def aggregate_id(self) -> str:
         return self.run_id
@@ -83,6 +98,8 @@ class RunSummary:
     finished_at: datetime | None
     failure: str
     steps: tuple[StepSummary, ...]
+    kind: str = ACCOUNT_REQUEST
+    params: dict[str, Any] = field(default_factory=dict)  # the inputs every step received
 
 
 @dataclass(frozen=True, kw_only=True)

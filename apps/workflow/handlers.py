@@ -4,9 +4,11 @@ messaging layer claims the message id in the same transaction as the effect."""
 import structlog
 
 from apps.accounts import api as accounts
+from apps.accounts.contracts import AccountCommandIssued
 from apps.intake.contracts import AccountRequested
 from apps.kernel.contracts import StepFailed, StepRetrying, StepSucceeded
-from apps.workflow.plans import ACCOUNT_CREATION, plan_from_blueprint
+from apps.workflow.contracts import ACCOUNT_COMMAND
+from apps.workflow.plans import ACCOUNT_CREATION, plan_from_blueprint, plan_from_steps
 from apps.workflow.services import run_start, step_record_failed, step_record_retrying, step_record_succeeded
 
 log = structlog.get_logger(__name__)
@@ -40,3 +42,17 @@ def on_step_retrying(event: StepRetrying) -> None:
 
 def on_step_failed(event: StepFailed) -> None:
     step_record_failed(event)
+
+
+def on_account_command_issued(event: AccountCommandIssued) -> None:
+    """Start the run of a command on an existing account, with the steps and inputs the
+    accounts context chose (once per command: runs are unique per request id, and the
+    command's id is the run's request id)."""
+    run_start(
+        request_id=event.command_id,
+        params=event.inputs,
+        plan=plan_from_steps(event.steps),
+        blueprint_name=event.blueprint_name,
+        blueprint_version=event.blueprint_version,
+        kind=ACCOUNT_COMMAND,
+    )

@@ -2,7 +2,12 @@ from django.db import models
 
 
 class Run(models.Model):
-    """One execution of a plan for one account request."""
+    """One execution of a plan: for an account request, or for a command on an existing
+    account (``kind``). ``request_id`` is the id of what the run executes."""
+
+    class Kind(models.TextChoices):
+        ACCOUNT_REQUEST = "account_request"
+        ACCOUNT_COMMAND = "account_command"
 
     class Status(models.TextChoices):
         RUNNING = "running"
@@ -12,6 +17,7 @@ class Run(models.Model):
 
     id = models.CharField(max_length=36, primary_key=True)
     request_id = models.CharField(max_length=36, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ACCOUNT_REQUEST)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING, db_index=True)
     params = models.JSONField(default=dict, help_text="The request's inputs every step receives.")
     blueprint_name = models.CharField(max_length=100, blank=True)

@@ -48,10 +48,15 @@ CATALOG: dict[str, StepType] = {
     "dns": StepType("network", "VPCDNS", ("vpc",)),
     "direct_connect": StepType("network", "DIRECTCONNECT", ("vpc",)),
     "verify": StepType("compliance", "CONFIGURATION_CHECK"),
+    # Steps of commands on existing accounts (apps/accounts), never in a blueprint.
+    "adopt_account": StepType("accounts", "ACCOUNT_ADOPTION"),
+    "move_account": StepType("accounts", "ACCOUNT_MOVE"),
+    "close_account": StepType("accounts", "ACCOUNT_CLOSURE"),
 }
 # Every plan has these; a blueprint lists only what comes between them.
 IMPLICIT_STEPS = ("create_account", "wait_account", "verify")
-BLUEPRINT_STEPS = tuple(name for name in CATALOG if name not in IMPLICIT_STEPS)
+COMMAND_STEPS = ("adopt_account", "move_account", "close_account")
+BLUEPRINT_STEPS = tuple(name for name in CATALOG if name not in IMPLICIT_STEPS + COMMAND_STEPS)
 
 
 def _spec(name: str, **overrides: Any) -> StepSpec:
@@ -119,6 +124,30 @@ def plan_from_blueprint(steps: Sequence[Mapping[str, Any]]) -> tuple[StepSpec, .
         )
     )
     plan = tuple(specs)
+    validate_plan(plan)
+    return plan
+
+
+def plan_from_steps(steps: Sequence[Mapping[str, Any]]) -> tuple[StepSpec, ...]:
+    """A plan given step by step (a command on an existing account):
+    ``[{"name", "params", "depends_on"}, ...]``, each a step of the catalog, run by the
+    context the catalog names. Raises ``InvalidPlan``."""
+    specs = []
+    for entry in steps:
+        name = entry.get("name")
+        if name not in CATALOG:
+            raise InvalidPlan(f"{name!r} is not a step Bespoke knows.")
+        specs.append(
+            _spec(
+                str(name),
+                params=dict(entry.get("params") or {}),
+                depends_on=tuple(entry.get("depends_on") or ()),
+                max_attempts=int(entry.get("max_attempts") or 0),
+            )
+        )
+    plan = tuple(specs)
+    if not plan:
+        raise InvalidPlan("A plan needs at least one step.")
     validate_plan(plan)
     return plan
 

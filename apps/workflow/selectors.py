@@ -22,6 +22,8 @@ def _summarize(run: Run) -> RunSummary:
         started_at=run.started_at,
         finished_at=run.finished_at,
         failure=run.failure,
+        kind=run.kind,
+        params=dict(run.params),
         steps=tuple(
             StepSummary(
                 name=step.name,

@@ -34,6 +34,7 @@ def run_start(
     plan: tuple[StepSpec, ...],
     blueprint_name: str = "",
     blueprint_version: int | None = None,
+    kind: str = Run.Kind.ACCOUNT_REQUEST,
 ) -> Run:
     """Start the run for ``request_id`` (once: a second call returns the existing run).
 
@@ -47,6 +48,7 @@ def run_start(
     run = Run.objects.create(
         id=ids.new_id(),
         request_id=request_id,
+        kind=kind,
         params=params,
         blueprint_name=blueprint_name,
         blueprint_version=blueprint_version,
@@ -66,7 +68,7 @@ def run_start(
         )
         for position, spec in enumerate(plan)
     )
-    record(RunStarted(run_id=run.id, request_id=request_id))
+    record(RunStarted(run_id=run.id, request_id=request_id, kind=run.kind))
     _dispatch_ready(run)
     return run
 
@@ -175,7 +177,7 @@ def _collected_outputs(steps: list[StepRun]) -> dict[str, Any]:
 def _succeed(run: Run, steps: list[StepRun]) -> None:
     now = clock.now()
     if Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(status=Run.Status.SUCCEEDED, finished_at=now):
-        record(RunSucceeded(run_id=run.id, request_id=run.request_id, outputs=_collected_outputs(steps)))
+        record(RunSucceeded(run_id=run.id, request_id=run.request_id, outputs=_collected_outputs(steps), kind=run.kind))
 
 
 def _fail(run: Run, *, step: str, error_code: str, message: str) -> None:
@@ -187,7 +189,16 @@ def _fail(run: Run, *, step: str, error_code: str, message: str) -> None:
         StepRun.objects.filter(run=run, state=StepRun.State.PENDING).update(
             state=StepRun.State.SKIPPED, message=f"Not run: {step} failed."
         )
-        record(RunFailed(run_id=run.id, request_id=run.request_id, step=step, error_code=error_code, message=message))
+        record(
+            RunFailed(
+                run_id=run.id,
+                request_id=run.request_id,
+                step=step,
+                error_code=error_code,
+                message=message,
+                kind=run.kind,
+            )
+        )
 
 
 class RunControlError(ApplicationError):
@@ -227,7 +238,7 @@ def run_retry(*, request_id: str) -> Run:
     run.failure = ""
     run.retries += 1
     run.save(update_fields=["status", "finished_at", "failure", "retries"])
-    record(RunResumed(run_id=run.id, request_id=run.request_id, steps=sorted(again)))
+    record(RunResumed(run_id=run.id, request_id=run.request_id, steps=sorted(again), kind=run.kind))
     _dispatch_ready(run)
     return run
 
@@ -258,7 +269,7 @@ def run_cancel(*, request_id: str, reason: str) -> Run:
         run.steps.filter(state=StepRun.State.PENDING).update(
             state=StepRun.State.SKIPPED, message=f"Cancelled: {reason}"
         )
-    record(RunCancelled(run_id=run.id, request_id=run.request_id, reason=reason))
+    record(RunCancelled(run_id=run.id, request_id=run.request_id, reason=reason, kind=run.kind))
     return run
 
 

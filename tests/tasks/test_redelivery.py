@@ -50,6 +50,12 @@ def test_every_handler_given_a_message_twice_has_one_effect(aws: EmulatedAws, se
     drain()
     statuses = [intake.request_get(request_id=i, client_id=None).status for i in (succeeded, failed, cancelled)]  # type: ignore[union-attr]
     assert statuses == ["succeeded", "failed", "cancelled"]
+    # A command on the vended account: its run, and the command hearing how it ended.
+    account_id = api.get(f"/v1/account-requests/{succeeded}").json()["account"]["id"]
+    command = api.post(f"/v1/accounts/{account_id}/commands", {"command": "reapply", "steps": ["iam"]}, format="json")
+    assert command.status_code == 202, command.json()
+    drain()
+    assert api.get(command.json()["status_url"]).json()["status"] == "succeeded"
 
     exercised: set[str] = set()
     before = row_counts()

@@ -183,7 +183,7 @@ def test_a_retry_resumes_from_the_failed_steps_only() -> None:
     run = reloaded(run)
     assert (run.status, run.retries, run.failure, run.finished_at) == ("running", 1, "", None)
     assert [e["payload"] for e in envelopes("RunResumed")] == [
-        {"run_id": run.id, "request_id": REQUEST_ID, "steps": ["c", "d"]}
+        {"run_id": run.id, "request_id": REQUEST_ID, "steps": ["c", "d"], "kind": "account_request"}
     ]
 
     succeed(run, "c")
@@ -296,7 +296,7 @@ def test_cancelling_a_request_skips_what_has_not_started_and_releases_its_cidr(p
         "Cancelled: project dropped",
     )
     assert [e["payload"] for e in envelopes("RunCancelled")] == [
-        {"run_id": run.id, "request_id": request_id, "reason": "project dropped"}
+        {"run_id": run.id, "request_id": request_id, "reason": "project dropped", "kind": "account_request"}
     ]
     assert Allocation.objects.get(request_id=request_id).state == Allocation.State.ALLOCATED
 

@@ -84,7 +84,9 @@ def test_starting_a_run_creates_one_step_row_per_step_and_dispatches_only_the_ro
     assert command["payload"]["context"] == "accounts"
     assert command["payload"]["inputs"].items() >= PARAMS.items()
     assert StepRun.objects.get(run=run, name="a").attempts == 1
-    assert [e["payload"] for e in envelopes("RunStarted")] == [{"run_id": run.id, "request_id": REQUEST_ID}]
+    assert [e["payload"] for e in envelopes("RunStarted")] == [
+        {"run_id": run.id, "request_id": REQUEST_ID, "kind": "account_request"}
+    ]
     assert run.status == Run.Status.RUNNING
     assert run.params == PARAMS
 
@@ -191,6 +193,7 @@ def test_the_run_succeeds_once_every_required_step_succeeded() -> None:
             "run_id": run.id,
             "request_id": REQUEST_ID,
             "outputs": {"account_id": "1", "vpc_id": "vpc-1", "zone": "z-1"},
+            "kind": "account_request",
         }
     ]
 
@@ -254,6 +257,7 @@ def test_a_failed_required_step_fails_the_run_and_skips_what_was_pending() -> No
             "step": "a",
             "error_code": "EMAIL_ALREADY_EXISTS",
             "message": "Organizations could not create the account: EMAIL_ALREADY_EXISTS",
+            "kind": "account_request",
         }
     ]
 

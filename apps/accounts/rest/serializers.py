@@ -1,0 +1,90 @@
+"""What the accounts API accepts: list filters and the bodies of commands."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from apps.accounts.contracts import COMMAND_ADOPT, COMMAND_CLOSE, COMMAND_MOVE, COMMAND_REAPPLY, COMMANDS
+from apps.accounts.models import ManagedAccount
+from apps.workflow import api as workflow
+
+PAYER_NAME = r"^[a-z0-9][a-z0-9-]{0,9}$"
+ENVIRONMENT = r"^[a-z0-9][a-z0-9-]{0,19}$"
+REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
+OU_ID = r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$"
+
+
+class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Rejects keys it does not declare, so a typo is an error, not silently ignored."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class AccountListQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    payer = serializers.RegexField(PAYER_NAME, required=False)
+    environment = serializers.RegexField(ENVIRONMENT, required=False)
+    status = serializers.ChoiceField(choices=ManagedAccount.Status.values, required=False)
+    source = serializers.ChoiceField(choices=ManagedAccount.Source.values, required=False)  # type: ignore[assignment]
+    tag = serializers.CharField(max_length=400, required=False, help_text="key, or key=value")
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
+    offset = serializers.IntegerField(min_value=0, default=0)
+
+    def validate_tag(self, value: str) -> tuple[str, str | None]:
+        key, separator, tag_value = value.partition("=")
+        if not key or len(key) > 128 or len(tag_value) > 256:
+            raise serializers.ValidationError("key or key=value: a key of 1-128 characters, a value of at most 256.")
+        return key, tag_value if separator else None
+
+
+class CommandNameSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    command = serializers.ChoiceField(choices=COMMANDS)
+
+
+class ReapplySerializer(StrictSerializer):
+    command = serializers.ChoiceField(choices=[COMMAND_REAPPLY])
+    steps = serializers.ListField(
+        child=serializers.ChoiceField(choices=workflow.BLUEPRINT_STEPS),
+        min_length=1,
+        max_length=len(workflow.BLUEPRINT_STEPS),
+    )
+
+
+class AdoptSerializer(StrictSerializer):
+    command = serializers.ChoiceField(choices=[COMMAND_ADOPT])
+    environment = serializers.RegexField(ENVIRONMENT)
+    region = serializers.RegexField(REGION)
+    payer = serializers.RegexField(PAYER_NAME, required=False)
+
+
+class MoveSerializer(StrictSerializer):
+    command = serializers.ChoiceField(choices=[COMMAND_MOVE])
+    ou = serializers.RegexField(OU_ID, error_messages={"invalid": "An OU id: ou-xxxx-xxxxxxxx."})
+
+
+class CloseSerializer(StrictSerializer):
+    command = serializers.ChoiceField(choices=[COMMAND_CLOSE])
+    confirm = serializers.CharField(max_length=12, help_text="The account's 12-digit AWS account id, repeated.")
+
+
+COMMAND_SERIALIZERS: dict[str, type[StrictSerializer]] = {
+    COMMAND_REAPPLY: ReapplySerializer,
+    COMMAND_ADOPT: AdoptSerializer,
+    COMMAND_MOVE: MoveSerializer,
+    COMMAND_CLOSE: CloseSerializer,
+}
+
+
+def command_data(data: Any) -> dict[str, Any]:
+    """The validated body of a command (raises ``ValidationError``: a 400)."""
+    if not isinstance(data, dict):
+        raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+    name = CommandNameSerializer(data=data)
+    name.is_valid(raise_exception=True)
+    body = COMMAND_SERIALIZERS[name.validated_data["command"]](data=data)
+    body.is_valid(raise_exception=True)
+    return dict(body.validated_data)

@@ -1,0 +1,168 @@
+"""The accounts API: managed accounts, their provisioning history, and commands on them."""
+
+from dataclasses import asdict
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.contracts import AccountCommandSummary, ManagedAccountSummary
+from apps.accounts.rest.serializers import AccountListQuerySerializer, command_data
+from apps.accounts.selectors import account_get, account_list, command_get, commands_for_account, payer_get
+from apps.accounts.services import command_issue
+from apps.clients.contracts import ACCOUNTS_ADMIN, ACCOUNTS_READ, Principal
+from apps.kernel.errors import NotFound
+from apps.workflow import api as workflow
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _account_url(http: Request, account_id: str) -> str:
+    return http.build_absolute_uri(reverse("v1:account-detail", kwargs={"account_id": account_id}))
+
+
+def _command_url(http: Request, account_id: str, command_id: str) -> str:
+    return http.build_absolute_uri(
+        reverse("v1:account-command-detail", kwargs={"account_id": account_id, "command_id": command_id})
+    )
+
+
+def present_account(http: Request, account: ManagedAccountSummary) -> dict[str, Any]:
+    return {
+        **asdict(account),
+        "created_at": _iso(account.created_at),
+        "updated_at": _iso(account.updated_at),
+        "closed_at": _iso(account.closed_at),
+        "url": _account_url(http, account.id),
+    }
+
+
+def present_run(run: workflow.RunSummary | None) -> dict[str, Any] | None:
+    """A run and its steps (no inputs: they hold the payer's settings)."""
+    if run is None:
+        return None
+    return {
+        "id": run.id,
+        "status": run.status,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "failure": run.failure or None,
+        "steps": [
+            {
+                "name": step.name,
+                "state": step.state,
+                "required": step.required,
+                "depends_on": list(step.depends_on),
+                "attempts": step.attempts,
+                "started_at": _iso(step.started_at),
+                "finished_at": _iso(step.finished_at),
+                "message": step.message,
+                "outputs": step.outputs,
+            }
+            for step in run.steps
+        ],
+    }
+
+
+def present_command(http: Request, command: AccountCommandSummary) -> dict[str, Any]:
+    """The command's status document, with its run's steps."""
+    return {
+        "id": command.id,
+        "account_id": command.account_id,
+        "command": command.command,
+        "params": command.params,
+        "status": command.status,
+        "status_url": _command_url(http, command.account_id, command.id),
+        "failure": command.failure or None,
+        "created_at": _iso(command.created_at),
+        "finished_at": _iso(command.finished_at),
+        "run": present_run(workflow.run_for_request(request_id=command.id)),
+    }
+
+
+def _account(account_id: str) -> ManagedAccountSummary:
+    account = account_get(identifier=account_id)
+    if account is None:
+        raise NotFound(f"No account {account_id}.", code="account_not_found")
+    return account
+
+
+class AccountCollectionView(APIView):
+    """``GET`` managed accounts, filtered by payer, environment, status, source or tag."""
+
+    required_scopes = (ACCOUNTS_READ,)
+
+    def get(self, request: Request) -> Response:
+        query = AccountListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        if "payer" in filters and payer_get(name=filters["payer"]) is None:
+            raise serializers.ValidationError({"payer": [f"No payer {filters['payer']}."]})
+        tag_key, tag_value = filters.get("tag", (None, None))
+        total, items = account_list(
+            payer=filters.get("payer"),
+            environment=filters.get("environment"),
+            status=filters.get("status"),
+            source=filters.get("source"),
+            tag_key=tag_key,
+            tag_value=tag_value,
+            limit=filters["limit"],
+            offset=filters["offset"],
+        )
+        return Response({"count": total, "results": [present_account(request, item) for item in items]})
+
+
+class AccountDetailView(APIView):
+    """One account (by Bespoke id or 12-digit AWS id) and its history: the run that
+    vended it and every command's run, with their steps."""
+
+    required_scopes = (ACCOUNTS_READ,)
+
+    def get(self, request: Request, account_id: str) -> Response:
+        account = _account(account_id)
+        vend_run = workflow.run_for_request(request_id=account.request_id) if account.request_id else None
+        return Response(
+            {
+                **present_account(request, account),
+                "provisioning": present_run(vend_run),
+                "commands": [present_command(request, c) for c in commands_for_account(account_id=account.id)],
+            }
+        )
+
+
+class AccountCommandCollectionView(APIView):
+    """``POST`` a command on the account (202 + status URL); ``GET`` its commands."""
+
+    required_scopes = {"POST": (ACCOUNTS_ADMIN,), "GET": (ACCOUNTS_READ,)}
+
+    def post(self, request: Request, account_id: str) -> Response:
+        data = command_data(request.data)
+        principal: Principal = request.user  # type: ignore[assignment]
+        issued = command_issue(identifier=account_id, data=data, client_id=principal.client_id)
+        command = command_get(account_id=issued.account_id, command_id=issued.id)
+        assert command is not None
+        document = present_command(request, command)
+        return Response(document, status=status.HTTP_202_ACCEPTED, headers={"Location": document["status_url"]})
+
+    def get(self, request: Request, account_id: str) -> Response:
+        account = _account(account_id)
+        commands = commands_for_account(account_id=account.id)
+        return Response({"count": len(commands), "results": [present_command(request, c) for c in commands]})
+
+
+class AccountCommandDetailView(APIView):
+    """A command's status, with its run and steps."""
+
+    required_scopes = (ACCOUNTS_READ,)
+
+    def get(self, request: Request, account_id: str, command_id: str) -> Response:
+        account = _account(account_id)
+        command = command_get(account_id=account.id, command_id=command_id)
+        if command is None:
+            raise NotFound(f"No command {command_id} on account {account_id}.", code="command_not_found")
+        return Response(present_command(request, command))
