@@ -4,14 +4,16 @@ from dataclasses import asdict
 from typing import Any
 
 from django.urls import path
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.audit.contracts import AuditEvent
+from apps.audit.contracts import CLIENT, OPERATOR, SYSTEM, AuditEvent
 from apps.audit.selectors import event_list
 from apps.clients.contracts import OPERATIONS_ADMIN
+from apps.kernel.rest import MAX_OFFSET
 
 
 class AuditQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -20,7 +22,28 @@ class AuditQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     target_id = serializers.CharField(required=False, max_length=200)
     since = serializers.DateTimeField(required=False)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+
+
+class AuditEventSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField()
+    at = serializers.DateTimeField()
+    actor_type = serializers.ChoiceField(choices=[CLIENT, OPERATOR, SYSTEM])
+    actor = serializers.CharField(allow_blank=True)
+    action = serializers.CharField()
+    target_type = serializers.CharField(allow_blank=True)
+    target_id = serializers.CharField(allow_blank=True)
+    source_ip = serializers.IPAddressField(allow_null=True)
+    user_agent = serializers.CharField(allow_blank=True)
+    request_id = serializers.CharField(allow_blank=True)
+    status_code = serializers.IntegerField(allow_null=True)
+    before = serializers.JSONField(allow_null=True, help_text="The resource before the change, if any.")
+    after = serializers.JSONField(allow_null=True, help_text="The resource after the change, if any.")
+
+
+class AuditEventListSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    count = serializers.IntegerField()
+    results = AuditEventSerializer(many=True)
 
 
 def present(event: AuditEvent) -> dict[str, Any]:
@@ -30,6 +53,12 @@ def present(event: AuditEvent) -> dict[str, Any]:
 class AuditEventCollectionView(APIView):
     required_scopes = (OPERATIONS_ADMIN,)
 
+    @extend_schema(
+        operation_id="audit_events_list",
+        summary="The audit log, newest first",
+        parameters=[AuditQuerySerializer],
+        responses=AuditEventListSerializer,
+    )
     def get(self, request: Request) -> Response:
         query = AuditQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

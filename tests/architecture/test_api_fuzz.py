@@ -24,7 +24,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from apps.accounts import api as accounts
+from apps.audit.services import entry_record
 from apps.clients import api as clients
+from apps.compliance.models import ComplianceSnapshot
+from apps.kernel import clock, ids
 
 app = get_wsgi_application()
 schema = schemathesis.openapi.from_wsgi("/v1/schema?format=json", app)
@@ -121,3 +124,66 @@ def test_a_webhook_subscriptions_life_answers_as_documented(token: str) -> None:
     assert detail.call_and_validate(headers=auth, checks=CHECKS).json()["deliveries"] == []
     assert deliveries.call_and_validate(headers=auth, checks=CHECKS).json()["count"] == 0
     assert deactivate.call_and_validate(headers=auth, checks=CHECKS).status_code == 204
+
+
+def test_approval_compliance_and_the_audit_log_answer_as_documented(token: str) -> None:
+    """Answers fuzzing cannot reach: a regulated request waiting for approval, approved
+    (no run yet: ``run`` is null) or rejected (a cancelled run); a compliance snapshot with
+    a non-compliant resource; audit entries with and without an IP, status and payloads."""
+    auth = {"Authorization": f"Bearer {token}"}
+    accounts.payer_upsert(
+        name="demo",
+        management_account_id="111111111111",
+        email_division="demo",
+        email_domain="example.com",
+        allowed_environments=["dev", "tst", "stg", "prd"],
+        allowed_regions=["us-east-1", "us-west-2"],
+        approval_required_for_regulated=True,
+    )
+    create = schema["/v1/account-requests"]["POST"]
+    body = next(iter(create.definition.raw["requestBody"]["content"]["application/json"]["examples"].values()))["value"]
+    ids_ = [
+        create.Case(body={**body, "regulated": True, "tags": {**body["tags"], "project_short_name": name}})
+        .call_and_validate(headers=auth, checks=CHECKS)
+        .json()["id"]
+        for name in ("one", "two")
+    ]
+    approve = schema["/v1/account-requests/{request_id}/approve"]["POST"]
+    reject = schema["/v1/account-requests/{request_id}/reject"]["POST"]
+
+    approved = approve.Case(path_parameters={"request_id": ids_[0]}).call_and_validate(headers=auth, checks=CHECKS)
+    again = approve.Case(path_parameters={"request_id": ids_[0]}).call_and_validate(headers=auth, checks=CHECKS)
+    rejected = reject.Case(path_parameters={"request_id": ids_[1]}, body={"reason": "no budget"}).call_and_validate(
+        headers=auth, checks=CHECKS
+    )
+
+    assert (approved.status_code, approved.json()["status"], approved.json()["run"]) == (202, "accepted", None)
+    assert (again.status_code, again.json()["code"]) == (409, "request_state_conflict")
+    assert (rejected.status_code, rejected.json()["status"]) == (200, "cancelled")
+    assert rejected.json()["run"]["status"] == "cancelled"
+
+    ComplianceSnapshot.objects.create(
+        id=ids.new_id(),
+        aws_account_id="222222222222",
+        payer="demo",
+        taken_at=clock.now(),
+        compliant=False,
+        rules=[
+            {
+                "rule": "s3-bucket-public-read-prohibited",
+                "compliance": "NON_COMPLIANT",
+                "non_compliant_resources": [{"type": "AWS::S3::Bucket", "id": "open-bucket"}],
+            },
+            {"rule": "root-mfa", "compliance": "COMPLIANT", "non_compliant_resources": []},
+        ],
+    )
+    entry_record(actor_type="operator", actor="alice", action="admin:accounts.payer:change", before={"a": 1}, after=[])
+    entry_record(actor_type="system", actor="", action="compliance.polled")
+    compliance = schema["/v1/compliance"]["GET"].Case(query={"compliant": "false"})
+    audit = schema["/v1/audit-events"]["GET"].Case(query={"limit": 200})
+
+    snapshots = compliance.call_and_validate(headers=auth, checks=CHECKS).json()["results"]
+    events = audit.call_and_validate(headers=auth, checks=CHECKS).json()["results"]
+
+    assert [s["account_id"] for s in snapshots] == ["222222222222"]
+    assert {e["action"] for e in events} >= {"admin:accounts.payer:change", "compliance.polled"}

@@ -67,6 +67,17 @@ def test_a_bad_filter_is_a_400(make_api_client: Callable[..., APIClient], db: No
     assert set(answer.json()["extra"]["fields"]) == {"since", "limit"}
 
 
+@pytest.mark.parametrize("offset", [2**31, 2**63])
+def test_an_offset_past_the_largest_page_is_a_400_not_a_database_error(
+    make_api_client: Callable[..., APIClient], entries: None, offset: int
+) -> None:
+    """PostgreSQL's OFFSET is a bigint: 2**63 used to reach it and fail with a 500."""
+    answer = make_api_client(OPERATIONS_ADMIN).get("/v1/audit-events", {"offset": offset})
+
+    assert answer.status_code == 400
+    assert set(answer.json()["extra"]["fields"]) == {"offset"}
+
+
 def test_only_operations_admin_may_read(make_api_client: Callable[..., APIClient], entries: None) -> None:
     answer = make_api_client(REQUESTS_READ, REQUESTS_WRITE, ACCOUNTS_ADMIN).get("/v1/audit-events")
 

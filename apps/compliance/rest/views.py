@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +20,32 @@ class ComplianceQuerySerializer(serializers.Serializer):  # type: ignore[type-ar
     compliant = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
+class NonCompliantResourceSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    type = serializers.CharField(allow_blank=True, help_text="The AWS resource type, e.g. `AWS::S3::Bucket`.")
+    id = serializers.CharField(allow_blank=True)
+
+
+class RuleComplianceSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    rule = serializers.CharField(help_text="The Config rule's name.")
+    compliance = serializers.CharField(
+        help_text="`COMPLIANT`, `NON_COMPLIANT`, `NOT_APPLICABLE` or `INSUFFICIENT_DATA`."
+    )
+    non_compliant_resources = NonCompliantResourceSerializer(many=True)
+
+
+class ComplianceSnapshotSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    account_id = serializers.CharField()
+    payer = serializers.CharField()
+    taken_at = serializers.DateTimeField()
+    compliant = serializers.BooleanField()
+    rules = RuleComplianceSerializer(many=True)
+
+
+class ComplianceListSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    count = serializers.IntegerField()
+    results = ComplianceSnapshotSerializer(many=True)
+
+
 def present_snapshot(snapshot: ComplianceSnapshotSummary) -> dict[str, Any]:
     return {
         "account_id": snapshot.aws_account_id,
@@ -34,6 +61,12 @@ class ComplianceListView(APIView):
 
     required_scopes = (ACCOUNTS_READ,)
 
+    @extend_schema(
+        operation_id="compliance_list",
+        summary="Each account's latest compliance snapshot",
+        parameters=[ComplianceQuerySerializer],
+        responses=ComplianceListSerializer,
+    )
     def get(self, request: Request) -> Response:
         query = ComplianceQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -299,6 +299,18 @@ class AccountRequestApproveView(APIView):
 
     required_scopes = (OPERATIONS_ADMIN,)
 
+    @extend_schema(
+        operation_id="account_requests_approve",
+        summary="Approve a request that waits for approval",
+        request=None,
+        responses={
+            202: AccountRequestStatusSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="The request is not awaiting approval, or its payer is gone (`request_state_conflict`).",
+            ),
+        },
+    )
     def post(self, request: Request, request_id: str) -> Response:
         summary = request_approve(request_id=request_id, approver=f"client:{request.user.name}")  # type: ignore[union-attr]
         return Response(present_request(request, summary), status=status.HTTP_202_ACCEPTED)
@@ -309,6 +321,17 @@ class AccountRequestRejectView(APIView):
 
     required_scopes = (OPERATIONS_ADMIN,)
 
+    @extend_schema(
+        operation_id="account_requests_reject",
+        summary="Reject a request that waits for approval",
+        request=RejectInputSerializer,
+        responses={
+            200: AccountRequestStatusSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer, description="The request is not awaiting approval (`request_state_conflict`)."
+            ),
+        },
+    )
     def post(self, request: Request, request_id: str) -> Response:
         body = RejectInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
