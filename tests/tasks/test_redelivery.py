@@ -6,9 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.stub import Stubber
 from django.apps import apps as django_apps
 from rest_framework.test import APIClient
 
+from apps.accounts import api as accounts
+from apps.compliance import services as compliance_services
 from apps.intake import api as intake
 from apps.kernel.contracts import StepRetrying
 from apps.kernel.models import OutboxMessage
@@ -16,6 +19,7 @@ from apps.notifications.api import subscription_create
 from tasks.consumers import handle_event, run_step
 from tasks.demo import seed_demo
 from tasks.subscriptions import all_subscribers, subscribers_for
+from tests.compliance.test_compliance_poller import non_compliant
 from tests.conftest import EmulatedAws
 from tests.support.bus import drain
 from tests.support.factories import request_body
@@ -27,7 +31,9 @@ def row_counts() -> dict[str, int]:
     return {model._meta.label: model.objects.count() for model in django_apps.get_models()}
 
 
-def test_every_handler_given_a_message_twice_has_one_effect(aws: EmulatedAws, settings: Any, tmp_path: Path) -> None:
+def test_every_handler_given_a_message_twice_has_one_effect(
+    aws: EmulatedAws, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings.MAILERS = {"default": {"BACKEND": "apps.notifications.email.SesEmailBackend"}}
     settings.OPERATOR_EMAILS = ["ops@example.com"]
     seed = seed_demo(var_dir=tmp_path)
@@ -56,6 +62,23 @@ def test_every_handler_given_a_message_twice_has_one_effect(aws: EmulatedAws, se
     assert command.status_code == 202, command.json()
     drain()
     assert api.get(command.json()["status_url"]).json()["status"] == "succeeded"
+
+    # The pollers: an account made outside Bespoke (drift) and a non-compliant Config rule.
+    org = aws.client("organizations")
+    org.create_account(Email="stranger@example.com", AccountName="stranger")
+    assert accounts.accounts_reconcile(payer="demo").discovered
+    real_config_client = compliance_services._config_client
+
+    def non_compliant_config(session: Any) -> Any:
+        client = real_config_client(session)
+        stubber = Stubber(client)
+        non_compliant(stubber)
+        stubber.activate()
+        return client
+
+    monkeypatch.setattr(compliance_services, "_config_client", non_compliant_config)
+    compliance_services.compliance_poll()
+    drain()
 
     exercised: set[str] = set()
     before = row_counts()
