@@ -73,7 +73,7 @@ class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "started_at",
         "finished_at",
     )
-    list_filter = ("status",)
+    list_filter = ("status", "kind")
     search_fields = ("id", "request_id")
     readonly_fields = (
         "id",
@@ -98,6 +98,9 @@ class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
 
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # the task-status table is history: runs end, they are never erased
+
 
 @admin.register(StepRun)
 class StepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -108,3 +111,6 @@ class StepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # the task-status table is history: runs end, they are never erased
