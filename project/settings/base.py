@@ -144,6 +144,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ManagedAccountStatusEnum": "apps.accounts.models.ManagedAccount.Status",
+        "AccountCommandStatusEnum": "apps.accounts.models.AccountCommand.Status",
+    },
 }
 # Shared by every process in services mode (Redis), so a client's rate limit holds across
 # workers; per process otherwise.

@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from apps.accounts import api as accounts
+from apps.accounts.models import ManagedAccount, Payer
 from apps.audit.services import entry_record
 from apps.clients import api as clients
 from apps.compliance.models import ComplianceSnapshot
@@ -187,3 +188,54 @@ def test_approval_compliance_and_the_audit_log_answer_as_documented(token: str) 
 
     assert [s["account_id"] for s in snapshots] == ["222222222222"]
     assert {e["action"] for e in events} >= {"admin:accounts.payer:change", "compliance.polled"}
+
+
+def test_an_accounts_life_answers_as_documented(token: str) -> None:
+    """Accounts fuzzing cannot reach: a listed account shown by its AWS id, a command issued
+    on it (202) and shown, the account's commands, and the documented 400 and 409 answers."""
+    auth = {"Authorization": f"Bearer {token}"}
+    now = clock.now()
+    account = ManagedAccount.objects.create(
+        id=ids.new_id(),
+        payer=Payer.objects.get(name="demo"),
+        aws_account_id="333333333333",
+        name="walk",
+        email="walk@example.com",
+        status=ManagedAccount.Status.ACTIVE,
+        environment="dev",
+        tags={"team": "platform"},
+        created_at=now,
+        updated_at=now,
+    )
+    path = {"account_id": account.aws_account_id}
+    issue = schema["/v1/accounts/{account_id}/commands"]["POST"]
+    examples = issue.definition.raw["requestBody"]["content"]["application/json"]["examples"]
+    move = next(example["value"] for example in examples.values() if example["value"]["command"] == "move")
+
+    listing = schema["/v1/accounts"]["GET"].Case(query={"environment": "dev", "limit": 5})
+    listed = listing.call_and_validate(headers=auth, checks=CHECKS).json()
+    shown = schema["/v1/accounts/{account_id}"]["GET"].Case(path_parameters=path)
+    mismatch = issue.Case(path_parameters=path, body={"command": "close", "confirm": "444444444444"})
+    rejected = mismatch.call_and_validate(headers=auth, checks=CHECKS)
+    issued = issue.Case(path_parameters=path, body=move).call_and_validate(headers=auth, checks=CHECKS)
+    again = issue.Case(path_parameters=path, body=move).call_and_validate(headers=auth, checks=CHECKS)
+    command = schema["/v1/accounts/{account_id}/commands/{command_id}"]["GET"].Case(
+        path_parameters={**path, "command_id": issued.json()["id"]}
+    )
+    commands = schema["/v1/accounts/{account_id}/commands"]["GET"].Case(path_parameters=path)
+    detail = shown.call_and_validate(headers=auth, checks=CHECKS).json()
+
+    assert [(item["id"], item["request_id"], item["closed_at"]) for item in listed["results"]] == [
+        (account.id, None, None)
+    ]
+    assert (detail["provisioning"], [c["id"] for c in detail["commands"]]) == (None, [issued.json()["id"]])
+    assert (issued.status_code, issued.json()["status"], issued.json()["params"]) == (
+        202,
+        "running",
+        {"ou": move["ou"]},
+    )
+    assert (again.status_code, again.json()["code"]) == (409, "command_in_progress")
+    assert command.call_and_validate(headers=auth, checks=CHECKS).json()["command"] == "move"
+    assert commands.call_and_validate(headers=auth, checks=CHECKS).json()["count"] == 1
+    assert (rejected.status_code, rejected.json()["code"]) == (400, "confirmation_mismatch")
+    assert issued.json()["run"] is None  # the workflow starts it once the transaction commits

@@ -5,7 +5,8 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.accounts.contracts import COMMAND_ADOPT, COMMAND_CLOSE, COMMAND_MOVE, COMMAND_REAPPLY, COMMANDS
-from apps.accounts.models import ManagedAccount
+from apps.accounts.models import AccountCommand, ManagedAccount
+from apps.kernel.rest import MAX_OFFSET
 from apps.workflow import api as workflow
 
 PAYER_NAME = r"^[a-z0-9][a-z0-9-]{0,9}$"
@@ -28,11 +29,11 @@ class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class AccountListQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     payer = serializers.RegexField(PAYER_NAME, required=False)
     environment = serializers.RegexField(ENVIRONMENT, required=False)
-    status = serializers.ChoiceField(choices=ManagedAccount.Status.values, required=False)
+    status = serializers.ChoiceField(choices=ManagedAccount.Status.choices, required=False)
     source = serializers.ChoiceField(choices=ManagedAccount.Source.values, required=False)  # type: ignore[assignment]
     tag = serializers.CharField(max_length=400, required=False, help_text="key, or key=value")
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
     def validate_tag(self, value: str) -> tuple[str, str | None]:
         key, separator, tag_value = value.partition("=")
@@ -88,3 +89,74 @@ def command_data(data: Any) -> dict[str, Any]:
     body = COMMAND_SERIALIZERS[name.validated_data["command"]](data=data)
     body.is_valid(raise_exception=True)
     return dict(body.validated_data)
+
+
+# --- What the accounts API answers (documentation: the views build these documents) -------
+
+
+class AccountRunStepSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField()
+    state = serializers.CharField(help_text="`pending`, `running`, `succeeded`, `failed`, `skipped`, ...")
+    required = serializers.BooleanField()  # type: ignore[assignment]
+    depends_on = serializers.ListField(child=serializers.CharField())
+    attempts = serializers.IntegerField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    message = serializers.CharField(allow_blank=True)
+    outputs = serializers.DictField(help_text="What the step produced (ids, names).")
+
+
+class AccountRunSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField()
+    status = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    failure = serializers.CharField(allow_null=True)
+    steps = AccountRunStepSerializer(many=True)
+
+
+class AccountCommandSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField()
+    account_id = serializers.CharField()
+    command = serializers.ChoiceField(choices=COMMANDS)
+    params = serializers.DictField(help_text="The command's body, without `command`.")
+    status = serializers.ChoiceField(choices=AccountCommand.Status.choices)
+    status_url = serializers.URLField()
+    failure = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    run = AccountRunSerializer(allow_null=True, help_text="The run carrying the command out, with its steps.")
+
+
+class AccountCommandListSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    count = serializers.IntegerField()
+    results = AccountCommandSerializer(many=True)
+
+
+class ManagedAccountSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField()
+    aws_account_id = serializers.CharField(allow_blank=True, help_text="Blank until AWS has created the account.")
+    payer = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
+    email = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(choices=ManagedAccount.Status.choices)
+    source = serializers.ChoiceField(choices=ManagedAccount.Source.values)  # type: ignore[assignment]
+    environment = serializers.CharField(allow_blank=True)
+    tags = serializers.DictField(child=serializers.CharField(allow_blank=True))
+    ou_id = serializers.CharField(allow_blank=True)
+    request_id = serializers.CharField(allow_null=True, help_text="The account request that vended it, if any.")
+    failure_reason = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.URLField()
+
+
+class ManagedAccountListSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    count = serializers.IntegerField()
+    results = ManagedAccountSerializer(many=True)
+
+
+class ManagedAccountDetailSerializer(ManagedAccountSerializer):
+    provisioning = AccountRunSerializer(allow_null=True, help_text="The run that vended the account, if any.")
+    commands = AccountCommandSerializer(many=True)

@@ -4,17 +4,37 @@ from dataclasses import asdict
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.contracts import AccountCommandSummary, ManagedAccountSummary
-from apps.accounts.rest.serializers import AccountListQuerySerializer, command_data
+from apps.accounts.contracts import (
+    COMMAND_ADOPT,
+    COMMAND_CLOSE,
+    COMMAND_MOVE,
+    COMMAND_REAPPLY,
+    AccountCommandSummary,
+    ManagedAccountSummary,
+)
+from apps.accounts.rest.serializers import (
+    AccountCommandListSerializer,
+    AccountCommandSerializer,
+    AccountListQuerySerializer,
+    AdoptSerializer,
+    CloseSerializer,
+    ManagedAccountDetailSerializer,
+    ManagedAccountListSerializer,
+    MoveSerializer,
+    ReapplySerializer,
+    command_data,
+)
 from apps.accounts.selectors import account_get, account_list, command_get, commands_for_account, payer_get
 from apps.accounts.services import command_issue
 from apps.clients.contracts import ACCOUNTS_ADMIN, ACCOUNTS_READ, Principal
 from apps.kernel.errors import NotFound
+from apps.kernel.openapi import ErrorSerializer
 from apps.workflow import api as workflow
 
 
@@ -85,6 +105,33 @@ def present_command(http: Request, command: AccountCommandSummary) -> dict[str, 
     }
 
 
+COMMAND_BODY = PolymorphicProxySerializer(
+    component_name="AccountCommandInput",
+    serializers={
+        COMMAND_REAPPLY: ReapplySerializer,
+        COMMAND_ADOPT: AdoptSerializer,
+        COMMAND_MOVE: MoveSerializer,
+        COMMAND_CLOSE: CloseSerializer,
+    },
+    resource_type_field_name="command",
+)
+
+COMMAND_EXAMPLES = [
+    OpenApiExample(
+        "Reapply blueprint steps",
+        value={"command": "reapply", "steps": ["config", "vpc"]},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Adopt an account found in the Organization",
+        value={"command": "adopt", "environment": "dev", "region": "us-east-1", "payer": "demo"},
+        request_only=True,
+    ),
+    OpenApiExample("Move to another OU", value={"command": "move", "ou": "ou-ab12-cd34ef56"}, request_only=True),
+    OpenApiExample("Close the account", value={"command": "close", "confirm": "123456789012"}, request_only=True),
+]
+
+
 def _account(account_id: str) -> ManagedAccountSummary:
     account = account_get(identifier=account_id)
     if account is None:
@@ -97,6 +144,12 @@ class AccountCollectionView(APIView):
 
     required_scopes = (ACCOUNTS_READ,)
 
+    @extend_schema(
+        operation_id="accounts_list",
+        summary="Managed accounts",
+        parameters=[AccountListQuerySerializer],
+        responses=ManagedAccountListSerializer,
+    )
     def get(self, request: Request) -> Response:
         query = AccountListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -123,6 +176,11 @@ class AccountDetailView(APIView):
 
     required_scopes = (ACCOUNTS_READ,)
 
+    @extend_schema(
+        operation_id="accounts_retrieve",
+        summary="An account, with its provisioning run and commands",
+        responses=ManagedAccountDetailSerializer,
+    )
     def get(self, request: Request, account_id: str) -> Response:
         account = _account(account_id)
         vend_run = workflow.run_for_request(request_id=account.request_id) if account.request_id else None
@@ -140,6 +198,39 @@ class AccountCommandCollectionView(APIView):
 
     required_scopes = {"POST": (ACCOUNTS_ADMIN,), "GET": (ACCOUNTS_READ,)}
 
+    @extend_schema(
+        operation_id="account_commands_create",
+        summary="Issue a command on an account",
+        description=(
+            "`reapply` re-runs blueprint steps on an active account; `adopt` brings an unmanaged account "
+            "(or one known only by its 12-digit AWS id in the payer's Organization) under management; "
+            "`move` moves it to another OU; `close` closes it (`confirm` repeats its AWS account id)."
+        ),
+        request=COMMAND_BODY,
+        responses={
+            202: AccountCommandSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description=(
+                    "The body is invalid (`validation_error`) or does not fit the account "
+                    "(`confirmation_mismatch`, `step_not_in_blueprint`, `wrong_payer`, `invalid_command`)."
+                ),
+            ),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description=(
+                    "The account's status forbids the command (`account_state_conflict`), another command "
+                    "is still running on it (`command_in_progress`), or the payer's closure quota is "
+                    "spent (`closure_quota_exceeded`)."
+                ),
+            ),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="Organizations could not be asked about the account (`organizations_unavailable`).",
+            ),
+        },
+        examples=COMMAND_EXAMPLES,
+    )
     def post(self, request: Request, account_id: str) -> Response:
         data = command_data(request.data)
         principal: Principal = request.user  # type: ignore[assignment]
@@ -149,6 +240,11 @@ class AccountCommandCollectionView(APIView):
         document = present_command(request, command)
         return Response(document, status=status.HTTP_202_ACCEPTED, headers={"Location": document["status_url"]})
 
+    @extend_schema(
+        operation_id="account_commands_list",
+        summary="An account's commands",
+        responses=AccountCommandListSerializer,
+    )
     def get(self, request: Request, account_id: str) -> Response:
         account = _account(account_id)
         commands = commands_for_account(account_id=account.id)
@@ -160,6 +256,11 @@ class AccountCommandDetailView(APIView):
 
     required_scopes = (ACCOUNTS_READ,)
 
+    @extend_schema(
+        operation_id="account_commands_retrieve",
+        summary="A command's status, with its run and steps",
+        responses=AccountCommandSerializer,
+    )
     def get(self, request: Request, account_id: str, command_id: str) -> Response:
         account = _account(account_id)
         command = command_get(account_id=account.id, command_id=command_id)
