@@ -53,8 +53,6 @@ STRIP_TOP_LEVEL = frozenset(
         "text_unidecode",
         "toml",
         "kappa",
-        "yaml",
-        "_yaml",
         # the services mode's web server and broker client
         "gunicorn",
         "redis",
