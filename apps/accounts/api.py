@@ -19,7 +19,13 @@ from apps.accounts.selectors import (
     payer_get,
     payer_settings,
 )
-from apps.accounts.services import InvalidBlueprint, blueprint_save, blueprint_validate, payer_upsert
+from apps.accounts.services import (
+    InvalidBlueprint,
+    account_reapply_steps,
+    blueprint_save,
+    blueprint_validate,
+    payer_upsert,
+)
 
 __all__ = [
     "AccountDrifted",
@@ -32,6 +38,7 @@ __all__ = [
     "account_email",
     "account_for_request",
     "account_name",
+    "account_reapply_steps",
     "accounts_active",
     "accounts_reconcile",
     "accounts_reconcile_all",

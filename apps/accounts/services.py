@@ -523,3 +523,15 @@ def account_reapply_baseline(*, account_id: str, issued_by: str) -> AccountComma
     return command_issue(
         identifier=account.id, data={"command": AccountCommand.Command.REAPPLY, "steps": steps}, client_id=issued_by
     )
+
+
+def account_reapply_steps(*, request_id: str, steps: list[str], issued_by: str) -> str:
+    """Reapply ``steps`` on the account vended for ``request_id`` (an operator's action on
+    a run's steps); the id of the reapply command."""
+    account = ManagedAccount.objects.filter(request_id=request_id).first()
+    if account is None:
+        raise NotFound(f"Request {request_id} has no account to reapply steps on.", code="account_not_found")
+    command = command_issue(
+        identifier=account.id, data={"command": AccountCommand.Command.REAPPLY, "steps": steps}, client_id=issued_by
+    )
+    return str(command.id)

@@ -1,11 +1,15 @@
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
+from apps.accounts import api as accounts
 from apps.console.pills import pill_column, status_tone
 from apps.kernel import clock
+from apps.kernel.errors import ApplicationError
 from apps.workflow.models import Run, StepRun
+from apps.workflow.plans import BLUEPRINT_STEPS
 
 
 def timeline(run: Run) -> dict[str, Any]:
@@ -108,6 +112,32 @@ class StepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ("state", "name")
     search_fields = ("run__id", "run__request_id", "name")
     readonly_fields = [f.name for f in StepRun._meta.fields]
+    actions = ["reapply"]
+
+    @admin.action(description="Reapply on the account (a reapply command, then verify)")
+    def reapply(self, request: HttpRequest, queryset: QuerySet[StepRun]) -> None:
+        """One reapply command per request, with the selected baseline and network steps of
+        its vend run; the account's blueprint gives their parameters today."""
+        chosen: dict[str, list[str]] = {}
+        for step in queryset.select_related("run").order_by("run_id", "position"):
+            if step.run.kind != Run.Kind.ACCOUNT_REQUEST or step.name not in BLUEPRINT_STEPS:
+                self.message_user(
+                    request,
+                    f"{step.name}: only a vend run's baseline and network steps can be reapplied.",
+                    level=messages.WARNING,
+                )
+                continue
+            chosen.setdefault(step.run.request_id, []).append(step.name)
+        for request_id, steps in chosen.items():
+            try:
+                command_id = accounts.account_reapply_steps(
+                    request_id=request_id, steps=steps, issued_by=f"admin:{request.user}"
+                )
+                self.message_user(
+                    request, f"Request {request_id}: reapplying {', '.join(steps)} (command {command_id})."
+                )
+            except ApplicationError as error:
+                self.message_user(request, f"Request {request_id}: {error.message}", level=messages.WARNING)
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
