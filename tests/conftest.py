@@ -160,3 +160,20 @@ def make_api_client(db: None) -> Callable[..., APIClient]:
 @pytest.fixture
 def api(make_api_client: Callable[..., APIClient]) -> APIClient:
     return make_api_client()
+
+
+@pytest.fixture
+def payer(db: None) -> accounts.PayerSummary:
+    """The payer ``demo`` as ``demo_payer`` declares it, for tests that never reach AWS (no
+    emulator). Modules that need another payer define their own ``payer``."""
+    accounts.payer_upsert(
+        name="demo",
+        management_account_id="111111111111",
+        email_division="demo",
+        email_domain="example.com",
+        allowed_environments=["dev", "tst", "stg", "prd"],
+        allowed_regions=["us-east-1", "us-west-2"],
+    )
+    summary = accounts.payer_get(name="demo")
+    assert summary is not None
+    return summary

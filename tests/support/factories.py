@@ -1,25 +1,10 @@
 import copy
 from typing import Any
 
-VALID_BODY: dict[str, Any] = {
-    "payer": "demo",
-    "regulated": False,
-    "environment": "dev",
-    "region": "us-east-1",
-    "vpc": {"az_count": 2, "prefix_length": 24},
-    "tags": {"cost_center": "1000100099", "project_name": "My Super Fancy Project", "project_short_name": "msfp"},
-    "user_access_list": ["whitew"],
-    "technical_contact": {"full_name": "Walter White", "username": "whitew"},
-    "requestor": {
-        "full_name": "John Doe",
-        "username": "doej",
-        "manager": "Fred Flinstone",
-        "department": "Internal Affairs",
-        "email": "john.doe@example.com",
-    },
-    "external_transaction_id": "RITM00001",
-    "comment": "",
-}
+from apps.intake.rest.views import EXAMPLE_BODY
+
+# The documented example request (the OpenAPI example and the README use the same body).
+VALID_BODY: dict[str, Any] = copy.deepcopy(EXAMPLE_BODY)
 
 
 def request_body(**overrides: Any) -> dict[str, Any]:
