@@ -24,6 +24,27 @@ class UnknownMessage(Exception):
     """An envelope whose type no loaded contract declares, or whose payload doesn't fit it."""
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who asked for something or approved it: an API client or an operator in the admin.
+
+    ``identity`` is stable (ids, not names) and is what four eyes compares; ``label`` is
+    what people read ("client:portal", "user:alice").
+    """
+
+    kind: str  # "client" or "user"
+    id: str
+    name: str
+
+    @property
+    def identity(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Message:
     message_id: str = field(default_factory=lambda: ids.new_id())

@@ -1,10 +1,12 @@
 """One exception handler for the whole API: every error is
 ``{"code", "message", "extra"}`` with the right status, never a bare 500 page."""
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from rest_framework import exceptions, status
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -15,6 +17,58 @@ log = structlog.get_logger(__name__)
 # The largest ``offset`` a list takes: past it a database refuses the number (a 500), and
 # no list is that long. Every list's query serializer bounds its offset with it.
 MAX_OFFSET = 2**31 - 1
+# No request body of ours nests deeper than a few levels; this bounds the parser's
+# recursion (Python's JSON decoder otherwise recurses until the interpreter gives up).
+MAX_JSON_DEPTH = 32
+
+
+class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Refuses fields it does not declare, so a typo is an error, not silently ignored
+    (the schema says ``additionalProperties: false`` for these bodies)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than this service accepts."
+    default_code = "payload_too_large"
+
+
+def json_depth_problem(value: Any, *, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """Why ``value`` nests too deeply (None if it doesn't), without recursing."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list):
+            if depth > limit:
+                return f"JSON nested deeper than {limit} levels."
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing bodies nested deeper than ``MAX_JSON_DEPTH`` (400)
+    and bodies over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (413)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.") from None
+        except RequestDataTooBig:
+            raise PayloadTooLarge() from None
+        problem = json_depth_problem(data)
+        if problem:
+            raise exceptions.ParseError(f"JSON parse error - {problem}")
+        return data
+
 
 _CODES = {
     exceptions.NotAuthenticated: ("not_authenticated", "Authentication credentials were not provided."),
@@ -27,6 +81,9 @@ _CODES = {
     exceptions.ParseError: ("parse_error", None),
     exceptions.Throttled: ("throttled", None),
 }
+# Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE when it is read (by DRF, or the
+# audit middleware before it): that is the client's doing, never a 500.
+_TOO_LARGE = (RequestDataTooBig,)
 
 
 def error_body(code: str, message: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -44,6 +101,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             status=status.HTTP_400_BAD_REQUEST,
         )
 
+    if isinstance(exc, _TOO_LARGE):
+        exc = PayloadTooLarge()
     response = drf_exception_handler(exc, context)
     if response is None:
         log.error("api.unhandled_exception", exc_info=exc)
@@ -56,5 +115,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if isinstance(exc, exception_type):
             code, message = known_code, known_message
             break
+    if type(exc) not in _CODES and isinstance(exc, exceptions.APIException):
+        # A subclass with a code of its own (token_expired, payload_too_large) keeps it.
+        code = str(exc.default_code)
     response.data = error_body(code, message or str(getattr(exc, "detail", exc)))
     return response

@@ -6,24 +6,13 @@ from rest_framework import serializers
 
 from apps.accounts.contracts import COMMAND_ADOPT, COMMAND_CLOSE, COMMAND_MOVE, COMMAND_REAPPLY, COMMANDS
 from apps.accounts.models import AccountCommand, ManagedAccount
-from apps.kernel.rest import MAX_OFFSET
+from apps.kernel.rest import MAX_OFFSET, StrictSerializer
 from apps.workflow import api as workflow
 
 PAYER_NAME = r"^[a-z0-9][a-z0-9-]{0,9}$"
 ENVIRONMENT = r"^[a-z0-9][a-z0-9-]{0,19}$"
 REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
 OU_ID = r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$"
-
-
-class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """Rejects keys it does not declare, so a typo is an error, not silently ignored."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-        return super().to_internal_value(data)
 
 
 class AccountListQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -12,6 +12,7 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from apps.accounts import api as accounts
+from apps.kernel.rest import StrictSerializer
 
 USERNAME = RegexValidator(r"^[a-z_]{3,20}$", "3-20 lower-case letters or underscores.")
 COST_CENTER = RegexValidator(r"^[0-9]{10}$", "Exactly 10 digits.")
@@ -21,17 +22,6 @@ PRINTABLE = RegexValidator(r"^[^\x00-\x1f\x7f]*$", "Control characters are not a
 AZ_COUNTS = (2, 3)
 PREFIX_LENGTHS = (23, 24)
 MAX_ACCESS_LIST = 50
-
-
-class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """Refuses fields it does not declare."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
 
 class StrictBooleanField(serializers.BooleanField):
