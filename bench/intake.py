@@ -49,7 +49,7 @@ def _prepare(env: dict[str, str], database: str) -> str:
         "from apps.accounts import api as a; from apps.clients import api as c;"
         "a.payer_upsert(name='demo', management_account_id='123456789012', email_division='demo',"
         "email_domain='example.com', allowed_environments=['dev'], allowed_regions=['us-east-1']);"
-        "print(c.client_create(name='bench', scopes=list(c.ALL_SCOPES)).token)"
+        "print(c.client_create(name='bench', scopes=list(c.ALL_SCOPES), all_payers=True).token)"
     )
     result = subprocess.run(
         [str(BIN / "python"), "manage.py", "shell", "-c", seed],

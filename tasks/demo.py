@@ -101,7 +101,7 @@ def seed_demo(*, var_dir: Path) -> DemoSeed:
     for region, cidr in DEMO_POOLS.items():
         network.pool_create(payer=DEMO_PAYER, region=region, cidr=cidr, name=f"demo {region}")
     notifications.sender_verify()
-    issued = clients.client_create(name="demo", scopes=list(clients.ALL_SCOPES))
+    issued = clients.client_create(name="demo", scopes=list(clients.ALL_SCOPES), all_payers=True)
     password = secrets.token_urlsafe(12)
     get_user_model().objects.create_superuser("admin", "admin@example.com", password)
     var_dir.mkdir(parents=True, exist_ok=True)

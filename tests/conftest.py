@@ -145,13 +145,20 @@ def step_context(payer_settings: dict[str, str], member_account: str) -> Callabl
 
 @pytest.fixture
 def make_api_client(db: None) -> Callable[..., APIClient]:
-    """An API client authenticated with a fresh token carrying ``scopes`` (default: all)."""
+    """An API client authenticated with a fresh token carrying ``scopes`` (default: all),
+    granted ``payers`` (default: ``demo``; ``all_payers=True`` for an operator of every payer)."""
     counter = iter(range(1_000_000))
 
-    def make(*scopes: str) -> APIClient:
-        issued = clients.client_create(name=f"client-{next(counter)}", scopes=list(scopes or clients.ALL_SCOPES))
+    def make(*scopes: str, payers: tuple[str, ...] = ("demo",), all_payers: bool = False) -> APIClient:
+        issued = clients.client_create(
+            name=f"client-{next(counter)}",
+            scopes=list(scopes or clients.ALL_SCOPES),
+            payers=() if all_payers else payers,
+            all_payers=all_payers,
+        )
         api = APIClient()
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}")
+        api.issued = issued  # type: ignore[attr-defined]
         return api
 
     return make

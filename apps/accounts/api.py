@@ -17,6 +17,7 @@ from apps.accounts.selectors import (
     creation_slot_intervals,
     creations_in_flight_peak,
     payer_get,
+    payer_names,
     payer_settings,
 )
 from apps.accounts.services import (
@@ -48,6 +49,7 @@ __all__ = [
     "creation_slot_intervals",
     "creations_in_flight_peak",
     "payer_get",
+    "payer_names",
     "payer_settings",
     "payer_upsert",
 ]

@@ -30,6 +30,11 @@ def payer_get(*, name: str) -> PayerSummary | None:
     )
 
 
+def payer_names() -> list[str]:
+    """Every active payer's name, in order."""
+    return list(Payer.objects.filter(active=True).order_by("name").values_list("name", flat=True))
+
+
 def payer_settings(*, name: str) -> dict[str, str]:
     """What every step needs to know of its payer (the ``payer_settings`` step input)."""
     payer = Payer.objects.get(name=name)

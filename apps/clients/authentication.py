@@ -2,12 +2,17 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from apps.clients.contracts import Principal
-from apps.clients.services import token_authenticate
+from apps.clients.services import TokenExpired, token_authenticate
+
+
+class TokenExpiredFailure(exceptions.AuthenticationFailed):
+    default_detail = "The token has expired; ask for a new one."
+    default_code = "token_expired"
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <token>``. A missing header is anonymous (then 401 from the
-    permission check); a malformed or unknown token is 401 at once."""
+    permission check); a malformed, unknown or expired token is 401 at once."""
 
     keyword = "Bearer"
 
@@ -18,7 +23,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != self.keyword.lower():
             raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <token>'.")
-        principal = token_authenticate(token=parts[1])
+        try:
+            principal = token_authenticate(token=parts[1])
+        except TokenExpired as expired:
+            raise TokenExpiredFailure(str(expired)) from expired
         if principal is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         return principal, parts[1]

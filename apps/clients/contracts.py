@@ -1,7 +1,10 @@
-"""What other contexts know about API clients: scopes and the authenticated principal."""
+"""What other contexts know about API clients: scopes, payer grants and the authenticated
+principal."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from apps.kernel.contracts import Actor
 
 REQUESTS_READ = "requests:read"
 REQUESTS_WRITE = "requests:write"
@@ -21,13 +24,55 @@ ALL_SCOPES: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
+class PayerGrant:
+    """A payer a client may act on, optionally narrowed to some of its environments."""
+
+    payer: str
+    environments: tuple[str, ...] = ()  # empty: every environment of the payer
+
+    def covers(self, environment: str | None) -> bool:
+        """``environment`` None asks about the payer as a whole (any of its environments)."""
+        return not self.environments or environment is None or environment in self.environments
+
+
+@dataclass(frozen=True)
+class Access:
+    """The payers (and environments) a client's requests and accounts live in.
+
+    ``all_payers`` is for operators' clients only: every payer, present and future.
+    """
+
+    all_payers: bool = False
+    grants: tuple[PayerGrant, ...] = ()
+
+    def grant_for(self, payer: str) -> PayerGrant | None:
+        return next((grant for grant in self.grants if grant.payer == payer), None)
+
+    def covers(self, payer: str, environment: str | None = None) -> bool:
+        """May the client act on ``payer`` (in ``environment``; None: the payer at all)?"""
+        if self.all_payers:
+            return True
+        grant = self.grant_for(payer)
+        return grant is not None and grant.covers(environment)
+
+    def payer_names(self) -> tuple[str, ...]:
+        return tuple(sorted(grant.payer for grant in self.grants))
+
+
+@dataclass(frozen=True)
 class Principal:
-    """The API client behind a request. DRF sees it as ``request.user``."""
+    """The API client behind a request. DRF sees it as ``request.user``.
+
+    ``scopes`` are the token's (always a subset of its client's); ``access`` is the
+    client's payer grants.
+    """
 
     client_id: str
     name: str
     scopes: frozenset[str]
     token_prefix: str = ""  # the token this request came with
+    access: Access = field(default_factory=Access)
+    token_expires_at: datetime | None = None
 
     is_authenticated = True
     is_anonymous = False
@@ -35,11 +80,28 @@ class Principal:
     def has_scopes(self, *required: str) -> bool:
         return set(required) <= self.scopes
 
+    @property
+    def is_operator(self) -> bool:
+        """Operators see every client's requests within their access, and approve."""
+        return OPERATIONS_ADMIN in self.scopes
+
+    @property
+    def is_global_operator(self) -> bool:
+        """An operator of every payer: may read what no payer owns (dead letters, the audit log)."""
+        return self.is_operator and self.access.all_payers
+
+    @property
+    def actor(self) -> Actor:
+        """Who acted, as recorded on what it asked for (four eyes compares identities)."""
+        return Actor(kind="client", id=self.client_id, name=self.name)
+
 
 @dataclass(frozen=True)
 class TokenSummary:
     prefix: str
+    scopes: tuple[str, ...]
     created_at: datetime
+    expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
 
@@ -50,3 +112,17 @@ class IssuedToken:
     client_name: str
     token: str
     scopes: tuple[str, ...]
+    expires_at: datetime | None = None
+
+    @property
+    def prefix(self) -> str:
+        return self.token.split("_", 2)[1]
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    access: Access
+    active: bool

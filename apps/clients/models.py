@@ -7,6 +7,10 @@ class ApiClient(models.Model):
     id = models.CharField(max_length=36, primary_key=True)
     name = models.CharField(max_length=100, unique=True)
     scopes = models.JSONField(default=list)
+    all_payers = models.BooleanField(
+        default=False,
+        help_text="Every payer, present and future. Only for clients with the operations:admin scope.",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
 
@@ -18,6 +22,25 @@ class ApiClient(models.Model):
         return self.name
 
 
+class PayerGrant(models.Model):
+    """A payer whose requests and accounts a client may act on. Payers belong to the
+    accounts context, so the grant names the payer rather than pointing at its row."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="grants")
+    payer = models.CharField(max_length=10, help_text="The payer's name.")
+    environments = models.JSONField(
+        default=list, blank=True, help_text="Only these environments of the payer; empty: all of them."
+    )
+
+    class Meta:
+        ordering = ["client", "payer"]
+        constraints = [models.UniqueConstraint(fields=["client", "payer"], name="one_grant_per_client_and_payer")]
+
+    def __str__(self) -> str:
+        narrowed = f" ({', '.join(self.environments)})" if self.environments else ""
+        return f"{self.payer}{narrowed}"
+
+
 class ApiToken(models.Model):
     """A bearer token. Only its SHA-256 is stored; the token itself is shown once."""
 
@@ -27,7 +50,12 @@ class ApiToken(models.Model):
         max_length=16, unique=True, help_text="Public part, to find the token and tell tokens apart."
     )
     digest = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list, help_text="What this token may do: a subset of its client's scopes.")
     created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(help_text="After this the token answers 401 token_expired.")
+    issued_by = models.CharField(
+        max_length=160, blank=True, help_text="Who issued it: a token's prefix, an operator, or a command."
+    )
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,12 +1,32 @@
+"""API clients, their payer grants and their tokens.
+
+A token carries its own scopes (a subset of its client's) and an expiry. A token can
+mint only tokens with a subset of its scopes that expire no later than itself, and can
+revoke only itself unless it holds ``operations:admin``: a leaked token cannot outlive
+its own revocation or expiry by minting successors.
+"""
+
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 
-from apps.clients.contracts import ALL_SCOPES, IssuedToken, Principal, TokenSummary
+from apps.clients.contracts import (
+    ALL_SCOPES,
+    OPERATIONS_ADMIN,
+    Access,
+    ClientSummary,
+    IssuedToken,
+    PayerGrant,
+    Principal,
+    TokenSummary,
+)
 from apps.clients.models import ApiClient, ApiToken
+from apps.clients.models import PayerGrant as PayerGrantRow
 from apps.kernel import clock, ids
 from apps.kernel.errors import ApplicationError, NotFound
 
@@ -19,38 +39,129 @@ class UnknownScope(ApplicationError):
     code = "unknown_scope"
 
 
+class InvalidGrant(ApplicationError):
+    code = "invalid_grant"
+
+
+class TokenScopeExceeded(ApplicationError):
+    """A token asked to mint a token with more than it holds."""
+
+    code = "token_scope_exceeded"
+    status_code = 403
+
+
+class TokenExpiryExceeded(ApplicationError):
+    code = "token_expiry_exceeded"
+    status_code = 403
+
+
+class TokenRevokeForbidden(ApplicationError):
+    code = "token_revoke_forbidden"
+    status_code = 403
+
+
+class TokenExpired(Exception):
+    """The token is known and was valid, but its time is up."""
+
+
 def _digest(token: str) -> str:
     # Tokens are 256-bit random strings, so a fast hash is safe: there is nothing to brute-force.
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _validate_scopes(scopes: list[str]) -> list[str]:
+def default_token_lifetime() -> timedelta:
+    return timedelta(days=int(getattr(settings, "API_TOKEN_TTL_DAYS", 90)))
+
+
+def _validate_scopes(scopes: Iterable[str]) -> list[str]:
+    scopes = list(scopes)
     unknown = sorted(set(scopes) - set(ALL_SCOPES))
     if unknown:
         raise UnknownScope(f"Unknown scopes: {', '.join(unknown)}.", extra={"known": list(ALL_SCOPES)})
     return sorted(set(scopes))
 
 
-@transaction.atomic
-def client_create(*, name: str, scopes: list[str]) -> IssuedToken:
-    """Create a client and its first token. The token is returned once and never stored."""
-    client = ApiClient.objects.create(
-        id=ids.new_id(), name=name, scopes=_validate_scopes(scopes), created_at=clock.now()
+def parse_grant(text: str) -> PayerGrant:
+    """``payer`` or ``payer:env1,env2`` (the command line's and the admin's spelling)."""
+    payer, _, environments = text.partition(":")
+    payer = payer.strip()
+    if not payer:
+        raise InvalidGrant(f"Not a payer grant: {text!r} (use PAYER or PAYER:ENV,ENV).")
+    envs = tuple(sorted({env.strip() for env in environments.split(",") if env.strip()}))
+    return PayerGrant(payer=payer, environments=envs)
+
+
+def _validate_access(*, scopes: Sequence[str], grants: Sequence[PayerGrant], all_payers: bool) -> None:
+    if all_payers and OPERATIONS_ADMIN not in scopes:
+        raise InvalidGrant("Every payer (all_payers) is only for clients with the operations:admin scope.")
+    if not all_payers and not grants:
+        raise InvalidGrant("Grant at least one payer (or every payer, for an operations:admin client).")
+    names = [grant.payer for grant in grants]
+    if len(names) != len(set(names)):
+        raise InvalidGrant("Each payer can be granted once.")
+
+
+def access_of(client: ApiClient) -> Access:
+    grants = tuple(
+        PayerGrant(payer=row.payer, environments=tuple(row.environments or ()))
+        for row in sorted(client.grants.all(), key=lambda row: row.payer)
     )
-    return token_issue(client=client)
+    return Access(all_payers=client.all_payers, grants=grants)
 
 
-def token_issue(*, client: ApiClient) -> IssuedToken:
+@transaction.atomic
+def client_create(
+    *,
+    name: str,
+    scopes: Sequence[str],
+    payers: Sequence[PayerGrant | str] = (),
+    all_payers: bool = False,
+    token_lifetime: timedelta | None = None,
+) -> IssuedToken:
+    """Create a client, its payer grants and its first token (returned once, never stored)."""
+    valid_scopes = _validate_scopes(scopes)
+    grants = [parse_grant(grant) if isinstance(grant, str) else grant for grant in payers]
+    _validate_access(scopes=valid_scopes, grants=grants, all_payers=all_payers)
+    client = ApiClient.objects.create(
+        id=ids.new_id(), name=name, scopes=valid_scopes, all_payers=all_payers, created_at=clock.now()
+    )
+    for grant in grants:
+        PayerGrantRow.objects.create(client=client, payer=grant.payer, environments=list(grant.environments))
+    return token_issue(client=client, lifetime=token_lifetime, issued_by="client_create")
+
+
+def token_issue(
+    *,
+    client: ApiClient,
+    scopes: Sequence[str] | None = None,
+    expires_at: datetime | None = None,
+    lifetime: timedelta | None = None,
+    issued_by: str = "",
+) -> IssuedToken:
+    """A new token of ``client`` with ``scopes`` (default: the client's) expiring at
+    ``expires_at`` (default: now + ``lifetime`` or ``API_TOKEN_TTL_DAYS``)."""
+    chosen = sorted(set(client.scopes if scopes is None else scopes) & set(client.scopes))
+    expiry = expires_at or clock.now() + (lifetime or default_token_lifetime())
     prefix = secrets.token_hex(6)
     token = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     ApiToken.objects.create(
-        id=ids.new_id(), client=client, prefix=prefix, digest=_digest(token), created_at=clock.now()
+        id=ids.new_id(),
+        client=client,
+        prefix=prefix,
+        digest=_digest(token),
+        scopes=chosen,
+        created_at=clock.now(),
+        expires_at=expiry,
+        issued_by=issued_by[:160],
     )
-    return IssuedToken(client_id=client.id, client_name=client.name, token=token, scopes=tuple(client.scopes))
+    return IssuedToken(
+        client_id=client.id, client_name=client.name, token=token, scopes=tuple(chosen), expires_at=expiry
+    )
 
 
 def token_authenticate(*, token: str) -> Principal | None:
-    """The principal a token belongs to, or None if it is unknown, revoked or inactive."""
+    """The principal a token belongs to, or None if it is unknown, revoked or inactive.
+    Raises ``TokenExpired`` for a genuine token past its expiry."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
@@ -60,34 +171,101 @@ def token_authenticate(*, token: str) -> Principal | None:
     if not hmac.compare_digest(stored.digest, _digest(token)):
         return None
     now = clock.now()
+    if stored.expires_at <= now:
+        raise TokenExpired(f"Token {stored.prefix} expired at {stored.expires_at.isoformat()}.")
     if stored.last_used_at is None or now - stored.last_used_at >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=stored.pk).update(last_used_at=now)
     client = stored.client
-    return Principal(client_id=client.id, name=client.name, scopes=frozenset(client.scopes), token_prefix=stored.prefix)
+    return Principal(
+        client_id=client.id,
+        name=client.name,
+        # A client whose scopes were narrowed after the token was issued keeps only what both hold.
+        scopes=frozenset(stored.scopes) & frozenset(client.scopes),
+        token_prefix=stored.prefix,
+        access=access_of(client),
+        token_expires_at=stored.expires_at,
+    )
 
 
 def token_list(*, client_id: str) -> list[TokenSummary]:
     return [
-        TokenSummary(prefix=t.prefix, created_at=t.created_at, last_used_at=t.last_used_at, revoked_at=t.revoked_at)
+        TokenSummary(
+            prefix=t.prefix,
+            scopes=tuple(t.scopes),
+            created_at=t.created_at,
+            expires_at=t.expires_at,
+            last_used_at=t.last_used_at,
+            revoked_at=t.revoked_at,
+        )
         for t in ApiToken.objects.filter(client_id=client_id).order_by("-created_at")
     ]
 
 
+def token_mint(
+    *, principal: Principal, scopes: Sequence[str] | None = None, expires_at: datetime | None = None
+) -> IssuedToken:
+    """A token minted by the token in use: at most its scopes, expiring no later than it."""
+    wanted = set(principal.scopes if scopes is None else _validate_scopes(scopes))
+    beyond = sorted(wanted - principal.scopes)
+    if beyond:
+        raise TokenScopeExceeded(
+            f"A token can only mint tokens with scopes it holds; not: {', '.join(beyond)}.",
+            extra={"scopes": sorted(principal.scopes)},
+        )
+    ceiling = principal.token_expires_at
+    if expires_at is None:
+        default = clock.now() + default_token_lifetime()
+        expires_at = min(default, ceiling) if ceiling else default
+    elif expires_at <= clock.now():
+        raise TokenExpiryExceeded("expires_at must be in the future.")
+    elif ceiling is not None and expires_at > ceiling:
+        raise TokenExpiryExceeded(
+            "A token can only mint tokens that expire no later than itself.",
+            extra={"latest": ceiling.isoformat()},
+        )
+    client = ApiClient.objects.get(id=principal.client_id)
+    return token_issue(client=client, scopes=sorted(wanted), expires_at=expires_at, issued_by=principal.token_prefix)
+
+
 @transaction.atomic
-def token_revoke(*, client_id: str, prefix: str) -> None:
-    """Revoke one of the client's tokens (idempotent); an unknown prefix is NotFound."""
-    token = ApiToken.objects.select_for_update().filter(client_id=client_id, prefix=prefix).first()
+def token_revoke(*, principal: Principal, prefix: str) -> None:
+    """Revoke a token of the principal's client (idempotent). Without ``operations:admin``
+    a token may revoke only itself; an unknown prefix is NotFound."""
+    token = ApiToken.objects.select_for_update().filter(client_id=principal.client_id, prefix=prefix).first()
     if token is None:
         raise NotFound(f"No token {prefix} for this client.")
+    if prefix != principal.token_prefix and not principal.is_operator:
+        raise TokenRevokeForbidden(
+            "A token can revoke only itself; revoking another token needs the operations:admin scope."
+        )
+    _revoke(token)
+
+
+def _revoke(token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = clock.now()
         token.save(update_fields=["revoked_at"])
 
 
 @transaction.atomic
-def token_rotate(*, client_id: str, current_prefix: str) -> IssuedToken:
-    """A new token for the client; the one the call came with is revoked."""
-    client = ApiClient.objects.get(id=client_id)
-    issued = token_issue(client=client)
-    token_revoke(client_id=client_id, prefix=current_prefix)
+def token_rotate(*, principal: Principal) -> IssuedToken:
+    """A new token with the same scopes and expiry replaces the one in use, revoked now."""
+    issued = token_mint(principal=principal, expires_at=principal.token_expires_at)
+    current = ApiToken.objects.select_for_update().get(client_id=principal.client_id, prefix=principal.token_prefix)
+    _revoke(current)
     return issued
+
+
+def client_get(*, client_id: str) -> ClientSummary | None:
+    client = ApiClient.objects.prefetch_related("grants").filter(id=client_id).first()
+    if client is None:
+        return None
+    return ClientSummary(
+        id=client.id, name=client.name, scopes=tuple(client.scopes), access=access_of(client), active=client.active
+    )
+
+
+def client_access(*, client_id: str) -> Access:
+    """The client's payer grants (no access at all for an unknown client)."""
+    summary = client_get(client_id=client_id)
+    return summary.access if summary else Access()

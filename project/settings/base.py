@@ -120,7 +120,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.clients.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["apps.clients.permissions.HasRequiredScopes"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.kernel.rest.JSONParser"],
     "EXCEPTION_HANDLER": "apps.kernel.rest.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["apps.clients.throttling.ClientRateThrottle"],
@@ -149,16 +149,29 @@ SPECTACULAR_SETTINGS = {
         "AccountCommandStatusEnum": "apps.accounts.models.AccountCommand.Status",
     },
 }
+# A request body larger than this answers 413 (an account request is about 1 KiB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+# A token lives this long unless whoever issues it says less (a token can never mint one
+# that outlives itself).
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90)
+# The table the database cache uses where no cache server is configured (serverless).
+DATABASE_CACHE_TABLE = "bespoke_cache"
+
+
+def cache_settings(*, url: str | None, shared: bool) -> dict[str, dict[str, object]]:
+    """The cache rate limits are counted in: Redis at ``url``; else, where several
+    processes serve the API (``shared``: every Lambda container), the database, so the
+    limit holds across them; else (one process) memory."""
+    if url:
+        return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    if shared:
+        return {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": DATABASE_CACHE_TABLE}}
+    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
 # Shared by every process in services mode (Redis), so a client's rate limit holds across
-# workers; per process otherwise.
-_CACHE_URL = env_optional("CACHE_URL") or env_optional("REDIS_URL")
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
-        if _CACHE_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+# workers; per process in the embedded mode (one process).
+CACHES = cache_settings(url=env_optional("CACHE_URL") or env_optional("REDIS_URL"), shared=False)
 
 # --- Messaging -------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", "memory://"))

@@ -47,5 +47,8 @@ ALLOWED_HOSTS = [*env_list("DJANGO_ALLOWED_HOSTS", []), f".execute-api.{AWS_REGI
 # HTTP, so there is nothing to redirect.
 SECURE_SSL_REDIRECT = False
 SILENCED_SYSTEM_CHECKS = ["security.W008"]
+# Every Lambda container serves the API: without a cache server, rate limits are counted
+# in the database so that they hold across containers (the table is made by a migration).
+CACHES = cache_settings(url=env_optional("CACHE_URL"), shared=True)
 # A Lambda environment is frozen between invocations: don't keep connections across freezes.
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0)

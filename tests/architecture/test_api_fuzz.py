@@ -66,7 +66,7 @@ def token(in_transaction: None) -> str:
 
 
 def _fresh_token() -> str:
-    return clients.client_create(name=f"fuzzer-{next(_names)}", scopes=list(clients.ALL_SCOPES)).token
+    return clients.client_create(name=f"fuzzer-{next(_names)}", scopes=list(clients.ALL_SCOPES), all_payers=True).token
 
 
 @schema.parametrize()

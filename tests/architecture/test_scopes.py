@@ -55,7 +55,9 @@ def test_a_token_without_the_endpoints_scope_gets_403(route: str, method: str, v
     needed = _needs(view, method)
     others = [scope for scope in clients.ALL_SCOPES if scope not in needed]
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {clients.client_create(name='scopeless', scopes=others).token}")
+    api.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {clients.client_create(name='scopeless', scopes=others, payers=['demo']).token}"
+    )
     path = "/" + route.replace("<str:", "").replace(">", "")
 
     response = getattr(api, method)(path, {}, format="json")

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def client_with(*scopes: str, name: str = "portal") -> tuple[APIClient, clients.IssuedToken]:
-    issued = clients.client_create(name=name, scopes=list(scopes))
+    issued = clients.client_create(name=name, scopes=list(scopes), payers=["demo"])
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}")
     return api, issued

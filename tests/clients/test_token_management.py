@@ -20,12 +20,12 @@ def client_with(token: str) -> APIClient:
 
 @pytest.fixture
 def issued(db: None) -> clients.IssuedToken:
-    return clients.client_create(name="portal", scopes=["requests:read"])
+    return clients.client_create(name="portal", scopes=["requests:read"], payers=["demo"])
 
 
 def test_a_client_lists_its_tokens_with_when_each_was_last_used(issued: clients.IssuedToken) -> None:
     api = client_with(issued.token)
-    other = clients.client_create(name="other", scopes=["requests:read"])
+    other = clients.client_create(name="other", scopes=["requests:read"], payers=["demo"])
 
     [token] = api.get("/v1/tokens").json()["results"]
 
@@ -48,12 +48,12 @@ def test_rotating_replaces_the_token_in_use(issued: clients.IssuedToken) -> None
     assert listed[rotated.json()["prefix"]]["current"] is True
 
 
-def test_a_second_token_then_revoking_the_first(issued: clients.IssuedToken) -> None:
+def test_a_second_token_then_the_first_revokes_itself(issued: clients.IssuedToken) -> None:
     first = client_with(issued.token)
     second_token = first.post("/v1/tokens").json()["token"]
     second = client_with(second_token)
 
-    assert second.delete(f"/v1/tokens/{issued.token.split('_')[1]}").status_code == 204
+    assert first.delete(f"/v1/tokens/{issued.token.split('_')[1]}").status_code == 204
 
     assert first.get("/v1/account-requests").status_code == 401
     assert second.get("/v1/account-requests").status_code == 200
@@ -64,7 +64,7 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(issued: clients.Issued
     cache.clear()
     monkeypatch.setattr(ClientRateThrottle, "THROTTLE_RATES", {"client": "3/min"})
     api = client_with(issued.token)
-    other = client_with(clients.client_create(name="calm", scopes=["requests:read"]).token)
+    other = client_with(clients.client_create(name="calm", scopes=["requests:read"], payers=["demo"]).token)
 
     codes = [api.get("/v1/account-requests").status_code for _ in range(4)]
 
@@ -76,10 +76,50 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(issued: clients.Issued
     assert other.get("/v1/account-requests").status_code == 200  # limits are per client
 
 
-def test_the_rate_limit_fails_open_when_its_cache_is_down(issued: clients.IssuedToken, monkeypatch: Any) -> None:
+def test_the_rate_limit_still_holds_when_its_shared_cache_is_down(
+    issued: clients.IssuedToken, monkeypatch: Any
+) -> None:
+    """The shared cache down: requests are still served (no 500, no refusal for all)
+    and each process still limits each client, counting on its own."""
+
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("cache down")
 
     monkeypatch.setattr(ClientRateThrottle, "cache", type("Broken", (), {"get": broken, "set": broken})())
+    monkeypatch.setattr(ClientRateThrottle, "THROTTLE_RATES", {"client": "3/min"})
+    from apps.clients import throttling
 
-    assert client_with(issued.token).get("/v1/account-requests").status_code == 200
+    throttling._local_counts.clear()
+    api = client_with(issued.token)
+
+    codes = [api.get("/v1/account-requests").status_code for _ in range(4)]
+
+    assert codes == [200, 200, 200, 429]
+
+
+def test_the_rate_limit_is_shared_through_the_database_cache(
+    issued: clients.IssuedToken, monkeypatch: Any, settings: Any
+) -> None:
+    """On Lambda (no cache server) every container counts in one database table: two
+    separate throttle caches (two containers) see one count."""
+    from django.core.cache import caches
+    from django.core.management import call_command
+
+    from project.settings.base import cache_settings
+
+    settings.CACHES = {
+        **cache_settings(url=None, shared=True),
+        "other": cache_settings(url=None, shared=True)["default"],
+    }
+    call_command("createcachetable", verbosity=0)
+    monkeypatch.setattr(ClientRateThrottle, "THROTTLE_RATES", {"client": "3/min"})
+    container_a, container_b = caches["default"], caches["other"]
+    assert container_a is not container_b
+    api = client_with(issued.token)
+
+    monkeypatch.setattr(ClientRateThrottle, "cache", container_a)
+    first = [api.get("/v1/account-requests").status_code for _ in range(2)]
+    monkeypatch.setattr(ClientRateThrottle, "cache", container_b)
+    second = [api.get("/v1/account-requests").status_code for _ in range(2)]
+
+    assert first + second == [200, 200, 200, 429]

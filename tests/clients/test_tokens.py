@@ -20,6 +20,11 @@ pytestmark = pytest.mark.django_db
 URL = "/v1/account-requests"
 
 
+@pytest.fixture(autouse=True)
+def _demo_payer(payer: object) -> None:
+    """Clients are granted payers: the payer ``demo`` exists."""
+
+
 class FrozenClock:
     def __init__(self, start: datetime) -> None:
         self.current = start
@@ -70,7 +75,7 @@ def create_client(*args: str) -> list[str]:
 
 
 def test_only_the_sha256_digest_of_a_token_is_stored() -> None:
-    issued = clients.client_create(name="portal", scopes=[REQUESTS_READ])
+    issued = clients.client_create(name="portal", scopes=[REQUESTS_READ], payers=["demo"])
 
     stored = ApiToken.objects.get(client_id=issued.client_id)
     assert stored.digest == hashlib.sha256(issued.token.encode()).hexdigest()
@@ -78,7 +83,7 @@ def test_only_the_sha256_digest_of_a_token_is_stored() -> None:
 
 
 def test_the_raw_token_appears_nowhere_in_the_database() -> None:
-    issued = clients.client_create(name="portal", scopes=list(ALL_SCOPES))
+    issued = clients.client_create(name="portal", scopes=list(ALL_SCOPES), all_payers=True)
     bearer(issued.token).get(URL)  # using it must not store it either
 
     dump = database_dump()
@@ -89,7 +94,9 @@ def test_the_raw_token_appears_nowhere_in_the_database() -> None:
 
 
 def test_every_token_is_different() -> None:
-    client = ApiClient.objects.get(id=clients.client_create(name="portal", scopes=[]).client_id)
+    client = ApiClient.objects.get(
+        id=clients.client_create(name="portal", scopes=[REQUESTS_READ], payers=["demo"]).client_id
+    )
     from apps.clients.services import token_issue
 
     tokens = {token_issue(client=client).token for _ in range(20)}
@@ -102,7 +109,7 @@ def test_every_token_is_different() -> None:
 
 
 def test_create_client_prints_a_working_token_once() -> None:
-    lines = create_client("ticketing", "--scope", REQUESTS_READ)
+    lines = create_client("ticketing", "--scope", REQUESTS_READ, "--payer", "demo")
 
     token = lines[-1]
     assert sum(token in line for line in lines) == 1
@@ -113,7 +120,7 @@ def test_create_client_prints_a_working_token_once() -> None:
 
 
 def test_create_client_grants_only_the_scopes_given() -> None:
-    token = create_client("reader", "--scope", REQUESTS_READ, "--scope", "accounts:read")[-1]
+    token = create_client("reader", "--scope", REQUESTS_READ, "--scope", "accounts:read", "--payer", "demo")[-1]
 
     assert sorted(ApiClient.objects.get(name="reader").scopes) == ["accounts:read", REQUESTS_READ]
     response = bearer(token).post(URL, {}, format="json")
@@ -121,25 +128,57 @@ def test_create_client_grants_only_the_scopes_given() -> None:
     assert REQUESTS_WRITE in response.json()["message"]
 
 
-def test_create_client_without_scopes_grants_all_of_them() -> None:
-    create_client("operator")
+def test_create_client_without_a_scope_refuses_and_lists_the_scopes() -> None:
+    with pytest.raises(CommandError, match="--scope") as refused:
+        create_client("operator", "--payer", "demo")
 
-    assert sorted(ApiClient.objects.get(name="operator").scopes) == sorted(ALL_SCOPES)
+    assert all(scope in str(refused.value) for scope in ALL_SCOPES)
+    assert not ApiClient.objects.exists()
+
+
+def test_create_client_without_a_payer_refuses_and_lists_the_payers() -> None:
+    with pytest.raises(CommandError, match="--payer") as refused:
+        create_client("portal", "--scope", REQUESTS_READ)
+
+    assert "demo" in str(refused.value)  # the payers there are to choose from
+    assert not ApiClient.objects.exists()
+
+
+def test_create_client_refuses_an_unknown_payer() -> None:
+    with pytest.raises(CommandError, match="nope"):
+        create_client("portal", "--scope", REQUESTS_READ, "--payer", "nope")
+
+    assert not ApiClient.objects.exists()
+
+
+def test_every_payer_is_only_for_operators() -> None:
+    with pytest.raises(CommandError, match="operations:admin"):
+        create_client("portal", "--scope", REQUESTS_READ, "--all-payers")
+
+    create_client("ops", "--scope", "operations:admin", "--scope", REQUESTS_READ, "--all-payers")
+    assert ApiClient.objects.get(name="ops").all_payers
+
+
+def test_create_client_grants_payers_narrowed_to_environments() -> None:
+    create_client("portal", "--scope", REQUESTS_READ, "--payer", "demo:dev,tst")
+
+    [grant] = ApiClient.objects.get(name="portal").grants.all()
+    assert (grant.payer, grant.environments) == ("demo", ["dev", "tst"])
 
 
 def test_create_client_refuses_an_unknown_scope_and_creates_nothing() -> None:
     with pytest.raises(CommandError, match="requests:delete"):
-        create_client("ticketing", "--scope", REQUESTS_READ, "--scope", "requests:delete")
+        create_client("ticketing", "--scope", REQUESTS_READ, "--scope", "requests:delete", "--payer", "demo")
 
     assert not ApiClient.objects.exists()
     assert not ApiToken.objects.exists()
 
 
 def test_create_client_refuses_a_duplicate_name_cleanly() -> None:
-    first_token = create_client("ticketing")[-1]
+    first_token = create_client("ticketing", "--scope", REQUESTS_READ, "--payer", "demo")[-1]
 
     with pytest.raises(CommandError, match="ticketing"):
-        create_client("ticketing")
+        create_client("ticketing", "--scope", REQUESTS_READ, "--payer", "demo")
 
     assert ApiClient.objects.filter(name="ticketing").count() == 1
     assert ApiToken.objects.count() == 1
@@ -150,7 +189,7 @@ def test_create_client_refuses_a_duplicate_name_cleanly() -> None:
 
 
 def test_last_used_at_is_recorded_when_a_token_is_used(frozen_clock: FrozenClock) -> None:
-    issued = clients.client_create(name="portal", scopes=[REQUESTS_READ])
+    issued = clients.client_create(name="portal", scopes=[REQUESTS_READ], payers=["demo"])
     assert ApiToken.objects.get(client_id=issued.client_id).last_used_at is None
     frozen_clock.advance(timedelta(hours=1))
 
@@ -160,7 +199,7 @@ def test_last_used_at_is_recorded_when_a_token_is_used(frozen_clock: FrozenClock
 
 
 def test_last_used_at_is_rewritten_at_most_once_a_minute(frozen_clock: FrozenClock) -> None:
-    issued = clients.client_create(name="portal", scopes=[REQUESTS_READ])
+    issued = clients.client_create(name="portal", scopes=[REQUESTS_READ], payers=["demo"])
     api = bearer(issued.token)
     first_use = frozen_clock()
     api.get(URL)
@@ -175,7 +214,7 @@ def test_last_used_at_is_rewritten_at_most_once_a_minute(frozen_clock: FrozenClo
 
 
 def test_a_failed_authentication_does_not_touch_last_used_at(frozen_clock: FrozenClock) -> None:
-    issued = clients.client_create(name="portal", scopes=[REQUESTS_READ])
+    issued = clients.client_create(name="portal", scopes=[REQUESTS_READ], payers=["demo"])
     marker, prefix, _ = issued.token.split("_", 2)
 
     response = bearer(f"{marker}_{prefix}_{'A' * 43}").get(URL)

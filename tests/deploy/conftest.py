@@ -91,7 +91,9 @@ def bearer(db: None) -> Callable[[], dict[str, str]]:
     from apps.clients import api as clients
 
     def make() -> dict[str, str]:
-        token = clients.client_create(name=f"serverless-{secrets.token_hex(4)}", scopes=list(clients.ALL_SCOPES)).token
+        token = clients.client_create(
+            name=f"serverless-{secrets.token_hex(4)}", scopes=list(clients.ALL_SCOPES), all_payers=True
+        ).token
         return {"Authorization": f"Bearer {token}"}
 
     return make

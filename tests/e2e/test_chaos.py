@@ -59,7 +59,7 @@ def finished(location: str, headers: dict[str, str], *, timeout: float = 90) -> 
 
 def test_requests_accepted_while_redis_is_down_all_complete_once_it_is_back(demo_payer: Any, aws: EmulatedAws) -> None:
     need_postgres()
-    token = clients.client_create(name="chaos-redis", scopes=list(clients.ALL_SCOPES)).token
+    token = clients.client_create(name="chaos-redis", scopes=list(clients.ALL_SCOPES), all_payers=True).token
     headers = {"Authorization": f"Bearer {token}"}
     with own_redis() as broker:
         env = services_environment(aws_url=aws.url, redis_url=broker.url, OUTBOX_SWEEP_AFTER_SECONDS="0", **FAST_QUOTAS)
@@ -171,7 +171,7 @@ def test_under_30_percent_throttling_twenty_requests_succeed_within_the_creation
     step does), and creations stay in flight a while (IN_PROGRESS for two polls); all 20
     requests succeed and never more than 5 creations were in flight at once."""
     need_postgres()
-    token = clients.client_create(name="chaos-throttle", scopes=list(clients.ALL_SCOPES)).token
+    token = clients.client_create(name="chaos-throttle", scopes=list(clients.ALL_SCOPES), all_payers=True).token
     headers = {"Authorization": f"Bearer {token}"}
     faults = "*:*:Throttling:0.3,organizations:DescribeCreateAccountStatus:in_progress=2"
     with own_redis() as broker:

@@ -23,7 +23,7 @@ def test_request_to_created_account_across_processes(demo_payer: Any, aws: Emula
     redis_url = need_redis()
     flush(redis_url)
     env = services_environment(aws_url=aws.url, redis_url=redis_url)
-    token = clients.client_create(name="services-e2e", scopes=list(clients.ALL_SCOPES)).token
+    token = clients.client_create(name="services-e2e", scopes=list(clients.ALL_SCOPES), all_payers=True).token
 
     with celery_worker(env) as worker, gunicorn(env) as web:
         assert requests.get(f"{web.base}/readyz", timeout=5).json()["checks"] == {"database": "ok", "broker": "ok"}

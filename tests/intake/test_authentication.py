@@ -28,11 +28,11 @@ SOME_REQUEST_URL = f"{URL}/00000000-0000-4000-8000-000000000000"
 @pytest.fixture
 def issued(db: None) -> clients.IssuedToken:
     """A client with every scope and its token."""
-    return clients.client_create(name="portal", scopes=list(clients.ALL_SCOPES))
+    return clients.client_create(name="portal", scopes=list(clients.ALL_SCOPES), all_payers=True)
 
 
 def client_with_scopes(*scopes: str) -> APIClient:
-    issued = clients.client_create(name=f"client-{'-'.join(scopes) or 'none'}", scopes=list(scopes))
+    issued = clients.client_create(name=f"client-{'-'.join(scopes) or 'none'}", scopes=list(scopes), payers=["demo"])
     return client_with(f"Bearer {issued.token}")
 
 

@@ -143,7 +143,7 @@ CONCURRENT_REQUESTS = 20
 def test_concurrent_identical_requests_let_exactly_one_in(payer: accounts.PayerSummary) -> None:
     """The original checked, then wrote: identical requests raced through together."""
     need_postgres()
-    token = clients.client_create(name="portal", scopes=list(clients.ALL_SCOPES)).token
+    token = clients.client_create(name="portal", scopes=list(clients.ALL_SCOPES), all_payers=True).token
 
     def submit() -> Any:
         api = APIClient()

@@ -236,7 +236,7 @@ CONCURRENT_REQUESTS = 20
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_retries_with_one_key_make_one_request(payer: None) -> None:
     need_postgres()
-    token = clients.client_create(name="portal", scopes=list(clients.ALL_SCOPES)).token
+    token = clients.client_create(name="portal", scopes=list(clients.ALL_SCOPES), all_payers=True).token
 
     def submit() -> Any:
         api = APIClient()

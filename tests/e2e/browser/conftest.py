@@ -96,9 +96,8 @@ def failed_request(
     settings.ORGANIZATIONS_STATUS_POLL_BURST = 100
     inject(settings, "organizations:DescribeCreateAccountStatus:failed=INTERNAL_FAILURE")
     client = APIClient()
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {clients.client_create(name='portal', scopes=list(clients.ALL_SCOPES)).token}"
-    )
+    issued = clients.client_create(name="portal", scopes=list(clients.ALL_SCOPES), all_payers=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}")
     response = client.post("/v1/account-requests", request_body(), format="json")
     assert response.status_code == 202, response.json()
     request_id = str(response.json()["id"])

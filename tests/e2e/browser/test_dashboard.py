@@ -31,7 +31,7 @@ CHARTS = (
 def succeeded_request(failed_request: tuple[str, Run]) -> str:
     """A second request, for another project, that went through without a fault."""
     client = APIClient()
-    issued = clients.client_create(name="desk", scopes=["requests:write", "requests:read"])
+    issued = clients.client_create(name="desk", scopes=["requests:write", "requests:read"], payers=["demo"])
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}")
     body = request_body()
     body["tags"] = {**body["tags"], "project_short_name": "ledger"}
