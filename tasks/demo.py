@@ -1,6 +1,12 @@
-"""The demo organization the embedded mode starts with: a payer ``demo`` in an emulated
-Organization with its log-archive bucket, identity provider, IP pool and blueprints, and
-an API client carrying every scope."""
+"""What the embedded mode starts with: two tenants, each a payer with its own emulated
+Organization, log-archive bucket, identity provider, IP pool and blueprint —
+
+- ``demo`` and its client ``demo`` (every scope, granted only ``demo``): ``var/demo-token``;
+- ``sandbox`` and its client ``sandbox-portal`` (requests and accounts, granted only
+  ``sandbox``): ``var/sandbox-token``;
+
+and an operator's client ``operator`` (every scope, every payer): ``var/operator-token``.
+The two tenants never see each other's requests or accounts."""
 
 import copy
 import secrets
@@ -20,6 +26,14 @@ from apps.notifications import api as notifications
 DEMO_PAYER = "demo"
 DEMO_REGIONS = ["us-east-1", "us-west-2"]
 DEMO_POOLS = {"us-east-1": "10.64.0.0/16", "us-west-2": "10.65.0.0/16"}
+SANDBOX_PAYER = "sandbox"
+# The sandbox payer's Organization lives in its own (emulated) management account, reached
+# through a role as a real second payer would be.
+SANDBOX_MANAGEMENT_ACCOUNT = "210000000001"
+SANDBOX_MANAGEMENT_ROLE = f"arn:aws:iam::{SANDBOX_MANAGEMENT_ACCOUNT}:role/BespokeManagement"
+SANDBOX_REGIONS = ["us-east-1"]
+SANDBOX_POOLS = {"us-east-1": "10.80.0.0/16"}
+SANDBOX_SCOPES = ["requests:read", "requests:write", "accounts:read", "webhooks:admin"]
 IDP_METADATA = (Path(__file__).parent / "demo_idp_metadata.xml").read_text()
 
 # Everything the original service did, minus Direct Connect (the emulator has no
@@ -61,15 +75,57 @@ def _regulated_blueprint() -> dict[str, Any]:
     return blueprint
 
 
+# Sandbox accounts are for experiments: baseline and a small private network, no NAT.
+SANDBOX_BLUEPRINT: dict[str, Any] = {
+    "steps": [
+        {"name": "iam"},
+        {"name": "cloudtrail"},
+        {"name": "config"},
+        {"name": "vpc", "params": {"tiers": ["private"], "nat": "none"}},
+        {"name": "dns"},
+    ]
+}
+
+
 @dataclass(frozen=True)
 class DemoSeed:
     management_account_id: str
     token: str
     admin_password: str
+    sandbox_token: str = ""
+    operator_token: str = ""
 
 
 def seed_demo(*, var_dir: Path) -> DemoSeed:
-    """Seed a fresh database and emulator; write the token and admin password to ``var_dir``."""
+    """Seed a fresh database and emulator; write the tokens and admin password to ``var_dir``."""
+    management_account_id = _seed_demo_payer()
+    _seed_sandbox_payer()
+    notifications.sender_verify()
+    demo = clients.client_create(name="demo", scopes=list(clients.ALL_SCOPES), payers=[DEMO_PAYER])
+    sandbox = clients.client_create(name="sandbox-portal", scopes=SANDBOX_SCOPES, payers=[SANDBOX_PAYER])
+    operator = clients.client_create(name="operator", scopes=list(clients.ALL_SCOPES), all_payers=True)
+    password = secrets.token_urlsafe(12)
+    get_user_model().objects.create_superuser("admin", "admin@example.com", password)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    for name, value in (
+        ("demo-token", demo.token),
+        ("sandbox-token", sandbox.token),
+        ("operator-token", operator.token),
+        ("admin-password", password),
+    ):
+        path = var_dir / name
+        path.write_text(value + "\n")
+        path.chmod(0o600)
+    return DemoSeed(
+        management_account_id=management_account_id,
+        token=demo.token,
+        admin_password=password,
+        sandbox_token=sandbox.token,
+        operator_token=operator.token,
+    )
+
+
+def _seed_demo_payer() -> str:
     management_account_id = ensure_organization()
     log_bucket = f"bespoke-demo-log-archive-{management_account_id}"
     cloud.client("s3").create_bucket(Bucket=log_bucket)
@@ -100,13 +156,33 @@ def seed_demo(*, var_dir: Path) -> DemoSeed:
     )
     for region, cidr in DEMO_POOLS.items():
         network.pool_create(payer=DEMO_PAYER, region=region, cidr=cidr, name=f"demo {region}")
-    notifications.sender_verify()
-    issued = clients.client_create(name="demo", scopes=list(clients.ALL_SCOPES), all_payers=True)
-    password = secrets.token_urlsafe(12)
-    get_user_model().objects.create_superuser("admin", "admin@example.com", password)
-    var_dir.mkdir(parents=True, exist_ok=True)
-    for name, value in (("demo-token", issued.token), ("admin-password", password)):
-        path = var_dir / name
-        path.write_text(value + "\n")
-        path.chmod(0o600)
-    return DemoSeed(management_account_id=management_account_id, token=issued.token, admin_password=password)
+    return management_account_id
+
+
+def _seed_sandbox_payer() -> str:
+    management_account_id = ensure_organization(management_role_arn=SANDBOX_MANAGEMENT_ROLE)
+    log_bucket = f"bespoke-sandbox-log-archive-{management_account_id}"
+    management = cloud.management_session(role_arn=SANDBOX_MANAGEMENT_ROLE)
+    cloud.client("s3", session=management).create_bucket(Bucket=log_bucket)
+    accounts.payer_upsert(
+        name=SANDBOX_PAYER,
+        display_name="Sandbox organization (emulated)",
+        management_account_id=management_account_id,
+        management_role_arn=SANDBOX_MANAGEMENT_ROLE,
+        email_division="sandbox",
+        email_domain="sandbox.example.com",
+        allowed_environments=["dev", "tst"],
+        allowed_regions=SANDBOX_REGIONS,
+        log_archive_bucket=log_bucket,
+        saml_metadata_document=IDP_METADATA,
+        dns_domain="aws.sandbox.example.com",
+    )
+    accounts.blueprint_save(
+        payer_name=SANDBOX_PAYER,
+        name="sandbox",
+        definition=SANDBOX_BLUEPRINT,
+        description="Experiments: the baseline and a private network without NAT.",
+    )
+    for region, cidr in SANDBOX_POOLS.items():
+        network.pool_create(payer=SANDBOX_PAYER, region=region, cidr=cidr, name=f"sandbox {region}")
+    return management_account_id

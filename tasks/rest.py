@@ -81,6 +81,7 @@ class ListQuery(serializers.Serializer):  # type: ignore[type-arg]
 
 class DeadLetterCollectionView(APIView):
     required_scopes = (OPERATIONS_ADMIN,)
+    requires_all_payers = True
 
     @extend_schema(
         operation_id="dead_letters_list",
@@ -101,6 +102,7 @@ class DeadLetterCollectionView(APIView):
 
 class DeadLetterDetailView(APIView):
     required_scopes = (OPERATIONS_ADMIN,)
+    requires_all_payers = True
 
     @extend_schema(operation_id="dead_letters_retrieve", summary="A dead letter", responses=DeadLetterSerializer)
     def get(self, request: Request, dead_letter_id: str) -> Response:
@@ -109,6 +111,7 @@ class DeadLetterDetailView(APIView):
 
 class DeadLetterRedriveView(APIView):
     required_scopes = (OPERATIONS_ADMIN,)
+    requires_all_payers = True
 
     @extend_schema(
         operation_id="dead_letters_redrive",
@@ -129,6 +132,7 @@ class DeadLetterBulkRedriveView(APIView):
     """Redrive many: each is tried on its own; the answer says what happened to each."""
 
     required_scopes = (OPERATIONS_ADMIN,)
+    requires_all_payers = True
 
     @extend_schema(
         operation_id="dead_letters_redrive_many",
@@ -155,6 +159,7 @@ class DiscardInput(serializers.Serializer):  # type: ignore[type-arg]
 
 class DeadLetterDiscardView(APIView):
     required_scopes = (OPERATIONS_ADMIN,)
+    requires_all_payers = True
 
     @extend_schema(
         operation_id="dead_letters_discard",

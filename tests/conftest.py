@@ -166,7 +166,8 @@ def make_api_client(db: None) -> Callable[..., APIClient]:
 
 @pytest.fixture
 def api(make_api_client: Callable[..., APIClient]) -> APIClient:
-    return make_api_client()
+    """A client with every scope, granted every payer: an operator's."""
+    return make_api_client(all_payers=True)
 
 
 @pytest.fixture

@@ -5,9 +5,11 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.accounts.commands import account_reapply_baseline
 from apps.accounts.models import AccountCommand, Blueprint, ManagedAccount, Payer, QuotaBucket
-from apps.accounts.services import InvalidBlueprint, account_reapply_baseline, blueprint_save, blueprint_validate
+from apps.accounts.services import InvalidBlueprint, blueprint_save, blueprint_validate
 from apps.console.pills import pill_column
+from apps.kernel.contracts import Actor
 from apps.kernel.errors import ApplicationError
 
 
@@ -48,7 +50,7 @@ class ManagedAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         for account in queryset:
             label = account.aws_account_id or account.email
             try:
-                command = account_reapply_baseline(account_id=account.id, issued_by=f"admin:{request.user}")
+                command = account_reapply_baseline(account_id=account.id, actor=Actor.of_user(request.user))
                 self.message_user(request, f"{label}: reapplying its baseline (command {command.id}).")
             except ApplicationError as error:
                 self.message_user(request, f"{label}: {error.message}", level=messages.WARNING)

@@ -1,5 +1,6 @@
 """The accounts context's public surface."""
 
+from apps.accounts.commands import account_reapply_steps
 from apps.accounts.contracts import (
     AccountDrifted,
     AccountSummary,
@@ -13,6 +14,7 @@ from apps.accounts.selectors import (
     account_email,
     account_for_request,
     account_name,
+    aws_account_ids_visible_to,
     blueprint_for,
     creation_slot_intervals,
     creations_in_flight_peak,
@@ -22,7 +24,6 @@ from apps.accounts.selectors import (
 )
 from apps.accounts.services import (
     InvalidBlueprint,
-    account_reapply_steps,
     blueprint_save,
     blueprint_validate,
     payer_upsert,
@@ -43,6 +44,7 @@ __all__ = [
     "accounts_active",
     "accounts_reconcile",
     "accounts_reconcile_all",
+    "aws_account_ids_visible_to",
     "blueprint_for",
     "blueprint_save",
     "blueprint_validate",

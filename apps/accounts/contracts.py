@@ -89,6 +89,8 @@ COMMAND_ADOPT = "adopt"
 COMMAND_MOVE = "move"
 COMMAND_CLOSE = "close"
 COMMANDS = (COMMAND_REAPPLY, COMMAND_ADOPT, COMMAND_MOVE, COMMAND_CLOSE)
+# Commands that wait for a second person's approval before anything happens (four eyes).
+COMMANDS_NEEDING_APPROVAL = (COMMAND_CLOSE,)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,6 +138,9 @@ class AccountCommandSummary:
     params: dict[str, Any]
     status: str
     client_id: str
+    requested_by: str
+    approved_by: str
+    approved_at: datetime | None
     failure: str
     created_at: datetime
     finished_at: datetime | None

@@ -1,7 +1,8 @@
 """The accounts context's message handlers."""
 
+from apps.accounts.commands import command_finish
 from apps.accounts.models import AccountCommand
-from apps.accounts.services import account_abandon_creation, command_finish
+from apps.accounts.services import account_abandon_creation
 from apps.accounts.steps import STEPS
 from apps.kernel.contracts import RunStep, StepFailed, StepSucceeded
 from apps.kernel.steps import execute_step

@@ -46,6 +46,12 @@ class Payer(models.Model):
     approval_required_for_regulated = models.BooleanField(
         default=False, help_text="Regulated requests wait for an operator's approval before anything is created."
     )
+    protected_account_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="AWS account ids Bespoke must never close or move (log archive, security, ...). "
+        "The management account is always protected.",
+    )
     closures_per_30_days = models.PositiveSmallIntegerField(
         default=10,
         help_text="At most this many accounts closed through Bespoke in any 30 days (Organizations' own quota is 10%).",
@@ -202,10 +208,11 @@ class AccountCommand(models.Model):
         CLOSE = "close"
 
     class Status(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval"  # a close waits for a second person (four eyes)
         RUNNING = "running"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
-        CANCELLED = "cancelled"
+        CANCELLED = "cancelled"  # rejected while awaiting approval
 
     id = models.CharField(max_length=36, primary_key=True)
     account = models.ForeignKey(ManagedAccount, on_delete=models.PROTECT, related_name="commands")
@@ -216,6 +223,12 @@ class AccountCommand(models.Model):
         max_length=20, blank=True, help_text="The account's status when the command was issued (restored if it fails)."
     )
     client_id = models.CharField(max_length=36, blank=True, help_text="The API client that issued it.")
+    requested_by = models.CharField(
+        max_length=80, blank=True, help_text="Who issued it (client:<id> or user:<id>); four eyes compares it."
+    )
+    requested_by_name = models.CharField(max_length=160, blank=True, help_text="Who issued it, as people read it.")
+    approved_by = models.CharField(max_length=160, blank=True, help_text="Who approved or rejected it.")
+    approved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     failure = models.TextField(blank=True)
@@ -225,3 +238,8 @@ class AccountCommand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command} {self.account_id} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        """Waiting for approval or running: the account takes no other command meanwhile."""
+        return self.status in (self.Status.AWAITING_APPROVAL, self.Status.RUNNING)

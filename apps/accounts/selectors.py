@@ -1,7 +1,7 @@
 import re
 from datetime import datetime
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
 from apps.accounts.contracts import (
@@ -14,6 +14,7 @@ from apps.accounts.contracts import (
 )
 from apps.accounts.models import AccountCommand, Blueprint, ManagedAccount, Payer
 from apps.accounts.quotas import peak_in_flight
+from apps.clients import api as clients
 
 
 def payer_get(*, name: str) -> PayerSummary | None:
@@ -145,8 +146,24 @@ def account_summary(account: ManagedAccount) -> ManagedAccountSummary:
     )
 
 
+def visible_accounts(viewer: clients.Principal | None) -> "QuerySet[ManagedAccount]":
+    """The accounts ``viewer`` may see: those of the payers (and environments) it is
+    granted; None (Bespoke itself): all."""
+    accounts = ManagedAccount.objects.select_related("payer")
+    if viewer is None:
+        return accounts
+    return accounts.filter(clients.granted(viewer.access, payer_field="payer__name"))
+
+
+def aws_account_ids_visible_to(viewer: clients.Principal) -> list[str]:
+    """The AWS account ids of every account ``viewer`` may see (for other contexts that
+    keep readings by AWS account id, e.g. compliance snapshots)."""
+    return list(visible_accounts(viewer).exclude(aws_account_id="").values_list("aws_account_id", flat=True))
+
+
 def account_list(
     *,
+    viewer: clients.Principal | None,
     payer: str | None = None,
     environment: str | None = None,
     status: str | None = None,
@@ -156,8 +173,8 @@ def account_list(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[ManagedAccountSummary]]:
-    """Managed accounts, newest first, filtered; (total matching, the page)."""
-    accounts = ManagedAccount.objects.select_related("payer")
+    """The accounts ``viewer`` may see, newest first, filtered; (total matching, the page)."""
+    accounts = visible_accounts(viewer)
     if payer is not None:
         accounts = accounts.filter(payer__name=payer)
     if environment is not None:
@@ -175,17 +192,17 @@ def account_list(
     return total, [account_summary(a) for a in accounts.order_by("-created_at", "id")[offset : offset + limit]]
 
 
-def account_find(*, identifier: str) -> ManagedAccount | None:
+def account_find(*, identifier: str, viewer: clients.Principal | None = None) -> ManagedAccount | None:
     """The account with this Bespoke id, or this 12-digit AWS account id (the most
-    recent row, should an id ever have been recorded twice)."""
-    accounts = ManagedAccount.objects.select_related("payer")
+    recent row, should an id ever have been recorded twice), if ``viewer`` may see it."""
+    accounts = visible_accounts(viewer)
     if AWS_ACCOUNT_ID.match(identifier):
         return accounts.filter(aws_account_id=identifier).order_by("-created_at").first()
     return accounts.filter(id=identifier).first()
 
 
-def account_get(*, identifier: str) -> ManagedAccountSummary | None:
-    account = account_find(identifier=identifier)
+def account_get(*, identifier: str, viewer: clients.Principal | None) -> ManagedAccountSummary | None:
+    account = account_find(identifier=identifier, viewer=viewer)
     return account_summary(account) if account else None
 
 
@@ -197,6 +214,9 @@ def command_summary(command: AccountCommand) -> AccountCommandSummary:
         params=dict(command.params),
         status=command.status,
         client_id=command.client_id,
+        requested_by=command.requested_by_name,
+        approved_by=command.approved_by,
+        approved_at=command.approved_at,
         failure=command.failure,
         created_at=command.created_at,
         finished_at=command.finished_at,
@@ -213,9 +233,16 @@ def command_get(*, account_id: str, command_id: str) -> AccountCommandSummary | 
     return command_summary(command) if command else None
 
 
-def closures_counted(*, payer: Payer, since: datetime) -> int:
-    """The payer's closures that count against its quota: closed since ``since``, or
-    closing now."""
-    return ManagedAccount.objects.filter(
-        Q(closed_at__gte=since) | Q(status=ManagedAccount.Status.CLOSING), payer=payer
-    ).count()
+def closures_counted(*, payer: Payer, since: datetime, except_account_id: str | None = None) -> int:
+    """The payer's closures that count against its quota: closed since ``since``, closing
+    now, or waiting for approval to close (``except_account_id``: the account being
+    decided on is not counted against itself)."""
+    counted = ManagedAccount.objects.filter(
+        Q(closed_at__gte=since)
+        | Q(status=ManagedAccount.Status.CLOSING)
+        | Q(commands__command=AccountCommand.Command.CLOSE, commands__status=AccountCommand.Status.AWAITING_APPROVAL),
+        payer=payer,
+    )
+    if except_account_id is not None:
+        counted = counted.exclude(pk=except_account_id)
+    return counted.distinct().count()

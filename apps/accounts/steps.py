@@ -11,12 +11,13 @@ from apps.kernel import clock
 from apps.kernel.errors import PermanentError, RetryableError
 from apps.kernel.steps import StepContext, StepFunction
 
+REQUEST_TAG = "bespoke:request-id"
 # Characters AWS accepts in tag values; anything else (quotes, say) becomes a space.
 _TAG_UNSAFE = re.compile(r"[^\w .:/=+\-@]", re.UNICODE)
 
 
 def _tags(inputs: dict[str, Any] | Any) -> list[dict[str, str]]:
-    tags = {"bespoke:request-id": inputs["request_id"], **{k: str(v) for k, v in inputs.get("tags", {}).items()}}
+    tags = {REQUEST_TAG: inputs["request_id"], **{k: str(v) for k, v in inputs.get("tags", {}).items()}}
     return [{"Key": key[:128], "Value": _TAG_UNSAFE.sub(" ", value)[:256]} for key, value in sorted(tags.items())]
 
 
@@ -24,12 +25,42 @@ def _organizations(payer: Payer) -> Any:
     return cloud.client("organizations", session=cloud.management_session(role_arn=payer.management_role_arn or None))
 
 
-def _find_existing(org: Any, *, email: str, name: str) -> tuple[str | None, str | None]:
-    """(account id, in-progress create request id) of an earlier attempt whose answer was lost."""
+class AccountEmailTaken(PermanentError):
+    """The Organization already holds an account with the email Bespoke would create, and
+    Bespoke did not create it for this request. It is never taken over (re-baselined for
+    someone else); an operator can adopt it."""
+
+    def __init__(self, *, email: str, aws_account_id: str) -> None:
+        super().__init__(
+            f"The Organization already has account {aws_account_id} with the email {email}, not created for "
+            "this request; Bespoke will not take it over (an operator can adopt it).",
+            code="account_email_taken",
+        )
+
+
+def _created_for(org: Any, *, aws_account_id: str, request_id: str) -> bool:
+    """Whether Bespoke created ``aws_account_id`` for ``request_id`` (CreateAccount tags
+    every account with its request id)."""
+    with cloud.aws_errors("ListTagsForResource"):
+        tags = {
+            tag["Key"]: tag["Value"]
+            for page in org.get_paginator("list_tags_for_resource").paginate(ResourceId=aws_account_id)
+            for tag in page["Tags"]
+        }
+    return tags.get(REQUEST_TAG) == request_id
+
+
+def _find_existing(org: Any, *, email: str, name: str, request_id: str) -> tuple[str | None, str | None]:
+    """(account id, in-progress create request id) of this request's earlier attempt whose
+    answer was lost. An account with the email that another request (or someone outside
+    Bespoke) created raises ``AccountEmailTaken``; an in-progress creation with the name is
+    followed, and ``wait_account`` checks whose it was once it has an id."""
     with cloud.aws_errors("ListAccounts"):
         for page in org.get_paginator("list_accounts").paginate():
             for account in page["Accounts"]:
                 if account["Email"].lower() == email.lower() and account["Status"] != "SUSPENDED":
+                    if not _created_for(org, aws_account_id=account["Id"], request_id=request_id):
+                        raise AccountEmailTaken(email=email, aws_account_id=account["Id"])
                     return account["Id"], None
     with cloud.aws_errors("ListCreateAccountStatus"):
         for page in org.get_paginator("list_create_account_status").paginate(States=["IN_PROGRESS"]):
@@ -51,9 +82,11 @@ def create_account(context: StepContext) -> dict[str, Any]:
 
     Idempotent: the CreateAccount request id is stored on the account record before this
     returns, and a re-run that has it takes no slot or token and calls nothing; before
-    creating, an account with the same email (or an in-progress creation with the same
-    name) left by an earlier attempt is adopted instead. A re-run after Organizations
-    refused the creation (an operator's retry) starts the creation over.
+    creating, an account with the same email that an earlier attempt of this request
+    created (tagged with its request id), or an in-progress creation with the same name,
+    is followed instead. An account with the email that this request did not create
+    fails the step (``account_email_taken``): it is never taken over. A re-run after
+    Organizations refused the creation (an operator's retry) starts the creation over.
     """
     inputs = context.inputs
     account = account_start(
@@ -72,7 +105,9 @@ def create_account(context: StepContext) -> dict[str, Any]:
     quotas.take_or_wait(organization_id=account.payer.management_account_id, quota=quotas.create_account_quota())
     try:
         org = _organizations(account.payer)
-        existing_id, in_progress_id = _find_existing(org, email=account.email, name=account.name)
+        existing_id, in_progress_id = _find_existing(
+            org, email=account.email, name=account.name, request_id=context.require("request_id")
+        )
         if existing_id or in_progress_id:
             account_update(account, aws_account_id=existing_id or "", create_request_id=in_progress_id or "")
             if existing_id:  # already created: nothing of this organization's is in flight for it
@@ -122,6 +157,11 @@ def wait_account(context: StepContext) -> dict[str, Any]:
             raise RetryableError("Organizations is still creating the account.", code="CreateAccountInProgress")
         if state == "FAILED":
             _creation_failed(account, status.get("FailureReason", "UNKNOWN"))
+        # A creation found in progress (an earlier attempt's, by name) may be someone else's.
+        if not _created_for(org, aws_account_id=status["AccountId"], request_id=str(context.require("request_id"))):
+            error = AccountEmailTaken(email=account.email, aws_account_id=status["AccountId"])
+            account_update(account, status=ManagedAccount.Status.FAILED, failure_reason=error.message)
+            raise error
         account_update(account, aws_account_id=status["AccountId"])
     if payer.parent_ou_id:
         _move_to_ou(org, account_id=account.aws_account_id, ou_id=payer.parent_ou_id)

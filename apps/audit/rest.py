@@ -52,6 +52,7 @@ def present(event: AuditEvent) -> dict[str, Any]:
 
 class AuditEventCollectionView(APIView):
     required_scopes = (OPERATIONS_ADMIN,)
+    requires_all_payers = True
 
     @extend_schema(
         operation_id="audit_events_list",

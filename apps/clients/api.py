@@ -9,6 +9,7 @@ from apps.clients.contracts import (
     ClientSummary,
     IssuedToken,
     PayerGrant,
+    PayerNotGranted,
     Principal,
 )
 from apps.clients.services import client_access, client_create, client_get, token_authenticate
@@ -20,6 +21,7 @@ __all__ = [
     "ClientSummary",
     "IssuedToken",
     "PayerGrant",
+    "PayerNotGranted",
     "Principal",
     "client_access",
     "client_create",

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from apps.kernel.contracts import Actor
+from apps.kernel.errors import Forbidden
 
 REQUESTS_READ = "requests:read"
 REQUESTS_WRITE = "requests:write"
@@ -21,6 +22,12 @@ ALL_SCOPES: tuple[str, ...] = (
     WEBHOOKS_ADMIN,
     OPERATIONS_ADMIN,
 )
+
+
+class PayerNotGranted(Forbidden):
+    """A client asked to act on a payer (or an environment of it) it was not granted."""
+
+    code = "payer_not_granted"
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,17 @@ class Access:
             return True
         grant = self.grant_for(payer)
         return grant is not None and grant.covers(environment)
+
+    def require(self, payer: str, environment: str | None = None) -> None:
+        """Refuse (403 ``payer_not_granted``) unless the client may act on ``payer``/``environment``."""
+        if self.covers(payer, environment):
+            return
+        if environment is not None and self.covers(payer):
+            raise PayerNotGranted(
+                f"This client is not granted the environment {environment!r} of payer {payer!r}.",
+                extra={"payer": payer, "environment": environment},
+            )
+        raise PayerNotGranted(f"This client is not granted the payer {payer!r}.", extra={"payer": payer})
 
     def payer_names(self) -> tuple[str, ...]:
         return tuple(sorted(grant.payer for grant in self.grants))

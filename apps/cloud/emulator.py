@@ -35,9 +35,10 @@ def start_emulator(*, port: int = 0) -> Emulator:
     return Emulator(url=f"http://127.0.0.1:{chosen}", server=server)
 
 
-def ensure_organization() -> str:
-    """An Organization (all features) in the emulated management account; its account id."""
-    org = cloud.client("organizations")
+def ensure_organization(*, management_role_arn: str | None = None) -> str:
+    """An Organization (all features) in the emulated management account — Bespoke's own
+    account, or the one ``management_role_arn`` leads into (a second payer's); its id."""
+    org = cloud.client("organizations", session=cloud.management_session(role_arn=management_role_arn))
     try:
         return str(org.describe_organization()["Organization"]["MasterAccountId"])
     except botocore.exceptions.ClientError as error:

@@ -1,5 +1,7 @@
 from django.db.models import QuerySet
 
+from apps.accounts import api as accounts
+from apps.clients import api as clients
 from apps.compliance.contracts import ComplianceSnapshotSummary
 from apps.compliance.models import ComplianceSnapshot
 
@@ -23,10 +25,14 @@ def _latest_ids() -> "QuerySet[ComplianceSnapshot, str]":
     )
 
 
-def snapshots_latest(*, account: str | None = None, compliant: bool | None = None) -> list[ComplianceSnapshotSummary]:
-    """The latest snapshot of each account (optionally one account's, or only the
-    compliant / non-compliant ones), by account id."""
+def snapshots_latest(
+    *, viewer: clients.Principal | None, account: str | None = None, compliant: bool | None = None
+) -> list[ComplianceSnapshotSummary]:
+    """The latest snapshot of each account ``viewer`` may see (None: Bespoke itself, every
+    account), optionally one account's, or only the compliant / non-compliant ones."""
     snapshots = ComplianceSnapshot.objects.filter(id__in=_latest_ids())
+    if viewer is not None and not viewer.access.all_payers:
+        snapshots = snapshots.filter(aws_account_id__in=accounts.aws_account_ids_visible_to(viewer))
     if account is not None:
         snapshots = snapshots.filter(aws_account_id=account)
     if compliant is not None:

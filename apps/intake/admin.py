@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from apps.console.pills import pill_column
 from apps.intake.models import AccountRequest
 from apps.intake.services import request_approve, request_cancel, request_reject, request_retry
+from apps.kernel.contracts import Actor
 from apps.kernel.errors import ApplicationError
 
 
@@ -30,7 +31,7 @@ class AccountRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def approve(self, request: HttpRequest, queryset: QuerySet[AccountRequest]) -> None:
         for account_request in queryset:
             try:
-                request_approve(request_id=account_request.id, approver=f"operator:{request.user}")
+                request_approve(request_id=account_request.id, approver=Actor.of_user(request.user))
                 self.message_user(request, f"{account_request.account_email}: approved; provisioning starts.")
             except ApplicationError as error:
                 self.message_user(request, f"{account_request.account_email}: {error.message}", level=messages.WARNING)
@@ -40,7 +41,7 @@ class AccountRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         for account_request in queryset:
             try:
                 request_reject(
-                    request_id=account_request.id, approver=f"operator:{request.user}", reason="rejected in the admin"
+                    request_id=account_request.id, approver=Actor.of_user(request.user), reason="rejected in the admin"
                 )
                 self.message_user(request, f"{account_request.account_email}: rejected.")
             except ApplicationError as error:

@@ -55,6 +55,8 @@ class AccountRequestSummary:
     failure: str
     created_at: datetime
     updated_at: datetime
+    approved_by: str = ""
+    approved_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

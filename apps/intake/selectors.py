@@ -1,6 +1,9 @@
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db.models import QuerySet
+
+from apps.clients import api as clients
 from apps.intake.contracts import AccountRequestSummary, RequestActivity
 from apps.intake.models import AccountRequest
 
@@ -19,24 +22,33 @@ def summarize(request: AccountRequest) -> AccountRequestSummary:
         failure=request.failure,
         created_at=request.created_at,
         updated_at=request.updated_at,
+        approved_by=request.approved_by,
+        approved_at=request.approved_at,
     )
 
 
-def request_get(*, request_id: str, client_id: str | None) -> AccountRequestSummary | None:
-    """A request, if ``client_id`` (None: any client) may see it."""
-    queryset = AccountRequest.objects.filter(id=request_id)
-    if client_id is not None:
-        queryset = queryset.filter(client_id=client_id)
-    request = queryset.first()
+def visible_to(viewer: clients.Principal | None) -> "QuerySet[AccountRequest]":
+    """The requests ``viewer`` may see: a client its own, inside its payer grants; an
+    operator every client's, inside its grants; None (Bespoke itself) all of them."""
+    queryset = AccountRequest.objects.all()
+    if viewer is None:
+        return queryset
+    queryset = queryset.filter(clients.granted(viewer.access))
+    if not viewer.is_operator:
+        queryset = queryset.filter(client_id=viewer.client_id)
+    return queryset
+
+
+def request_get(*, request_id: str, viewer: clients.Principal | None) -> AccountRequestSummary | None:
+    """A request, if ``viewer`` may see it (None: Bespoke itself, any request)."""
+    request = visible_to(viewer).filter(id=request_id).first()
     return summarize(request) if request else None
 
 
 def request_list(
-    *, client_id: str | None, status: str | None, limit: int, offset: int
+    *, viewer: clients.Principal | None, status: str | None, limit: int, offset: int
 ) -> tuple[int, list[AccountRequestSummary]]:
-    queryset = AccountRequest.objects.all()
-    if client_id is not None:
-        queryset = queryset.filter(client_id=client_id)
+    queryset = visible_to(viewer)
     if status:
         queryset = queryset.filter(status=status)
     return queryset.count(), [summarize(r) for r in queryset.order_by("-created_at")[offset : offset + limit]]

@@ -6,6 +6,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from apps.accounts import api as accounts
+from apps.clients import api as clients
 from apps.intake.contracts import (
     ACCEPTED,
     AWAITING_APPROVAL,
@@ -18,9 +19,10 @@ from apps.intake.contracts import (
     AccountRequestSummary,
 )
 from apps.intake.models import AccountRequest, IdempotencyKey
-from apps.intake.selectors import summarize
+from apps.intake.selectors import summarize, visible_to
 from apps.kernel import clock, ids
-from apps.kernel.errors import ApplicationError, Conflict, NotFound, PermanentError
+from apps.kernel.contracts import Actor
+from apps.kernel.errors import ApplicationError, Conflict, FourEyes, NotFound, PermanentError
 from apps.kernel.outbox import record
 from apps.network import api as network
 from apps.workflow import api as workflow
@@ -65,19 +67,25 @@ def _replay(*, client_id: str, key: str, fingerprint: str) -> Created | None:
     return Created(request=summarize(AccountRequest.objects.get(id=earlier.request_id)), replayed=True)
 
 
-def request_submit(*, client_id: str, data: dict[str, Any], idempotency_key: str | None = None) -> Created:
-    """``request_create``, made safe to retry with an ``Idempotency-Key``: the same key and
-    body return the request the first call created (even if its answer was lost); the same
-    key with another body is refused (422). Keys are per client."""
+def request_submit(
+    *, principal: clients.Principal, data: dict[str, Any], idempotency_key: str | None = None
+) -> Created:
+    """A client's new request: ``request_create`` for a payer (and environment) the client
+    is granted (403 ``payer_not_granted`` otherwise), made safe to retry with an
+    ``Idempotency-Key``: the same key and body return the request the first call created
+    (even if its answer was lost); the same key with another body is refused (422). Keys
+    are per client."""
+    principal.access.require(str(data["payer"]), str(data["environment"]))
+    client_id = principal.client_id
     if idempotency_key is None:
-        return Created(request=request_create(client_id=client_id, data=data), replayed=False)
+        return Created(request=request_create(client_id=client_id, data=data, viewer=principal), replayed=False)
     fingerprint = _fingerprint(data)
     replay = _replay(client_id=client_id, key=idempotency_key, fingerprint=fingerprint)
     if replay is not None:
         return replay
     try:
         with transaction.atomic():
-            created = request_create(client_id=client_id, data=data)
+            created = request_create(client_id=client_id, data=data, viewer=principal)
             IdempotencyKey.objects.create(
                 client_id=client_id,
                 key=idempotency_key,
@@ -95,14 +103,17 @@ def request_submit(*, client_id: str, data: dict[str, Any], idempotency_key: str
 
 
 @transaction.atomic
-def request_create(*, client_id: str, data: dict[str, Any]) -> AccountRequestSummary:
+def request_create(
+    *, client_id: str, data: dict[str, Any], viewer: clients.Principal | None = None
+) -> AccountRequestSummary:
     """Store a validated request and record ``AccountRequested`` in the same transaction —
     or, for a regulated request to a payer that requires approval, hold it (it keeps its
     account email) until an operator approves it.
 
     A second live request for the same account email is refused by the database's
     unique constraint (not by a read-then-write check), so concurrent duplicates cannot
-    both get in; the loser learns the winner's id.
+    both get in; the loser learns the winner's id and status only if ``viewer`` (the
+    caller; None: Bespoke itself) may see that request — never another client's.
     """
     payer = accounts.payer_get(name=data["payer"])
     if payer is None:
@@ -136,10 +147,10 @@ def request_create(*, client_id: str, data: dict[str, Any]) -> AccountRequestSum
         existing = AccountRequest.objects.filter(account_email=email, status__in=LIVE_STATUSES).first()
         if existing is None:  # the other request failed in between: not a duplicate any more
             raise
-        raise DuplicateRequest(
-            f"A request for {email} already exists.",
-            extra={"existing_request_id": existing.id, "account_email": email, "status": existing.status},
-        ) from None
+        extra: dict[str, Any] = {"account_email": email}
+        if visible_to(viewer).filter(pk=existing.pk).exists():
+            extra |= {"existing_request_id": existing.id, "status": existing.status}
+        raise DuplicateRequest(f"A request for {email} already exists.", extra=extra) from None
     return summarize(request)
 
 
@@ -165,22 +176,25 @@ def _requested(request: AccountRequest, payer: accounts.PayerSummary) -> Account
 
 
 @transaction.atomic
-def request_approve(*, request_id: str, approver: str) -> AccountRequestSummary:
+def request_approve(*, request_id: str, approver: Actor) -> AccountRequestSummary:
     """Let a request that waits for approval go ahead: its run starts from here.
 
-    Once only: a second approval (or one racing it) finds the request no longer waiting
-    and is refused, so ``AccountRequested`` is recorded once.
+    Four eyes: the client that submitted the request cannot approve it (403
+    ``four_eyes``). Once only: a second approval (or one racing it) finds the request no
+    longer waiting and is refused, so ``AccountRequested`` is recorded once.
     """
     request = AccountRequest.objects.select_for_update().filter(id=request_id).first()
     if request is None:
         raise NotFound(f"No account request {request_id}.")
+    if approver.kind == "client" and approver.id == request.client_id:
+        raise FourEyes("The client that submitted a request cannot approve it: another operator must.")
     if request.status != AWAITING_APPROVAL:
         raise RequestStateConflict(f"Only a request awaiting approval can be approved; this one is {request.status}.")
     payer = accounts.payer_get(name=request.payer)
     if payer is None:
         raise RequestStateConflict(f"Its payer {request.payer} is no longer active.")
     request.status = ACCEPTED
-    request.approved_by = approver
+    request.approved_by = approver.label
     request.approved_at = clock.now()
     request.updated_at = request.approved_at
     request.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
@@ -189,17 +203,16 @@ def request_approve(*, request_id: str, approver: str) -> AccountRequestSummary:
 
 
 @transaction.atomic
-def request_reject(*, request_id: str, approver: str, reason: str) -> AccountRequestSummary:
+def request_reject(*, request_id: str, approver: Actor, reason: str) -> AccountRequestSummary:
     """Refuse a request that waits for approval: it ends cancelled (nothing was created)
     and its account email is free again."""
     request = AccountRequest.objects.select_for_update().filter(id=request_id).first()
     if request is None:
         raise NotFound(f"No account request {request_id}.")
-    if not _transition(
-        request_id, to=CANCELLED, allowed_from=(AWAITING_APPROVAL,), failure=f"rejected by {approver}: {reason}"
-    ):
+    why = f"rejected by {approver.label}: {reason}"
+    if not _transition(request_id, to=CANCELLED, allowed_from=(AWAITING_APPROVAL,), failure=why):
         raise RequestStateConflict(f"Only a request awaiting approval can be rejected; this one is {request.status}.")
-    workflow.run_cancel(request_id=request_id, reason=f"rejected by {approver}: {reason}")
+    workflow.run_cancel(request_id=request_id, reason=why)
     request.refresh_from_db()
     return summarize(request)
 

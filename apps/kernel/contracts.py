@@ -44,6 +44,11 @@ class Actor:
     def label(self) -> str:
         return f"{self.kind}:{self.name}"
 
+    @classmethod
+    def of_user(cls, user: Any) -> "Actor":
+        """An operator signed in to the admin (a Django user)."""
+        return cls(kind="user", id=str(user.pk), name=str(user.get_username()))
+
 
 @dataclass(frozen=True, kw_only=True)
 class Message:

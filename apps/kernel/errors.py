@@ -25,6 +25,19 @@ class NotFound(ApplicationError):
     status_code = 404
 
 
+class Forbidden(ApplicationError):
+    """The caller is known but may not do this (403)."""
+
+    code = "forbidden"
+    status_code = 403
+
+
+class FourEyes(Forbidden):
+    """Whoever asked for something cannot also approve it."""
+
+    code = "four_eyes"
+
+
 class Conflict(ApplicationError):
     code = "conflict"
     status_code = 409

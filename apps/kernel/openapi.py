@@ -25,10 +25,12 @@ from rest_framework.negotiation import DefaultContentNegotiation
 
 ERROR_DESCRIPTIONS = {
     "400": "The request is invalid (`validation_error`, `parse_error` or a domain error).",
-    "401": "No or an invalid bearer token (`not_authenticated`, `authentication_failed`).",
-    "403": "The token lacks a scope this operation needs (`permission_denied`).",
-    "404": "No such resource, or not the client's own (`not_found`).",
+    "401": "No, an invalid or an expired bearer token (`not_authenticated`, `authentication_failed`, `token_expired`).",
+    "403": "The token lacks a scope this operation needs (`permission_denied`), or the client is not granted the "
+    "payer (`payer_not_granted`) or every payer (`all_payers_required`).",
+    "404": "No such resource, or one outside the client's grants (`not_found`).",
     "409": "The request conflicts with the resource's current state.",
+    "413": "The body is larger than the service accepts (`payload_too_large`).",
     "415": "The body is not `application/json` (`unsupported_media_type`).",
     "429": "The client is over its rate limit (`throttled`); retry after `Retry-After` seconds.",
 }
@@ -79,6 +81,8 @@ class AutoSchema(SpectacularAutoSchema):
             if scopes
             else "**Scopes:** none; any client's token."
         )
+        if getattr(self.view, "requires_all_payers", False):
+            note += " **Payers:** every payer (an operator's client: `--all-payers`)."
         return f"{description}\n\n{note}".strip()
 
     def get_operation(
@@ -87,6 +91,10 @@ class AutoSchema(SpectacularAutoSchema):
         operation: dict[str, Any] | None = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
+        # Machine-readable authorization, for clients and for the tests that prove it.
+        if self._authenticates():
+            operation["x-required-scopes"] = list(scopes_for(self.view, self.method) or ())
+            operation["x-requires-all-payers"] = bool(getattr(self.view, "requires_all_payers", False))
         codes: list[str] = []
         parameters = operation.get("parameters", [])
         if "requestBody" in operation or any(p.get("in") == "query" for p in parameters):
@@ -97,6 +105,8 @@ class AutoSchema(SpectacularAutoSchema):
                 codes.append("403")
         if any(p.get("in") == "path" for p in parameters):
             codes.append("404")
+        if "requestBody" in operation:
+            codes.append("413")
         if "requestBody" in operation and self._refuses_other_media_types():
             codes.append("415")
         if self._authenticates() and self.view.get_throttles():

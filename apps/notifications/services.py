@@ -465,7 +465,7 @@ def outcome_email_send(*, event: workflow.RunSucceeded | workflow.RunFailed) -> 
     if existing is not None and existing.sent_at is not None:
         log.info("email.already_sent", request_id=event.request_id, outcome=outcome)
         return existing
-    request = intake.request_get(request_id=event.request_id, client_id=None)
+    request = intake.request_get(request_id=event.request_id, viewer=None)
     if request is None:
         log.warning("email.unknown_request", request_id=event.request_id)
         return None

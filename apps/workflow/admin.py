@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from apps.accounts import api as accounts
 from apps.console.pills import pill_column, status_tone
 from apps.kernel import clock
+from apps.kernel.contracts import Actor
 from apps.kernel.errors import ApplicationError
 from apps.workflow.models import Run, StepRun
 from apps.workflow.plans import BLUEPRINT_STEPS
@@ -131,7 +132,7 @@ class StepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         for request_id, steps in chosen.items():
             try:
                 command_id = accounts.account_reapply_steps(
-                    request_id=request_id, steps=steps, issued_by=f"admin:{request.user}"
+                    request_id=request_id, steps=steps, actor=Actor.of_user(request.user)
                 )
                 self.message_user(
                     request, f"Request {request_id}: reapplying {', '.join(steps)} (command {command_id})."

@@ -50,7 +50,7 @@ def test_a_vended_account_records_its_environment_and_tags(vend: Callable[..., V
 def test_accounts_are_filtered_by_payer_environment_status_source_and_tag(
     demo_payer: Any, make_api_client: Callable[..., APIClient]
 ) -> None:
-    api = make_api_client("accounts:read")
+    api = make_api_client("accounts:read", payers=("demo", "other"))
     Payer.objects.create(
         name="other", management_account_id="999999999999", email_division="o", email_domain="example.com"
     )

@@ -245,6 +245,11 @@ def test_adopting_in_an_environment_the_payer_does_not_allow_is_a_400(
 
     assert "environment" in error["extra"]["fields"]
     assert AccountCommand.objects.count() == 0
+    # The account looked up in the Organization was not recorded either: a later close
+    # (or anything else) finds nothing to act on.
+    assert ManagedAccount.objects.count() == 0
+    closing = issue(api, aws_account_id, {"command": "close", "confirm": aws_account_id}, expect=404)
+    assert closing["code"] == "account_not_found"
 
 
 def test_adopting_an_active_account_is_a_409(vend: Callable[..., Vended], api: APIClient) -> None:
@@ -306,14 +311,44 @@ def test_close_without_the_right_confirmation_is_a_400(
     assert AccountCommand.objects.count() == 0
 
 
-def test_close_suspends_the_account_and_then_no_command_is_allowed(
-    vend: Callable[..., Vended], api: APIClient, aws: EmulatedAws
+def approve(operator: APIClient, issued: dict[str, Any], *, expect: int = 202) -> dict[str, Any]:
+    response = operator.post(f"{issued['status_url']}/approve", {}, format="json")
+    assert response.status_code == expect, response.json()
+    return dict(response.json())
+
+
+@pytest.fixture
+def second_operator(make_api_client: Callable[..., APIClient]) -> APIClient:
+    """Another operator: the second pair of eyes."""
+    return make_api_client("operations:admin", "accounts:read", payers=("demo",))
+
+
+def test_close_waits_for_a_second_person_then_suspends_the_account(
+    vend: Callable[..., Vended], api: APIClient, aws: EmulatedAws, second_operator: APIClient
 ) -> None:
     vended = vend()
 
     issued = issue(api, vended.account_id, {"command": "close", "confirm": vended.aws_account_id})
 
+    assert (issued["status"], issued["run"]) == ("awaiting_approval", None)
+    assert issued["requested_by"].startswith("client:")
+    assert ManagedAccount.objects.get(id=vended.account_id).status == "active"
+    drain()
+    assert (
+        aws.client("organizations").describe_account(AccountId=vended.aws_account_id)["Account"]["Status"] == "ACTIVE"
+    )
+    # Four eyes: whoever issued it cannot approve it.
+    refused = approve(api, issued, expect=403)
+    assert refused["code"] == "four_eyes"
+    assert AccountCommand.objects.get(id=issued["id"]).status == "awaiting_approval"
+
+    approved = approve(second_operator, issued)
+
+    assert approved["status"] == "running"
+    assert approved["approved_by"].startswith("client:")
+    assert approved["approved_at"]
     assert ManagedAccount.objects.get(id=vended.account_id).status == "closing"
+    assert approve(second_operator, issued, expect=409)["code"] == "command_state_conflict"
     done = follow(api, issued)
     assert done["status"] == "succeeded", done
     assert steps_of(done) == [("close_account", "succeeded")]
@@ -328,6 +363,42 @@ def test_close_suspends_the_account_and_then_no_command_is_allowed(
         {"command": "move", "ou": "ou-abcd-12345678"},
     ):
         assert issue(api, vended.account_id, body, expect=409)["code"] == "account_state_conflict"
+
+
+def test_a_close_awaiting_approval_blocks_other_commands_and_can_be_rejected(
+    vend: Callable[..., Vended], api: APIClient, aws: EmulatedAws, second_operator: APIClient
+) -> None:
+    vended = vend()
+    issued = issue(api, vended.account_id, {"command": "close", "confirm": vended.aws_account_id})
+    assert issue(api, vended.account_id, {"command": "reapply", "steps": ["iam"]}, expect=409)["code"] == (
+        "command_in_progress"
+    )
+
+    rejected = second_operator.post(f"{issued['status_url']}/reject", {"reason": "still in use"}, format="json")
+
+    assert rejected.status_code == 200, rejected.json()
+    assert rejected.json()["status"] == "cancelled"
+    assert "still in use" in rejected.json()["failure"]
+    assert approve(second_operator, issued, expect=409)["code"] == "command_state_conflict"
+    drain()
+    assert ManagedAccount.objects.get(id=vended.account_id).status == "active"
+    assert (
+        aws.client("organizations").describe_account(AccountId=vended.aws_account_id)["Account"]["Status"] == "ACTIVE"
+    )
+    issue(api, vended.account_id, {"command": "reapply", "steps": ["iam"]})  # free again
+
+
+def test_an_operator_of_another_payer_can_neither_see_nor_approve_a_close(
+    vend: Callable[..., Vended], api: APIClient, make_api_client: Callable[..., APIClient]
+) -> None:
+    vended = vend()
+    issued = issue(api, vended.account_id, {"command": "close", "confirm": vended.aws_account_id})
+    stranger = make_api_client("operations:admin", "accounts:read", "accounts:admin", payers=("other",))
+
+    assert approve(stranger, issued, expect=404)["code"] == "command_not_found"
+    assert stranger.get(issued["status_url"]).status_code == 404
+    assert stranger.post(f"{issued['status_url']}/reject", {"reason": "x"}, format="json").status_code == 404
+    assert AccountCommand.objects.get(id=issued["id"]).status == "awaiting_approval"
 
 
 def test_closing_beyond_the_payers_30_day_quota_is_a_409(vend: Callable[..., Vended], api: APIClient) -> None:
@@ -356,11 +427,25 @@ def test_closing_beyond_the_payers_30_day_quota_is_a_409(vend: Callable[..., Ven
     issue(api, vended.account_id, {"command": "close", "confirm": vended.aws_account_id})
 
 
+def test_the_quota_is_checked_again_when_a_close_is_approved(
+    vend: Callable[..., Vended], api: APIClient, second_operator: APIClient
+) -> None:
+    vended = vend()
+    issued = issue(api, vended.account_id, {"command": "close", "confirm": vended.aws_account_id})
+    Payer.objects.filter(name="demo").update(closures_per_30_days=0)  # lowered meanwhile
+
+    error = approve(second_operator, issued, expect=409)
+
+    assert error["code"] == "closure_quota_exceeded"
+    assert AccountCommand.objects.get(id=issued["id"]).status == "awaiting_approval"
+    assert ManagedAccount.objects.get(id=vended.account_id).status == "active"
+
+
 def test_a_closing_account_counts_against_the_quota(vend: Callable[..., Vended], api: APIClient) -> None:
     first = vend()
     second = vend(tags__project_short_name="other")
     Payer.objects.filter(name="demo").update(closures_per_30_days=1)
-    issue(api, first.account_id, {"command": "close", "confirm": first.aws_account_id})  # closing, not yet closed
+    issue(api, first.account_id, {"command": "close", "confirm": first.aws_account_id})  # awaiting approval
 
     error = issue(api, second.account_id, {"command": "close", "confirm": second.aws_account_id}, expect=409)
 
@@ -383,10 +468,11 @@ def test_the_admin_reapplies_an_accounts_whole_baseline(
 
     assert response.status_code == 200
     command = AccountCommand.objects.get(account_id=vended.account_id)
-    assert (command.command, command.params, command.client_id) == (
+    assert (command.command, command.params, command.client_id, command.requested_by_name) == (
         "reapply",
         {"steps": ["iam", "cloudtrail", "config"]},
-        "admin:admin",
+        "",
+        "user:admin",
     )
     drain()
     command.refresh_from_db()

@@ -336,7 +336,12 @@ def test_retrying_a_refused_creation_asks_organizations_again(
 
 
 def test_an_account_found_already_created_frees_its_slot_at_once(organization_id: str, aws: EmulatedAws) -> None:
-    aws.client("organizations").create_account(Email="aws.demo.p0.dev@example.com", AccountName="demo-p0-dev")
+    # An earlier attempt of this very request created it (its answer was lost).
+    aws.client("organizations").create_account(
+        Email="aws.demo.p0.dev@example.com",
+        AccountName="demo-p0-dev",
+        Tags=[{"Key": "bespoke:request-id", "Value": inputs(0)["request_id"]}],
+    )
 
     create(0)
 

@@ -44,10 +44,10 @@ def test_reapplying_a_step_puts_back_a_trail_deleted_outside_bespoke(
 
     [command] = AccountCommand.objects.all()
     assert f"reapplying iam, cloudtrail (command {command.id})" in shown
-    assert (command.command, command.params, command.client_id) == (
+    assert (command.command, command.params, command.requested_by_name) == (
         "reapply",
         {"steps": ["iam", "cloudtrail"]},
-        "admin:ops",
+        "user:ops",
     )
     command.refresh_from_db()
     assert command.status == "succeeded"

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 REQUEST_ID = "00000000-0000-4000-8000-0000000000a1"
 EMAIL = "aws.demo.msfp.dev@example.com"
 NAME = "demo-msfp-dev"
+OURS = [{"Key": "bespoke:request-id", "Value": REQUEST_ID}]  # what CreateAccount tags this request's account with
 
 
 def account_inputs(request_id: str = REQUEST_ID, **overrides: Any) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def test_an_account_created_by_an_attempt_whose_answer_was_lost_is_adopted(
     # The earlier attempt got as far as CreateAccount, but its answer never reached the database.
     account_start(request_id=REQUEST_ID, payer_name="demo", email=EMAIL, name=NAME)
     org = aws.client("organizations")
-    org.create_account(Email=EMAIL, AccountName=NAME)
+    org.create_account(Email=EMAIL, AccountName=NAME, Tags=OURS)
     [existing] = [a for a in org_accounts(aws) if a["Email"] == EMAIL]
     count = len(org_accounts(aws))
 
@@ -129,13 +130,57 @@ def test_an_account_created_by_an_attempt_whose_answer_was_lost_is_adopted(
 def test_an_account_with_the_same_email_in_other_letter_case_is_adopted_too(
     aws: EmulatedAws, demo_payer: accounts.PayerSummary
 ) -> None:
-    aws.client("organizations").create_account(Email=EMAIL.upper(), AccountName=NAME)
+    aws.client("organizations").create_account(Email=EMAIL.upper(), AccountName=NAME, Tags=OURS)
     count = len(org_accounts(aws))
 
     steps.create_account(context_for("create_account"))
 
     assert len(org_accounts(aws)) == count
     assert managed_account().aws_account_id
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [[], [{"Key": "bespoke:request-id", "Value": "99999999-9999-4999-8999-999999999999"}]],
+    ids=["made-outside-bespoke", "another-requests"],
+)
+def test_an_existing_account_with_the_email_that_this_request_did_not_create_is_never_taken_over(
+    aws: EmulatedAws, demo_payer: accounts.PayerSummary, tags: list[dict[str, str]]
+) -> None:
+    """A failed or cancelled earlier request's account, or one made by hand, has the email
+    a new request would get: the new request fails instead of re-baselining it."""
+    aws.client("organizations").create_account(Email=EMAIL, AccountName=NAME, Tags=tags)
+    count = len(org_accounts(aws))
+
+    with pytest.raises(PermanentError) as refused:
+        steps.create_account(context_for("create_account"))
+
+    assert refused.value.code == "account_email_taken"
+    assert len(org_accounts(aws)) == count
+    account = managed_account()
+    assert (account.aws_account_id, account.status) == ("", ManagedAccount.Status.FAILED)
+    assert "adopt" in account.failure_reason
+
+
+def test_a_creation_followed_by_name_that_turns_out_to_be_another_requests_is_not_taken_over(
+    aws: EmulatedAws, demo_payer: accounts.PayerSummary
+) -> None:
+    """An in-progress creation with the account's name is followed (it may be this
+    request's lost attempt); once it has an id, its tag tells whose it is."""
+    account_start(request_id=REQUEST_ID, payer_name="demo", email=EMAIL, name=NAME)
+    other = aws.client("organizations").create_account(
+        Email="someone.else@example.com",
+        AccountName=NAME,
+        Tags=[{"Key": "bespoke:request-id", "Value": "99999999-9999-4999-8999-999999999999"}],
+    )["CreateAccountStatus"]
+    account_update(managed_account(), create_request_id=other["Id"])
+
+    with pytest.raises(PermanentError) as refused:
+        steps.wait_account(context_for("wait_account"))
+
+    assert refused.value.code == "account_email_taken"
+    account = managed_account()
+    assert (account.aws_account_id, account.status) == ("", ManagedAccount.Status.FAILED)
 
 
 def test_wait_account_retries_while_the_new_accounts_role_cannot_be_assumed_yet(

@@ -151,13 +151,16 @@ def test_approval_compliance_and_the_audit_log_answer_as_documented(token: str) 
     ]
     approve = schema["/v1/account-requests/{request_id}/approve"]["POST"]
     reject = schema["/v1/account-requests/{request_id}/reject"]["POST"]
+    second = {"Authorization": f"Bearer {_fresh_token()}"}  # four eyes: another operator approves
 
-    approved = approve.Case(path_parameters={"request_id": ids_[0]}).call_and_validate(headers=auth, checks=CHECKS)
-    again = approve.Case(path_parameters={"request_id": ids_[0]}).call_and_validate(headers=auth, checks=CHECKS)
+    own = approve.Case(path_parameters={"request_id": ids_[0]}).call_and_validate(headers=auth, checks=CHECKS)
+    approved = approve.Case(path_parameters={"request_id": ids_[0]}).call_and_validate(headers=second, checks=CHECKS)
+    again = approve.Case(path_parameters={"request_id": ids_[0]}).call_and_validate(headers=second, checks=CHECKS)
     rejected = reject.Case(path_parameters={"request_id": ids_[1]}, body={"reason": "no budget"}).call_and_validate(
-        headers=auth, checks=CHECKS
+        headers=second, checks=CHECKS
     )
 
+    assert (own.status_code, own.json()["code"]) == (403, "four_eyes")
     assert (approved.status_code, approved.json()["status"], approved.json()["run"]) == (202, "accepted", None)
     assert (again.status_code, again.json()["code"]) == (409, "request_state_conflict")
     assert (rejected.status_code, rejected.json()["status"]) == (200, "cancelled")

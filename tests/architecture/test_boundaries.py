@@ -36,7 +36,8 @@ def test_contracts_are_plain_python(path: Path) -> None:
     for module in imported_modules(path):
         assert module.split(".")[0] in allowed_roots, f"{path.relative_to(ROOT)} imports {module}"
         if module.startswith("apps."):
-            assert module == "apps.kernel" or module.endswith(".contracts"), (
+            # The kernel's errors are plain Python too: what a contract may raise is part of it.
+            assert module in ("apps.kernel", "apps.kernel.errors") or module.endswith(".contracts"), (
                 f"{path.relative_to(ROOT)} imports {module}"
             )
 

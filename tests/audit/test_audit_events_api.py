@@ -28,7 +28,7 @@ def entries(db: None) -> None:
 
 
 def test_operators_read_the_log_newest_first(make_api_client: Callable[..., APIClient], entries: None) -> None:
-    answer = make_api_client(OPERATIONS_ADMIN).get("/v1/audit-events")
+    answer = make_api_client(OPERATIONS_ADMIN, all_payers=True).get("/v1/audit-events")
 
     assert answer.status_code == 200
     body = answer.json()
@@ -55,13 +55,15 @@ def test_operators_read_the_log_newest_first(make_api_client: Callable[..., APIC
 def test_filters_and_paging(
     make_api_client: Callable[..., APIClient], entries: None, query: dict[str, object], expected: list[str]
 ) -> None:
-    body = make_api_client(OPERATIONS_ADMIN).get("/v1/audit-events", query).json()
+    body = make_api_client(OPERATIONS_ADMIN, all_payers=True).get("/v1/audit-events", query).json()
 
     assert [e["target_id"] for e in body["results"]] == expected
 
 
 def test_a_bad_filter_is_a_400(make_api_client: Callable[..., APIClient], db: None) -> None:
-    answer = make_api_client(OPERATIONS_ADMIN).get("/v1/audit-events", {"since": "yesterday", "limit": 0})
+    answer = make_api_client(OPERATIONS_ADMIN, all_payers=True).get(
+        "/v1/audit-events", {"since": "yesterday", "limit": 0}
+    )
 
     assert answer.status_code == 400
     assert set(answer.json()["extra"]["fields"]) == {"since", "limit"}
@@ -72,7 +74,7 @@ def test_an_offset_past_the_largest_page_is_a_400_not_a_database_error(
     make_api_client: Callable[..., APIClient], entries: None, offset: int
 ) -> None:
     """PostgreSQL's OFFSET is a bigint: 2**63 used to reach it and fail with a 500."""
-    answer = make_api_client(OPERATIONS_ADMIN).get("/v1/audit-events", {"offset": offset})
+    answer = make_api_client(OPERATIONS_ADMIN, all_payers=True).get("/v1/audit-events", {"offset": offset})
 
     assert answer.status_code == 400
     assert set(answer.json()["extra"]["fields"]) == {"offset"}
@@ -84,3 +86,13 @@ def test_only_operations_admin_may_read(make_api_client: Callable[..., APIClient
     assert answer.status_code == 403
     assert answer.json()["code"] == "permission_denied"
     assert APIClient().get("/v1/audit-events").status_code == 401
+
+
+def test_an_operator_of_one_payer_may_not_read_the_log(
+    make_api_client: Callable[..., APIClient], entries: None
+) -> None:
+    """The log holds every tenant's actions: only an operator of every payer reads it."""
+    answer = make_api_client(OPERATIONS_ADMIN, payers=("demo",)).get("/v1/audit-events")
+
+    assert answer.status_code == 403
+    assert answer.json()["code"] == "all_payers_required"

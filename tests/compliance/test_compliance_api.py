@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from apps.compliance.models import ComplianceSnapshot
 from apps.kernel import ids
+from tests.support import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +33,9 @@ def _snapshot(account: str, *, hours: int, compliant: bool) -> ComplianceSnapsho
 
 @pytest.fixture
 def snapshots() -> None:
+    factories.payer("demo")
+    for aws_account_id in ("111111111111", "222222222222"):
+        factories.account(payer_name="demo", aws_account_id=aws_account_id)
     _snapshot("111111111111", hours=0, compliant=True)
     _snapshot("111111111111", hours=1, compliant=False)  # latest: non-compliant
     _snapshot("222222222222", hours=0, compliant=False)

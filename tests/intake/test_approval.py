@@ -36,7 +36,7 @@ def client(make_api_client: Callable[..., APIClient]) -> APIClient:
 
 @pytest.fixture
 def operator(make_api_client: Callable[..., APIClient]) -> APIClient:
-    return make_api_client(OPERATIONS_ADMIN, REQUESTS_READ)
+    return make_api_client(OPERATIONS_ADMIN, REQUESTS_READ, REQUESTS_WRITE)
 
 
 def requested_events() -> int:
@@ -98,6 +98,41 @@ def test_the_requesting_client_cannot_approve_its_own_request(client: APIClient)
     assert requested_events() == 0
 
 
+def test_four_eyes_even_when_the_requesting_client_is_an_operator(operator: APIClient) -> None:
+    """An operator's client that submitted a regulated request cannot approve it itself."""
+    _payer(approval=True)
+    request_id = submit(operator_with_write := operator)
+
+    refused = operator_with_write.post(f"/v1/account-requests/{request_id}/approve", {}, format="json")
+
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "four_eyes"
+    assert requested_events() == 0
+    assert AccountRequest.objects.get(id=request_id).status == "awaiting_approval"
+
+
+def test_the_approver_is_shown_in_the_status_document(client: APIClient, operator: APIClient) -> None:
+    _payer(approval=True)
+    request_id = submit(client)
+    operator.post(f"/v1/account-requests/{request_id}/approve", {}, format="json")
+
+    shown = client.get(f"/v1/account-requests/{request_id}").json()
+
+    assert shown["approved_by"].startswith("client:client-")
+    assert shown["approved_at"] is not None
+
+
+def test_an_operator_of_another_payer_cannot_approve(
+    client: APIClient, make_api_client: Callable[..., APIClient]
+) -> None:
+    _payer(approval=True)
+    request_id = submit(client)
+    stranger = make_api_client(OPERATIONS_ADMIN, REQUESTS_READ, payers=("other",))
+
+    assert stranger.post(f"/v1/account-requests/{request_id}/approve", {}, format="json").status_code == 404
+    assert requested_events() == 0
+
+
 def test_a_rejection_needs_a_reason_ends_the_request_and_frees_the_email(
     client: APIClient, operator: APIClient
 ) -> None:
@@ -134,7 +169,7 @@ def test_an_operator_approves_in_the_admin(client: APIClient) -> None:
 
     assert page.status_code == 200
     assert "approved; provisioning starts" in page.content.decode()
-    assert AccountRequest.objects.get(id=request_id).approved_by == "operator:ops"
+    assert AccountRequest.objects.get(id=request_id).approved_by == "user:ops"
     assert requested_events() == 1
 
 

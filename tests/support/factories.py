@@ -17,3 +17,45 @@ def request_body(**overrides: Any) -> dict[str, Any]:
             target = target[parent]
         target[leaf] = value
     return body
+
+
+_sequence = iter(range(1, 10**9))
+
+
+def payer(name: str = "demo", **overrides: Any) -> Any:
+    """A payer (offline: a made-up management account unless one is given), upserted."""
+    from apps.accounts import api as accounts
+
+    fields: dict[str, Any] = {
+        "management_account_id": "111111111111",
+        "email_division": name,
+        "email_domain": "example.com",
+        "allowed_environments": ["dev", "tst", "stg", "prd"],
+        "allowed_regions": ["us-east-1", "us-west-2"],
+        **overrides,
+    }
+    accounts.payer_upsert(name=name, **fields)
+    return accounts.payer_get(name=name)
+
+
+def account(*, payer_name: str = "demo", aws_account_id: str | None = None, **fields: Any) -> Any:
+    """A managed account row (active, vended) of ``payer_name``, which must exist."""
+    from apps.accounts.models import ManagedAccount, Payer
+    from apps.kernel import clock, ids
+
+    number = next(_sequence)
+    now = clock.now()
+    values: dict[str, Any] = {
+        "id": ids.new_id(),
+        "payer": Payer.objects.get(name=payer_name),
+        "aws_account_id": aws_account_id or f"{990000000000 + number}",
+        "email": f"aws.{payer_name}.account{number}.dev@example.com",
+        "name": f"{payer_name}-account{number}",
+        "environment": "dev",
+        "status": ManagedAccount.Status.ACTIVE,
+        "source": ManagedAccount.Source.VENDED,
+        "created_at": now,
+        "updated_at": now,
+        **fields,
+    }
+    return ManagedAccount.objects.create(**values)

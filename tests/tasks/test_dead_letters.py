@@ -177,7 +177,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def operator(make_api_client: Callable[..., APIClient]) -> APIClient:
-    return make_api_client("operations:admin")
+    return make_api_client("operations:admin", all_payers=True)
 
 
 # --- Giving up: the Celery tasks ---------------------------------------------------------

@@ -54,7 +54,7 @@ def test_every_handler_given_a_message_twice_has_one_effect(
     ]
     intake.request_cancel(request_id=cancelled, reason="changed our mind")
     drain()
-    statuses = [intake.request_get(request_id=i, client_id=None).status for i in (succeeded, failed, cancelled)]  # type: ignore[union-attr]
+    statuses = [intake.request_get(request_id=i, viewer=None).status for i in (succeeded, failed, cancelled)]  # type: ignore[union-attr]
     assert statuses == ["succeeded", "failed", "cancelled"]
     # A command on the vended account: its run, and the command hearing how it ended.
     account_id = api.get(f"/v1/account-requests/{succeeded}").json()["account"]["id"]

@@ -61,6 +61,10 @@ class CloseSerializer(StrictSerializer):
     confirm = serializers.CharField(max_length=12, help_text="The account's 12-digit AWS account id, repeated.")
 
 
+class CommandRejectSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=500, min_length=1)
+
+
 COMMAND_SERIALIZERS: dict[str, type[StrictSerializer]] = {
     COMMAND_REAPPLY: ReapplySerializer,
     COMMAND_ADOPT: AdoptSerializer,
@@ -111,6 +115,9 @@ class AccountCommandSerializer(serializers.Serializer):  # type: ignore[type-arg
     params = serializers.DictField(help_text="The command's body, without `command`.")
     status = serializers.ChoiceField(choices=AccountCommand.Status.choices)
     status_url = serializers.URLField()
+    requested_by = serializers.CharField(allow_null=True, help_text="Who issued it (client:<name> or user:<name>).")
+    approved_by = serializers.CharField(allow_null=True, help_text="Who approved or rejected it, if it waited.")
+    approved_at = serializers.DateTimeField(allow_null=True)
     failure = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)

@@ -2,8 +2,10 @@ from django.urls import path
 
 from apps.accounts.rest.views import (
     AccountCollectionView,
+    AccountCommandApproveView,
     AccountCommandCollectionView,
     AccountCommandDetailView,
+    AccountCommandRejectView,
     AccountDetailView,
 )
 
@@ -15,5 +17,15 @@ urlpatterns = [
         "accounts/<str:account_id>/commands/<str:command_id>",
         AccountCommandDetailView.as_view(),
         name="account-command-detail",
+    ),
+    path(
+        "accounts/<str:account_id>/commands/<str:command_id>/approve",
+        AccountCommandApproveView.as_view(),
+        name="account-command-approve",
+    ),
+    path(
+        "accounts/<str:account_id>/commands/<str:command_id>/reject",
+        AccountCommandRejectView.as_view(),
+        name="account-command-reject",
     ),
 ]

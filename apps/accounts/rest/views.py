@@ -5,11 +5,13 @@ from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.commands import command_approve, command_issue, command_reject
 from apps.accounts.contracts import (
     COMMAND_ADOPT,
     COMMAND_CLOSE,
@@ -24,6 +26,7 @@ from apps.accounts.rest.serializers import (
     AccountListQuerySerializer,
     AdoptSerializer,
     CloseSerializer,
+    CommandRejectSerializer,
     ManagedAccountDetailSerializer,
     ManagedAccountListSerializer,
     MoveSerializer,
@@ -31,8 +34,7 @@ from apps.accounts.rest.serializers import (
     command_data,
 )
 from apps.accounts.selectors import account_get, account_list, command_get, commands_for_account, payer_get
-from apps.accounts.services import command_issue
-from apps.clients.contracts import ACCOUNTS_ADMIN, ACCOUNTS_READ, Principal
+from apps.clients.contracts import ACCOUNTS_ADMIN, ACCOUNTS_READ, OPERATIONS_ADMIN, Principal
 from apps.kernel.errors import NotFound
 from apps.kernel.openapi import ErrorSerializer
 from apps.workflow import api as workflow
@@ -98,6 +100,9 @@ def present_command(http: Request, command: AccountCommandSummary) -> dict[str, 
         "params": command.params,
         "status": command.status,
         "status_url": _command_url(http, command.account_id, command.id),
+        "requested_by": command.requested_by or None,
+        "approved_by": command.approved_by or None,
+        "approved_at": _iso(command.approved_at),
         "failure": command.failure or None,
         "created_at": _iso(command.created_at),
         "finished_at": _iso(command.finished_at),
@@ -132,8 +137,14 @@ COMMAND_EXAMPLES = [
 ]
 
 
-def _account(account_id: str) -> ManagedAccountSummary:
-    account = account_get(identifier=account_id)
+def _principal(request: Request) -> Principal:
+    principal: Principal = request.user  # type: ignore[assignment]
+    return principal
+
+
+def _account(request: Request, account_id: str) -> ManagedAccountSummary:
+    """The account, if the caller's grants cover it; 404 otherwise (whether or not it exists)."""
+    account = account_get(identifier=account_id, viewer=_principal(request))
     if account is None:
         raise NotFound(f"No account {account_id}.", code="account_not_found")
     return account
@@ -154,10 +165,13 @@ class AccountCollectionView(APIView):
         query = AccountListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         filters = query.validated_data
-        if "payer" in filters and payer_get(name=filters["payer"]) is None:
-            raise serializers.ValidationError({"payer": [f"No payer {filters['payer']}."]})
+        principal = _principal(request)
+        payer = filters.get("payer")
+        if payer is not None and (not principal.access.covers(payer) or payer_get(name=payer) is None):
+            raise ValidationError({"payer": [f"{filters['payer']} is not a payer this client is granted."]})
         tag_key, tag_value = filters.get("tag", (None, None))
         total, items = account_list(
+            viewer=principal,
             payer=filters.get("payer"),
             environment=filters.get("environment"),
             status=filters.get("status"),
@@ -182,7 +196,7 @@ class AccountDetailView(APIView):
         responses=ManagedAccountDetailSerializer,
     )
     def get(self, request: Request, account_id: str) -> Response:
-        account = _account(account_id)
+        account = _account(request, account_id)
         vend_run = workflow.run_for_request(request_id=account.request_id) if account.request_id else None
         return Response(
             {
@@ -233,8 +247,8 @@ class AccountCommandCollectionView(APIView):
     )
     def post(self, request: Request, account_id: str) -> Response:
         data = command_data(request.data)
-        principal: Principal = request.user  # type: ignore[assignment]
-        issued = command_issue(identifier=account_id, data=data, client_id=principal.client_id)
+        principal = _principal(request)
+        issued = command_issue(identifier=account_id, data=data, actor=principal.actor, viewer=principal)
         command = command_get(account_id=issued.account_id, command_id=issued.id)
         assert command is not None
         document = present_command(request, command)
@@ -246,7 +260,7 @@ class AccountCommandCollectionView(APIView):
         responses=AccountCommandListSerializer,
     )
     def get(self, request: Request, account_id: str) -> Response:
-        account = _account(account_id)
+        account = _account(request, account_id)
         commands = commands_for_account(account_id=account.id)
         return Response({"count": len(commands), "results": [present_command(request, c) for c in commands]})
 
@@ -262,8 +276,73 @@ class AccountCommandDetailView(APIView):
         responses=AccountCommandSerializer,
     )
     def get(self, request: Request, account_id: str, command_id: str) -> Response:
-        account = _account(account_id)
+        account = _account(request, account_id)
         command = command_get(account_id=account.id, command_id=command_id)
         if command is None:
             raise NotFound(f"No command {command_id} on account {account_id}.", code="command_not_found")
+        return Response(present_command(request, command))
+
+
+class AccountCommandApproveView(APIView):
+    """Approve a command that waits for a second person (a close): it runs from here (202)."""
+
+    required_scopes = (OPERATIONS_ADMIN,)
+
+    @extend_schema(
+        operation_id="account_commands_approve",
+        summary="Approve a command awaiting approval",
+        request=None,
+        responses={
+            202: AccountCommandSerializer,
+            403: OpenApiResponse(
+                ErrorSerializer, description="The caller issued the command itself (`four_eyes`): someone else must."
+            ),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="The command is not awaiting approval (`command_state_conflict`), the account is "
+                "protected (`account_protected`) or changed (`account_state_conflict`), or the closure quota is "
+                "spent (`closure_quota_exceeded`).",
+            ),
+        },
+    )
+    def post(self, request: Request, account_id: str, command_id: str) -> Response:
+        principal = _principal(request)
+        approved = command_approve(
+            command_id=command_id, approver=principal.actor, viewer=principal, account_identifier=account_id
+        )
+        command = command_get(account_id=approved.account_id, command_id=approved.id)
+        assert command is not None
+        document = present_command(request, command)
+        return Response(document, status=status.HTTP_202_ACCEPTED, headers={"Location": document["status_url"]})
+
+
+class AccountCommandRejectView(APIView):
+    """Refuse a command awaiting approval, with a reason (it ends cancelled; nothing happened)."""
+
+    required_scopes = (OPERATIONS_ADMIN,)
+
+    @extend_schema(
+        operation_id="account_commands_reject",
+        summary="Reject a command awaiting approval",
+        request=CommandRejectSerializer,
+        responses={
+            200: AccountCommandSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer, description="The command is not awaiting approval (`command_state_conflict`)."
+            ),
+        },
+    )
+    def post(self, request: Request, account_id: str, command_id: str) -> Response:
+        principal = _principal(request)
+        body = CommandRejectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        rejected = command_reject(
+            command_id=command_id,
+            approver=principal.actor,
+            reason=body.validated_data["reason"],
+            viewer=principal,
+            account_identifier=account_id,
+        )
+        command = command_get(account_id=rejected.account_id, command_id=rejected.id)
+        assert command is not None
         return Response(present_command(request, command))

@@ -71,6 +71,8 @@ class ComplianceListView(APIView):
         query = ComplianceQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         snapshots = snapshots_latest(
-            account=query.validated_data.get("account"), compliant=query.validated_data["compliant"]
+            viewer=request.user,  # type: ignore[arg-type]
+            account=query.validated_data.get("account"),
+            compliant=query.validated_data["compliant"],
         )
         return Response({"count": len(snapshots), "results": [present_snapshot(s) for s in snapshots]})

@@ -31,19 +31,20 @@ from typing import Any
 
 import structlog
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import api as accounts
-from apps.clients.contracts import OPERATIONS_ADMIN, REQUESTS_READ, REQUESTS_WRITE, Principal
+from apps.clients.contracts import REQUESTS_READ, REQUESTS_WRITE, Principal
 from apps.intake.legacy.translate import (
     ACCOUNT_CREATION_TASKS,
     FAILED_TASK,
@@ -59,6 +60,7 @@ from apps.intake.selectors import request_get
 from apps.intake.services import DuplicateRequest, request_submit
 from apps.kernel.errors import ApplicationError
 from apps.kernel.errors import NotFound as ApplicationNotFound
+from apps.kernel.rest import JSONParser, PayloadTooLarge
 from apps.workflow import api as workflow
 
 log = structlog.get_logger(__name__)
@@ -79,6 +81,8 @@ def legacy_body(code: tuple[int, str], **fields: Any) -> dict[str, Any]:
 
 def legacy_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Every error in Tailor's shape; never ``None``, so nothing escapes as a stack trace."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -186,11 +190,6 @@ class LegacyAPIView(APIView):
         return legacy_exception_handler
 
 
-def _visible_to(principal: Principal) -> str | None:
-    """As in v1: clients see their own requests; operators see all."""
-    return None if principal.has_scopes(OPERATIONS_ADMIN) else principal.client_id
-
-
 class LegacyAccountRequestView(LegacyAPIView):
     """Tailor's ``POST /accounts``: ``{"accountRequest": {...}}`` → 202 ``{"code": 2020, "requestId"}``."""
 
@@ -207,10 +206,10 @@ class LegacyAccountRequestView(LegacyAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        serializer = AccountRequestInputSerializer(data=to_v1(request.data))
-        serializer.is_valid(raise_exception=True)
         principal: Principal = request.user  # type: ignore[assignment]
-        submitted = request_submit(client_id=principal.client_id, data=dict(serializer.validated_data))
+        serializer = AccountRequestInputSerializer(data=to_v1(request.data), context={"access": principal.access})
+        serializer.is_valid(raise_exception=True)
+        submitted = request_submit(principal=principal, data=dict(serializer.validated_data))
         request_id = submitted.request.id
         status_url = request.build_absolute_uri(reverse("v1:account-request-detail", kwargs={"request_id": request_id}))
         return Response(
@@ -233,7 +232,7 @@ class LegacyRequestStatusView(LegacyAPIView):
         responses=LegacyStatusSerializer,
     )
     def get(self, request: Request, request_id: str) -> Response:
-        summary = request_get(request_id=request_id, client_id=_visible_to(request.user))  # type: ignore[arg-type]
+        summary = request_get(request_id=request_id, viewer=request.user)  # type: ignore[arg-type]
         if summary is None:
             raise ApplicationNotFound(f"No account request {request_id}.")
         run = workflow.run_for_request(request_id=summary.id)

@@ -113,6 +113,11 @@ class AccountRequestInputSerializer(StrictSerializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A payer the caller is not granted is refused (403) before anything reveals
+        # whether it exists or what it allows.
+        access = self.context.get("access")
+        if access is not None:
+            access.require(attrs["payer"], attrs["environment"])
         payer = accounts.payer_get(name=attrs["payer"])
         if payer is None:
             raise serializers.ValidationError({"payer": [f"Unknown payer {attrs['payer']!r}."]})
@@ -220,6 +225,8 @@ class AccountRequestStatusSerializer(serializers.Serializer):  # type: ignore[ty
     account_email = serializers.CharField()
     external_transaction_id = serializers.CharField(allow_blank=True)
     failure = serializers.CharField(allow_null=True)
+    approved_by = serializers.CharField(allow_null=True, help_text="Who approved it, if it needed approval.")
+    approved_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField(allow_null=True)
     account = AccountRefSerializer(allow_null=True)

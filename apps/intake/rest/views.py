@@ -71,9 +71,9 @@ def _flag(value: str | None) -> bool:
     raise serializers.ValidationError({"dry_run": ["Must be true or false."]})
 
 
-def _visible_to(principal: Principal) -> str | None:
-    """Clients see their own requests; operators see all."""
-    return None if principal.has_scopes(OPERATIONS_ADMIN) else principal.client_id
+def _principal(request: Request) -> Principal:
+    principal: Principal = request.user  # type: ignore[assignment]
+    return principal
 
 
 def _status_url(request: Request, request_id: str) -> str:
@@ -99,6 +99,8 @@ def present_request(http: Request, summary: AccountRequestSummary) -> dict[str, 
         "account_email": summary.account_email,
         "external_transaction_id": summary.body.get("external_transaction_id", ""),
         "failure": summary.failure or None,
+        "approved_by": summary.approved_by or None,
+        "approved_at": _iso(summary.approved_at),
         "created_at": _iso(summary.created_at),
         "updated_at": _iso(summary.updated_at),
         "account": {"id": account.id, "email": account.email} if account and account.id else None,
@@ -166,13 +168,13 @@ class AccountRequestCollectionView(APIView):
         examples=[OpenApiExample("A development account", value=EXAMPLE_BODY, request_only=True)],
     )
     def post(self, request: Request) -> Response:
-        serializer = AccountRequestInputSerializer(data=request.data)
+        principal = _principal(request)
+        serializer = AccountRequestInputSerializer(data=request.data, context={"access": principal.access})
         serializer.is_valid(raise_exception=True)
         if _flag(request.query_params.get("dry_run")):
             return Response(request_plan(data=dict(serializer.validated_data)))
-        principal: Principal = request.user  # type: ignore[assignment]
         submitted = request_submit(
-            client_id=principal.client_id,
+            principal=principal,
             data=dict(serializer.validated_data),
             idempotency_key=_idempotency_key(request),
         )
@@ -197,7 +199,7 @@ class AccountRequestCollectionView(APIView):
         query = ListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         total, items = request_list(
-            client_id=_visible_to(request.user),  # type: ignore[arg-type]
+            viewer=_principal(request),
             status=query.validated_data.get("status"),
             limit=query.validated_data["limit"],
             offset=query.validated_data["offset"],
@@ -232,7 +234,7 @@ class AccountRequestDetailView(APIView):
         responses=AccountRequestStatusSerializer,
     )
     def get(self, request: Request, request_id: str) -> Response:
-        summary = request_get(request_id=request_id, client_id=_visible_to(request.user))  # type: ignore[arg-type]
+        summary = request_get(request_id=request_id, viewer=_principal(request))
         if summary is None:
             raise NotFound(f"No account request {request_id}.")
         return Response(present_request(request, summary))
@@ -242,14 +244,16 @@ class CancelInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     reason = serializers.CharField(max_length=500, required=False, default="cancelled by the client")
 
 
+def _visible(request: Request, request_id: str) -> AccountRequestSummary:
+    """The request, if the caller may see it; 404 otherwise (whether or not it exists)."""
+    summary = request_get(request_id=request_id, viewer=_principal(request))
+    if summary is None:
+        raise NotFound(f"No account request {request_id}.")
+    return summary
+
+
 class _RequestControlView(APIView):
     required_scopes = (REQUESTS_WRITE,)
-
-    def _visible(self, request: Request, request_id: str) -> AccountRequestSummary:
-        summary = request_get(request_id=request_id, client_id=_visible_to(request.user))  # type: ignore[arg-type]
-        if summary is None:
-            raise NotFound(f"No account request {request_id}.")
-        return summary
 
 
 class AccountRequestRetryView(_RequestControlView):
@@ -265,7 +269,7 @@ class AccountRequestRetryView(_RequestControlView):
         },
     )
     def post(self, request: Request, request_id: str) -> Response:
-        self._visible(request, request_id)
+        _visible(request, request_id)
         summary = request_retry(request_id=request_id)
         return Response(present_request(request, summary), status=status.HTTP_202_ACCEPTED)
 
@@ -283,7 +287,7 @@ class AccountRequestCancelView(_RequestControlView):
         },
     )
     def post(self, request: Request, request_id: str) -> Response:
-        self._visible(request, request_id)
+        _visible(request, request_id)
         body = CancelInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         summary = request_cancel(request_id=request_id, reason=body.validated_data["reason"])
@@ -305,6 +309,10 @@ class AccountRequestApproveView(APIView):
         request=None,
         responses={
             202: AccountRequestStatusSerializer,
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="The caller submitted the request itself (`four_eyes`): another operator must approve.",
+            ),
             409: OpenApiResponse(
                 ErrorSerializer,
                 description="The request is not awaiting approval, or its payer is gone (`request_state_conflict`).",
@@ -312,7 +320,8 @@ class AccountRequestApproveView(APIView):
         },
     )
     def post(self, request: Request, request_id: str) -> Response:
-        summary = request_approve(request_id=request_id, approver=f"client:{request.user.name}")  # type: ignore[union-attr]
+        _visible(request, request_id)
+        summary = request_approve(request_id=request_id, approver=_principal(request).actor)
         return Response(present_request(request, summary), status=status.HTTP_202_ACCEPTED)
 
 
@@ -333,11 +342,10 @@ class AccountRequestRejectView(APIView):
         },
     )
     def post(self, request: Request, request_id: str) -> Response:
+        _visible(request, request_id)
         body = RejectInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         summary = request_reject(
-            request_id=request_id,
-            approver=f"client:{request.user.name}",  # type: ignore[union-attr]
-            reason=body.validated_data["reason"],
+            request_id=request_id, approver=_principal(request).actor, reason=body.validated_data["reason"]
         )
         return Response(present_request(request, summary))

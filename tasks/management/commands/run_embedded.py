@@ -13,7 +13,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import connections
 
 from apps.cloud.emulator import start_emulator
-from tasks.demo import seed_demo
+from tasks.demo import DemoSeed, seed_demo
 from tasks.embedded import periodic_jobs, worker_threads
 
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
             stack.enter_context(worker_threads(concurrency=options["workers"]))
             stack.enter_context(periodic_jobs())
             base = f"http://{options['host']}:{options['port']}"
-            self._banner(base, emulator.url, seed.token, seed.admin_password, var_dir)
+            self._banner(base, emulator.url, seed, var_dir)
             try:
                 run(options["host"], options["port"], StaticFilesHandler(get_wsgi_application()), threading=True)
             except KeyboardInterrupt:
@@ -62,15 +62,19 @@ class Command(BaseCommand):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
-    def _banner(self, base: str, aws: str, token: str, password: str, var_dir: Path) -> None:
+    def _banner(self, base: str, aws: str, seed: DemoSeed, var_dir: Path) -> None:
+        token = seed.token
         lines = [
             "",
             "Bespoke is running (embedded mode: SQLite, in-process broker, emulated AWS).",
-            f"  API        {base}/v1/account-requests",
-            f"  Admin      {base}/admin/   user admin, password {password}",
+            f"  API        {base}/v1/account-requests   (docs: {base}/v1/docs)",
+            f"  Admin      {base}/admin/   user admin, password {seed.admin_password}",
             f"  AWS (moto) {aws}",
-            f"  Token      {token}",
-            f"             (also in {var_dir / 'demo-token'})",
+            "  Tokens     (each shown once here, and kept in the file named)",
+            f"    demo            payer demo, every scope      {token}",
+            f"                    {var_dir / 'demo-token'}",
+            f"    sandbox-portal  payer sandbox only           {var_dir / 'sandbox-token'}",
+            f"    operator        every payer, every scope     {var_dir / 'operator-token'}",
             "",
             "Request an account:",
             f"  curl -s -X POST {base}/v1/account-requests \\",
