@@ -58,6 +58,25 @@ def test_make_run_then_the_readme_curl_succeeds(tmp_path: Path) -> None:
         assert final["status"] == "succeeded", f"{final}\n{output_of(stack)}"
         assert re.fullmatch(r"\d{12}", final["account"]["id"])
 
+        # The two tenants, as the README shows them.
+        refused, hidden, theirs = (
+            json.loads(line)
+            for line in run_bash(readme_block("tenants").replace("<id>", accepted["id"]), port=port, var_dir=var_dir)
+            .strip()
+            .splitlines()
+        )
+        assert refused["code"] == "payer_not_granted"
+        assert hidden["code"] == "not_found"
+        assert theirs["status"] == "accepted"
+        demo_listed = json.loads(
+            run_bash(
+                'curl -s -H "Authorization: Bearer $(cat var/demo-token)" http://127.0.0.1:8000/v1/account-requests',
+                port=port,
+                var_dir=var_dir,
+            )
+        )
+        assert theirs["id"] not in {r["id"] for r in demo_listed["results"]}
+
         # The embedded mode takes concurrent clients: ten at once, no 5xx, all succeed.
         token = (var_dir / "demo-token").read_text().strip()
         headers = {"Authorization": f"Bearer {token}"}
