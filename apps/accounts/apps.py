@@ -5,3 +5,9 @@ class AccountsConfig(AppConfig):
     name = "apps.accounts"
     label = "accounts"
     verbose_name = "Payers and accounts"
+
+    def ready(self) -> None:
+        from apps.accounts.contracts import STEPS
+        from apps.kernel import catalog
+
+        catalog.declare(STEPS)

@@ -370,7 +370,7 @@ def _blueprint_steps(entries: list[dict[str, Any]], *, first: str | None) -> lis
 
 
 def _with_verify(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    expectations = {s["name"]: s["params"] for s in steps if s["name"] in workflow.BLUEPRINT_STEPS}
+    expectations = {s["name"]: s["params"] for s in steps if s["name"] in workflow.blueprint_steps()}
     verify = {"name": "verify", "params": {"expectations": expectations}, "depends_on": [s["name"] for s in steps]}
     return [*steps, verify]
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from apps.kernel.contracts import Event
+from apps.kernel.contracts import COMMAND, CREATION, Event, StepDeclaration
 
 
 @dataclass(frozen=True)
@@ -144,3 +144,48 @@ class AccountCommandSummary:
     failure: str
     created_at: datetime
     finished_at: datetime | None
+
+
+# --- The steps this context runs (apps/accounts/steps.py) ------------------------------
+
+_STEPS_MODULE = "apps.accounts.steps"
+STEPS: tuple[StepDeclaration, ...] = (
+    StepDeclaration(
+        name="create_account",
+        context="accounts",
+        legacy_name="CLA_SUBMISSION",
+        run=f"{_STEPS_MODULE}:create_account",
+        placement=CREATION,
+        describe=f"{_STEPS_MODULE}:describe_create_account",
+    ),
+    StepDeclaration(
+        name="wait_account",
+        context="accounts",
+        legacy_name="CLA_CREATION",
+        run=f"{_STEPS_MODULE}:wait_account",
+        placement=CREATION,
+        depends_on=("create_account",),
+        describe=f"{_STEPS_MODULE}:describe_wait_account",
+    ),
+    StepDeclaration(
+        name="adopt_account",
+        context="accounts",
+        legacy_name="ACCOUNT_ADOPTION",
+        run=f"{_STEPS_MODULE}:adopt_account",
+        placement=COMMAND,
+    ),
+    StepDeclaration(
+        name="move_account",
+        context="accounts",
+        legacy_name="ACCOUNT_MOVE",
+        run=f"{_STEPS_MODULE}:move_account",
+        placement=COMMAND,
+    ),
+    StepDeclaration(
+        name="close_account",
+        context="accounts",
+        legacy_name="ACCOUNT_CLOSURE",
+        run=f"{_STEPS_MODULE}:close_account",
+        placement=COMMAND,
+    ),
+)

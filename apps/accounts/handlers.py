@@ -3,7 +3,7 @@
 from apps.accounts.commands import command_finish
 from apps.accounts.models import AccountCommand
 from apps.accounts.services import account_abandon_creation
-from apps.accounts.steps import STEPS
+from apps.kernel import catalog
 from apps.kernel.contracts import RunStep, StepFailed, StepSucceeded
 from apps.kernel.steps import execute_step
 from apps.workflow.contracts import ACCOUNT_COMMAND, ACCOUNT_REQUEST, RunCancelled, RunFailed, RunSucceeded
@@ -11,7 +11,7 @@ from apps.workflow.contracts import ACCOUNT_COMMAND, ACCOUNT_REQUEST, RunCancell
 
 def run_step(command: RunStep, *, attempt: int, retry_delay: float | None) -> StepSucceeded | StepFailed | None:
     """Run one of this context's steps (idempotent: see each step's docstring)."""
-    return execute_step(command, STEPS, attempt=attempt, retry_delay=retry_delay)
+    return execute_step(command, catalog.runners("accounts"), attempt=attempt, retry_delay=retry_delay)
 
 
 def on_run_cancelled(event: RunCancelled) -> None:

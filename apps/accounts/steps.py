@@ -1,6 +1,7 @@
 """The accounts context's workflow steps: create the member account and wait for it."""
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from apps.accounts import quotas
@@ -8,8 +9,9 @@ from apps.accounts.models import ManagedAccount, Payer
 from apps.accounts.services import account_release_slot, account_restart_creation, account_start, account_update
 from apps.cloud import api as cloud
 from apps.kernel import clock
+from apps.kernel.contracts import PlanFacts
 from apps.kernel.errors import PermanentError, RetryableError
-from apps.kernel.steps import StepContext, StepFunction
+from apps.kernel.steps import StepContext
 
 REQUEST_TAG = "bespoke:request-id"
 # Characters AWS accepts in tag values; anything else (quotes, say) becomes a space.
@@ -68,6 +70,14 @@ def _find_existing(org: Any, *, email: str, name: str, request_id: str) -> tuple
                 if status.get("AccountName") == name:
                     return None, status["Id"]
     return None, None
+
+
+def describe_create_account(given: Mapping[str, Any], facts: PlanFacts) -> list[str]:
+    return [f"AWS account {facts.account_name} <{facts.account_email}> in payer {facts.payer}'s Organization"]
+
+
+def describe_wait_account(given: Mapping[str, Any], facts: PlanFacts) -> list[str]:
+    return ["(waits for Organizations, then assumes the account's role)"]
 
 
 def create_account(context: StepContext) -> dict[str, Any]:
@@ -154,7 +164,7 @@ def wait_account(context: StepContext) -> dict[str, Any]:
             ]
         state = status["State"]
         if state == "IN_PROGRESS":
-            raise RetryableError("Organizations is still creating the account.", code="CreateAccountInProgress")
+            raise RetryableError("Organizations is still creating the account.", code="create_account_in_progress")
         if state == "FAILED":
             _creation_failed(account, status.get("FailureReason", "UNKNOWN"))
         # A creation found in progress (an earlier attempt's, by name) may be someone else's.
@@ -193,7 +203,7 @@ def _check_role(payer: Payer, account_id: str) -> None:
     if identity["Account"] != account_id:
         raise PermanentError(
             f"Assumed {payer.member_role_name} but landed in {identity['Account']}, not {account_id}.",
-            code="WrongAccount",
+            code="wrong_account",
         )
 
 
@@ -229,7 +239,7 @@ def adopt_account(context: StepContext) -> dict[str, Any]:
     if described["Status"] != "ACTIVE":
         raise PermanentError(
             f"Account {account.aws_account_id} is {described['Status']} in the Organization, not ACTIVE.",
-            code="AccountNotActive",
+            code="account_not_active",
         )
     _check_role(account.payer, account.aws_account_id)
     account_update(
@@ -273,12 +283,3 @@ def close_account(context: StepContext) -> dict[str, Any]:
         state = _describe(org, account.aws_account_id)["Status"]
     account_update(account, status=ManagedAccount.Status.CLOSED, closed_at=account.closed_at or clock.now())
     return {"organizations_status": state}
-
-
-STEPS: dict[str, StepFunction] = {
-    "create_account": create_account,
-    "wait_account": wait_account,
-    "adopt_account": adopt_account,
-    "move_account": move_account,
-    "close_account": close_account,
-}

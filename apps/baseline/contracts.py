@@ -4,7 +4,7 @@ parameters describe once read from a blueprint. Plain Python, no Django."""
 from dataclasses import dataclass, field
 from typing import Any
 
-STEP_NAMES = ("iam", "cloudtrail", "config", "support")
+from apps.kernel.contracts import StepDeclaration
 
 # Where SAML federation signs users in to the console; the audience every role checks.
 SAML_AUDIENCE = "https://signin.aws.amazon.com/saml"
@@ -38,3 +38,32 @@ class ConfigRuleSpec:
     name: str
     input_parameters: dict[str, str] = field(default_factory=dict)
     maximum_execution_frequency: str = ""
+
+
+# --- The steps this context runs (apps/baseline/steps.py) ------------------------------
+
+_STEPS_MODULE = "apps.baseline.steps"
+_READ_BACK_MODULE = "apps.baseline.readback"
+
+
+def _baseline_step(name: str, legacy_name: str, *, checked: bool) -> StepDeclaration:
+    return StepDeclaration(
+        name=name,
+        context="baseline",
+        legacy_name=legacy_name,
+        run=f"{_STEPS_MODULE}:{name}",
+        depends_on=("wait_account",),
+        default_params=f"{_STEPS_MODULE}:{name.upper()}_DEFAULT_PARAMS",
+        check_params=f"{_STEPS_MODULE}:check_params",
+        describe=f"{_STEPS_MODULE}:describe_{name}",
+        # support leaves nothing in the member account to read back
+        read_back=f"{_READ_BACK_MODULE}:{name}_problems" if checked else "",
+    )
+
+
+STEPS: tuple[StepDeclaration, ...] = (
+    _baseline_step("iam", "IAM", checked=True),
+    _baseline_step("cloudtrail", "CLOUDTRAIL", checked=True),
+    _baseline_step("config", "CONFIG", checked=True),
+    _baseline_step("support", "ENTSUPPORT", checked=False),
+)

@@ -18,8 +18,9 @@ from urllib.parse import unquote
 from apps.baseline import policies
 from apps.baseline.contracts import SAML_AUDIENCE, ConfigRuleSpec, ManagedPolicySpec, RoleSpec
 from apps.cloud import api as cloud
-from apps.kernel.errors import PermanentError
-from apps.kernel.steps import StepContext, StepFunction
+from apps.kernel.contracts import PlanFacts
+from apps.kernel.errors import InvalidStepParams, PermanentError
+from apps.kernel.steps import StepContext
 
 # --- Parameters ---------------------------------------------------------------------------
 
@@ -158,8 +159,47 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
 
 
 def merged_params(step: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``given`` (a blueprint's parameters) laid over the step's defaults, key by key."""
-    return {**copy.deepcopy(DEFAULT_PARAMS[step]), **(given or {})}
+    """``given`` (a blueprint's parameters) laid over the step's defaults, key by key; a key
+    the step does not take is refused, so a typo fails loudly instead of being ignored."""
+    defaults = DEFAULT_PARAMS[step]
+    unknown = sorted(set(given or {}) - set(defaults))
+    if unknown:
+        raise _invalid(f"{step} does not take {', '.join(unknown)}; it takes {', '.join(sorted(defaults))}.")
+    return {**copy.deepcopy(defaults), **(given or {})}
+
+
+def check_params(step: str, given: Mapping[str, Any] | None) -> None:
+    """A blueprint's parameters for ``step``, checked as the step will read them (the step
+    catalog's check when a blueprint is saved)."""
+    params = merged_params(step, given)
+    if step == "iam":
+        role_specs(params)
+        desired_alias(params["account_alias"], account_name="example-account")
+    if step == "config":
+        config_rule_specs(params, regulated=True)
+
+
+# --- What a dry run says each step creates --------------------------------------------------
+
+
+def describe_iam(given: Mapping[str, Any], facts: PlanFacts) -> list[str]:
+    roles = [role.name for role in role_specs(merged_params("iam", given))]
+    described = ["SAML identity provider", "account alias", "password policy"]
+    return described + ([f"IAM roles: {', '.join(roles)}"] if roles else [])
+
+
+def describe_cloudtrail(given: Mapping[str, Any], facts: PlanFacts) -> list[str]:
+    params = merged_params("cloudtrail", given)
+    return [f"multi-region CloudTrail trail {params['name']} to the central log bucket"]
+
+
+def describe_config(given: Mapping[str, Any], facts: PlanFacts) -> list[str]:
+    rules = config_rule_specs(merged_params("config", given), regulated=facts.regulated)
+    return ["AWS Config recorder and delivery channel", *(f"Config rule {rule.identifier}" for rule in rules)]
+
+
+def describe_support(given: Mapping[str, Any], facts: PlanFacts) -> list[str]:
+    return ["Enterprise Support case"] if merged_params("support", given)["enabled"] else []
 
 
 def _params(context: StepContext) -> dict[str, Any]:
@@ -167,7 +207,7 @@ def _params(context: StepContext) -> dict[str, Any]:
 
 
 def _invalid(message: str) -> PermanentError:
-    return PermanentError(f"Invalid blueprint parameters: {message}", code="invalid_params")
+    return InvalidStepParams(f"Invalid blueprint parameters: {message}")
 
 
 # --- AWS access (tests replace ``aws_client`` to stub a client) ---------------------------
@@ -694,6 +734,3 @@ def _support_request(inputs: Mapping[str, Any], account_id: str) -> str:
         f"Account email: {inputs.get('account_email', '')}\n"
         f"Requested through Bespoke, request {inputs.get('request_id', '')}."
     )
-
-
-STEPS: dict[str, StepFunction] = {"iam": iam, "cloudtrail": cloudtrail, "config": config, "support": support}

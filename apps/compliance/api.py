@@ -4,10 +4,7 @@ from apps.compliance.contracts import AccountNonCompliant, ComplianceSnapshotSum
 from apps.compliance.selectors import snapshots_latest
 from apps.compliance.services import compliance_poll, compliance_poll_account
 
-STEP_NAMES = ("verify",)
-
 __all__ = [
-    "STEP_NAMES",
     "AccountNonCompliant",
     "ComplianceSnapshotSummary",
     "compliance_poll",

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from apps.kernel.contracts import Event
+from apps.kernel.contracts import VERIFICATION, Event, StepDeclaration
 
 COMPLIANT = "COMPLIANT"
 NON_COMPLIANT = "NON_COMPLIANT"
@@ -34,3 +34,17 @@ class ComplianceSnapshotSummary:
     taken_at: datetime
     compliant: bool
     rules: tuple[dict[str, Any], ...]
+
+
+# --- The step this context runs (apps/compliance/steps.py) -----------------------------
+
+STEPS: tuple[StepDeclaration, ...] = (
+    StepDeclaration(
+        name="verify",
+        context="compliance",
+        legacy_name="CONFIGURATION_CHECK",
+        run="apps.compliance.steps:verify",
+        placement=VERIFICATION,
+        describe="apps.compliance.steps:describe_verify",
+    ),
+)

@@ -9,6 +9,7 @@ No Django imports here: contracts are shared by every context and every deployab
 """
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Self
@@ -22,6 +23,78 @@ _REGISTRY: dict[str, type["Message"]] = {}
 
 class UnknownMessage(Exception):
     """An envelope whose type no loaded contract declares, or whose payload doesn't fit it."""
+
+
+# Where a step sits in a run: every vend starts with the account's creation and ends with
+# verify; a blueprint chooses the steps in between; commands on existing accounts run
+# their own steps.
+CREATION = "creation"
+BLUEPRINT = "blueprint"
+COMMAND = "command"
+VERIFICATION = "verification"
+PLACEMENTS = (CREATION, BLUEPRINT, COMMAND, VERIFICATION)
+
+
+@dataclass(frozen=True)
+class StepDeclaration:
+    """A workflow step, declared once by the context that runs it (``apps.kernel.catalog``).
+
+    Functions are named by dotted path (``package.module:function``) and imported when
+    first used:
+
+    - ``run(context: StepContext) -> outputs``: the step itself;
+    - ``check_params(params) -> None``: refuse a blueprint's parameters early (raises
+      ``InvalidStepParams``); the step checks them again when it runs;
+    - ``describe(params, facts: PlanFacts) -> list[str]``: what a dry run says it creates;
+    - ``read_back(check: ReadBack) -> list[str]``: what ``verify`` finds wrong with what the
+      step built (one sentence per problem; none: nothing to check).
+    """
+
+    name: str
+    context: str
+    legacy_name: str
+    run: str
+    placement: str = BLUEPRINT
+    depends_on: tuple[str, ...] = ()
+    default_params: str = ""  # dotted path of the step's default parameters (a mapping)
+    check_params: str = ""
+    describe: str = ""
+    read_back: str = ""
+
+    def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"Step {self.name}: placement must be one of {', '.join(PLACEMENTS)}.")
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    """What a dry run knows of the request whose plan it describes."""
+
+    payer: str
+    region: str
+    regulated: bool
+    account_email: str
+    account_name: str
+    vpc: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """What ``verify`` hands each step's read-back: the run's inputs (the outputs of the
+    steps that ran are among them: a VPC's id, say), the parameters the blueprint gave
+    the step, and which other steps the blueprint ran."""
+
+    inputs: Mapping[str, Any]
+    params: Mapping[str, Any]
+    expectations: Mapping[str, Mapping[str, Any]]
+
+    @property
+    def payer_settings(self) -> Mapping[str, Any]:
+        return dict(self.inputs["payer_settings"])
+
+    @property
+    def account_id(self) -> str:
+        return str(self.inputs["account_id"])
 
 
 @dataclass(frozen=True)

@@ -62,11 +62,18 @@ class PermanentError(StepError):
     retryable = False
 
 
+class InvalidStepParams(PermanentError):
+    """A blueprint gave a step parameters it does not take, or values it cannot use."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="invalid_step_params")
+
+
 class WaitForQuota(RetryableError):
     """Not a failure: the step must wait for its turn under a shared quota (e.g. at most
     five account creations in flight per organization). It is tried again after
     ``delay`` seconds, and waiting does not use up the step's attempts."""
 
-    def __init__(self, message: str, *, delay: float, code: str = "QuotaWait") -> None:
+    def __init__(self, message: str, *, delay: float, code: str = "quota_wait") -> None:
         super().__init__(message, code=code)
         self.delay = delay

@@ -4,11 +4,7 @@ from apps.network.contracts import IpPoolSummary, PoolUtilisation
 from apps.network.selectors import cidr_preview, pool_utilisation
 from apps.network.services import cidr_reclaim, cidr_release, pool_create
 
-# The workflow steps this context runs (``apps/network/steps.py``), in dependency order.
-STEP_NAMES = ("vpc", "flow_logs", "dns", "direct_connect")
-
 __all__ = [
-    "STEP_NAMES",
     "IpPoolSummary",
     "PoolUtilisation",
     "cidr_preview",

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from apps.kernel.contracts import StepDeclaration
+
 
 @dataclass(frozen=True)
 class IpPoolSummary:
@@ -26,3 +28,32 @@ class PoolUtilisation:
     def fraction(self) -> float:
         """Allocated addresses over the pool's size, 0.0 to 1.0."""
         return self.allocated_addresses / self.total_addresses if self.total_addresses else 0.0
+
+
+# --- The steps this context runs (apps/network/steps.py), in dependency order ----------
+
+_STEPS_MODULE = "apps.network.steps"
+_READ_BACK_MODULE = "apps.network.readback"
+
+
+def _network_step(name: str, legacy_name: str, *, after: str, checked: bool) -> StepDeclaration:
+    return StepDeclaration(
+        name=name,
+        context="network",
+        legacy_name=legacy_name,
+        run=f"{_STEPS_MODULE}:{name}",
+        depends_on=(after,),
+        default_params=f"{_STEPS_MODULE}:{name.upper()}_DEFAULT_PARAMS",
+        check_params=f"{_STEPS_MODULE}:check_params",
+        describe=f"{_STEPS_MODULE}:describe_{name}",
+        read_back=f"{_READ_BACK_MODULE}:{name}_problems" if checked else "",
+    )
+
+
+STEPS: tuple[StepDeclaration, ...] = (
+    _network_step("vpc", "VPC", after="wait_account", checked=True),
+    _network_step("flow_logs", "VPCFLOWLOGS", after="vpc", checked=True),
+    _network_step("dns", "VPCDNS", after="vpc", checked=True),
+    # Direct Connect's interface lives in the payer's network account; verify does not read it.
+    _network_step("direct_connect", "DIRECTCONNECT", after="vpc", checked=False),
+)

@@ -1,15 +1,15 @@
 """The network context's message handlers."""
 
+from apps.kernel import catalog
 from apps.kernel.contracts import RunStep, StepFailed, StepSucceeded
 from apps.kernel.steps import execute_step
 from apps.network.services import cidr_release
-from apps.network.steps import STEPS
 from apps.workflow.contracts import RunCancelled, RunFailed
 
 
 def run_step(command: RunStep, *, attempt: int, retry_delay: float | None) -> StepSucceeded | StepFailed | None:
     """Run one of this context's steps (idempotent: see each step's docstring)."""
-    return execute_step(command, STEPS, attempt=attempt, retry_delay=retry_delay)
+    return execute_step(command, catalog.runners("network"), attempt=attempt, retry_delay=retry_delay)
 
 
 def on_run_failed(event: RunFailed | RunCancelled) -> None:

@@ -102,23 +102,23 @@ def cidr_allocate(*, payer: str, region: str, request_id: str, prefix_length: in
     if live is not None:
         if cidr is not None and live.cidr != cidr:
             raise PermanentError(
-                f"Request {request_id} holds {live.cidr}, but its VPC has {cidr}.", code="CidrMismatch"
+                f"Request {request_id} holds {live.cidr}, but its VPC has {cidr}.", code="cidr_mismatch"
             )
         return live.cidr
     if not pools:
-        raise PermanentError(f"Payer {payer} has no IP pool in {region}.", code="NoIpPool")
+        raise PermanentError(f"Payer {payer} has no IP pool in {region}.", code="no_ip_pool")
     if cidr is not None:
         return _claim_exact(pools, request_id=request_id, cidr=cidr)
     if prefix_length not in VPC_PREFIX_RANGE:
         raise PermanentError(
-            f"A VPC prefix length must be between /16 and /28, not /{prefix_length}.", code="InvalidPrefixLength"
+            f"A VPC prefix length must be between /16 and /28, not /{prefix_length}.", code="invalid_prefix_length"
         )
     found = selectors.next_block(pools=pools, prefix_length=prefix_length)
     if found is None:
         names = ", ".join(f"{p.name or p.id} ({p.cidr})" for p in pools)
         raise PermanentError(
             f"IP pool {names} of payer {payer} in {region} has no free /{prefix_length} block left.",
-            code="IpPoolExhausted",
+            code="ip_pool_exhausted",
         )
     pool, block = found
     return _insert(pool, request_id=request_id, block=block)
@@ -129,9 +129,9 @@ def _claim_exact(pools: list[IpPool], *, request_id: str, cidr: str) -> str:
     for pool in pools:
         if block.subnet_of(IPv4Network(pool.cidr)):
             if any(block.overlaps(taken) for taken in selectors.live_blocks(pool=pool)):
-                raise PermanentError(f"{cidr} is already allocated to another request.", code="CidrTaken")
+                raise PermanentError(f"{cidr} is already allocated to another request.", code="cidr_taken")
             return _insert(pool, request_id=request_id, block=block)
-    raise PermanentError(f"{cidr} lies in none of the payer's IP pools.", code="CidrNotInPool")
+    raise PermanentError(f"{cidr} lies in none of the payer's IP pools.", code="cidr_not_in_pool")
 
 
 def _insert(pool: IpPool, *, request_id: str, block: IPv4Network) -> str:

@@ -8,6 +8,7 @@ caller reference), so running a step again converges on the same resources.
 """
 
 import contextlib
+import copy
 import re
 import string
 from collections.abc import Callable, Mapping
@@ -17,8 +18,9 @@ from typing import Any
 import boto3
 
 from apps.cloud import api as cloud
-from apps.kernel.errors import PermanentError, RetryableError
-from apps.kernel.steps import StepContext, StepFunction
+from apps.kernel.contracts import PlanFacts
+from apps.kernel.errors import InvalidStepParams, PermanentError, RetryableError
+from apps.kernel.steps import StepContext
 from apps.network.services import cidr_allocate
 
 REQUEST_TAG = "bespoke:request-id"
@@ -50,22 +52,64 @@ _TAG_UNSAFE = re.compile(r"[^\w .:/=+\-@]", re.UNICODE)
 # --- Helpers shared by the steps ---------------------------------------------------------
 
 
-def _params(context: StepContext, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """The step's parameters from the blueprint over its defaults; unknown keys are refused
-    so that a typo in a blueprint fails loudly instead of being ignored."""
-    given = dict(context.inputs.get("step_params") or {})
-    unknown = sorted(set(given) - set(defaults))
+def merged_params(step: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A blueprint's parameters for ``step`` over its defaults; unknown keys are refused so
+    that a typo in a blueprint fails loudly instead of being ignored."""
+    defaults = _DEFAULTS[step]
+    unknown = sorted(set(given or {}) - set(defaults))
     if unknown:
-        raise PermanentError(
-            f"Step {context.step} does not take the parameter(s) {', '.join(unknown)}; "
-            f"it takes {', '.join(sorted(defaults))}.",
-            code="InvalidStepParams",
+        raise InvalidStepParams(
+            f"Step {step} does not take the parameter(s) {', '.join(unknown)}; it takes {', '.join(sorted(defaults))}."
         )
-    return {**defaults, **given}
+    return {**copy.deepcopy(defaults), **(given or {})}
 
 
-def _invalid(context: StepContext, message: str) -> PermanentError:
-    return PermanentError(f"Step {context.step}: {message}", code="InvalidStepParams")
+def _params(context: StepContext, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    return merged_params(context.step, context.inputs.get("step_params"))
+
+
+def _invalid(context: StepContext | str, message: str) -> PermanentError:
+    step = context if isinstance(context, str) else context.step
+    return InvalidStepParams(f"Step {step}: {message}")
+
+
+def check_params(step: str, given: Mapping[str, Any] | None) -> None:
+    """A blueprint's parameters for ``step``, checked as the step will read them (the step
+    catalog's check when a blueprint is saved)."""
+    params = merged_params(step, given)
+    if step == "vpc":
+        _vpc_tiers(params)
+    if step == "flow_logs":
+        _flow_logs_destination(params)
+    if step == "direct_connect":
+        _direct_connect_required(params)
+
+
+# --- What a dry run says each step creates --------------------------------------------------
+
+
+def describe_vpc(given: Mapping[str, Any], facts: PlanFacts) -> list[str]:
+    params = merged_params("vpc", given)
+    tiers, nat = params["tiers"], params["nat"]
+    az_count, prefix = facts.vpc.get("az_count", 2), facts.vpc.get("prefix_length", 24)
+    return [
+        f"VPC /{prefix} with {az_count * len(tiers)} subnets over {az_count} AZs "
+        f"({', '.join(tiers)}), internet gateway{', NAT gateway' if nat != 'none' else ''}, route tables",
+        *(f"default VPC deleted in {region}" for region in params["delete_default_vpcs_in"] or [facts.region]),
+    ]
+
+
+def describe_flow_logs(given: Mapping[str, Any], facts: PlanFacts) -> list[str]:
+    return [f"VPC flow logs to {merged_params('flow_logs', given)['destination']}"]
+
+
+def describe_dns(given: Mapping[str, Any], facts: PlanFacts) -> list[str]:
+    return ["private hosted zone associated with the VPC"]
+
+
+def describe_direct_connect(given: Mapping[str, Any], facts: PlanFacts) -> list[str]:
+    params = merged_params("direct_connect", given)
+    return [f"Direct Connect private virtual interface on {params['connection_id']} VLAN {params['vlan']}"]
 
 
 def _member_session(context: StepContext) -> boto3.Session:
@@ -117,6 +161,17 @@ VPC_DEFAULT_PARAMS: dict[str, Any] = {
 }
 
 
+def _vpc_tiers(params: Mapping[str, Any]) -> list[str]:
+    tiers = params["tiers"]
+    if not isinstance(tiers, list) or not tiers or len(set(tiers)) != len(tiers):
+        raise _invalid("vpc", f"tiers must be a non-empty list of distinct names, not {tiers!r}.")
+    if params["nat"] not in ("single", "none"):
+        raise _invalid("vpc", f"nat must be 'single' or 'none', not {params['nat']!r}.")
+    if params["nat"] == "single" and "public" not in tiers:
+        raise _invalid("vpc", "a NAT gateway needs a 'public' tier to live in.")
+    return list(tiers)
+
+
 def subnet_layout(cidr: str, zones: list[str], tiers: list[str]) -> list[tuple[str, str, str]]:
     """``(tier, zone, cidr)`` for every subnet of a VPC: its CIDR split into the smallest
     power-of-two number of equal blocks that gives each tier one subnet per zone, handed out
@@ -129,7 +184,7 @@ def subnet_layout(cidr: str, zones: list[str], tiers: list[str]) -> list[tuple[s
         raise PermanentError(
             f"A {network} VPC is too small for {needed} subnets (they would be /{subnet_prefix}; "
             f"AWS's smallest is /{SMALLEST_SUBNET_PREFIX}).",
-            code="VpcTooSmall",
+            code="vpc_too_small",
         )
     blocks = network.subnets(prefixlen_diff=split_bits)
     return [(tier, zone, str(next(blocks))) for tier in tiers for zone in zones]
@@ -160,13 +215,7 @@ def vpc(context: StepContext) -> dict[str, Any]:
     region = context.require("region")
     wanted = context.require("vpc")
     params = _params(context, VPC_DEFAULT_PARAMS)
-    tiers = params["tiers"]
-    if not isinstance(tiers, list) or not tiers or len(set(tiers)) != len(tiers):
-        raise _invalid(context, f"tiers must be a non-empty list of distinct names, not {tiers!r}.")
-    if params["nat"] not in ("single", "none"):
-        raise _invalid(context, f"nat must be 'single' or 'none', not {params['nat']!r}.")
-    if params["nat"] == "single" and "public" not in tiers:
-        raise _invalid(context, "a NAT gateway needs a 'public' tier to live in.")
+    tiers = _vpc_tiers(params)
     delete_in = params["delete_default_vpcs_in"]
     if delete_in is None:
         delete_in = [region]
@@ -237,7 +286,7 @@ def _availability_zones(ec2: Any, count: int, *, region: str) -> list[str]:
     names = sorted(zone["ZoneName"] for zone in zones)
     if len(names) < count:
         raise PermanentError(
-            f"{region} has {len(names)} available zones; the request asks for {count}.", code="NotEnoughZones"
+            f"{region} has {len(names)} available zones; the request asks for {count}.", code="not_enough_zones"
         )
     return names[:count]
 
@@ -266,7 +315,7 @@ def _ensure_subnets(
         elif subnet["CidrBlock"] != cidr:
             raise PermanentError(
                 f"Subnet {subnet['SubnetId']} ({tier}, {zone}) has {subnet['CidrBlock']}, not {cidr}.",
-                code="SubnetMismatch",
+                code="subnet_mismatch",
             )
         subnets.append({"id": subnet["SubnetId"], "az": zone, "tier": tier, "cidr": cidr})
     return subnets
@@ -330,7 +379,7 @@ def _ensure_nat_gateway(context: StepContext, ec2: Any, *, subnet_id: str, name:
         )
     if gateway["State"] == "pending":
         # Routes go to an available gateway; the next attempt finds this one and goes on.
-        raise RetryableError(f"NAT gateway {gateway['NatGatewayId']} is still pending.", code="NatGatewayPending")
+        raise RetryableError(f"NAT gateway {gateway['NatGatewayId']} is still pending.", code="nat_gateway_pending")
     return str(gateway["NatGatewayId"])
 
 
@@ -417,6 +466,16 @@ _FLOW_LOGS_TRUST = (
 )
 
 
+def _flow_logs_destination(params: Mapping[str, Any]) -> tuple[str, str]:
+    destination_type = params["destination"]
+    traffic_type = str(params["traffic_type"]).upper()
+    if destination_type not in ("s3", "cloud-watch-logs"):
+        raise _invalid("flow_logs", f"destination must be 's3' or 'cloud-watch-logs', not {destination_type!r}.")
+    if traffic_type not in ("ALL", "ACCEPT", "REJECT"):
+        raise _invalid("flow_logs", f"traffic_type must be ALL, ACCEPT or REJECT, not {traffic_type!r}.")
+    return destination_type, traffic_type
+
+
 def flow_logs(context: StepContext) -> dict[str, Any]:
     """Turn on flow logs for the request's VPC.
 
@@ -437,19 +496,16 @@ def flow_logs(context: StepContext) -> dict[str, Any]:
     region = context.require("region")
     vpc_id = context.require("vpc_id")
     params = _params(context, FLOW_LOGS_DEFAULT_PARAMS)
-    destination_type = params["destination"]
-    traffic_type = str(params["traffic_type"]).upper()
-    if destination_type not in ("s3", "cloud-watch-logs"):
-        raise _invalid(context, f"destination must be 's3' or 'cloud-watch-logs', not {destination_type!r}.")
-    if traffic_type not in ("ALL", "ACCEPT", "REJECT"):
-        raise _invalid(context, f"traffic_type must be ALL, ACCEPT or REJECT, not {traffic_type!r}.")
+    destination_type, traffic_type = _flow_logs_destination(params)
 
     session = _member_session(context)
     ec2 = cloud.client("ec2", session=session, region=region)
     if destination_type == "s3":
         bucket = context.require("payer_settings").get("log_archive_bucket")
         if not bucket:
-            raise PermanentError("The payer has no log-archive bucket for flow logs.", code="NoLogArchiveBucket")
+            raise PermanentError(
+                "The payer has no log-archive bucket for flow logs.", code="missing_log_archive_bucket"
+            )
         target: dict[str, str] = {"LogDestination": f"arn:aws:s3:::{bucket}"}
     else:
         target = {"LogGroupName": params["log_group_name"]}
@@ -602,11 +658,11 @@ def _zone_name(context: StepContext, template: str) -> str:
         raise PermanentError(
             f"The zone name {template!r} needs {', '.join(empty)}, which this request has empty "
             "(is the payer's dns_domain set?).",
-            code="InvalidZoneName",
+            code="invalid_zone_name",
         )
     labels = name.split(".")
     if len(labels) < 2 or not all(_DNS_LABEL.match(label) for label in labels):
-        raise PermanentError(f"{name!r} is not a valid DNS zone name.", code="InvalidZoneName")
+        raise PermanentError(f"{name!r} is not a valid DNS zone name.", code="invalid_zone_name")
     return name
 
 
@@ -655,6 +711,12 @@ def _directconnect_clients(context: StepContext) -> tuple[Any, Any]:
     )
 
 
+def _direct_connect_required(params: Mapping[str, Any]) -> None:
+    missing = [key for key in ("connection_id", "vlan", "asn") if params[key] in (None, "")]
+    if missing:
+        raise _invalid("direct_connect", f"the blueprint must give {', '.join(missing)}.")
+
+
 def direct_connect(context: StepContext) -> dict[str, Any]:
     """A private virtual interface from the payer's Direct Connect connection to the VPC:
     a virtual private gateway in the member account attached to the VPC, the interface
@@ -676,9 +738,7 @@ def direct_connect(context: StepContext) -> dict[str, Any]:
     vpc_id = context.require("vpc_id")
     account_id = context.require("account_id")
     params = _params(context, DIRECT_CONNECT_DEFAULT_PARAMS)
-    missing = [key for key in ("connection_id", "vlan", "asn") if params[key] in (None, "")]
-    if missing:
-        raise _invalid(context, f"the blueprint must give {', '.join(missing)}.")
+    _direct_connect_required(params)
     vlan, asn = int(params["vlan"]), int(params["asn"])
     name = str(context.inputs.get("account_name") or context.require("request_id"))
 
@@ -720,7 +780,7 @@ def direct_connect(context: StepContext) -> dict[str, Any]:
         raise PermanentError(
             f"Virtual interface {interface_id} is attached to gateway {interface['virtualGatewayId']}, "
             f"not {gateway_id}.",
-            code="VirtualInterfaceMismatch",
+            code="virtual_interface_mismatch",
         )
     return {"virtual_interface_id": interface_id, "virtual_gateway_id": gateway_id}
 
@@ -777,9 +837,9 @@ def _find_interface(dx: Any, *, connection_id: str, vlan: int, owner: str) -> di
     return None
 
 
-STEPS: dict[str, StepFunction] = {
-    "vpc": vpc,
-    "flow_logs": flow_logs,
-    "dns": dns,
-    "direct_connect": direct_connect,
+_DEFAULTS: dict[str, Mapping[str, Any]] = {
+    "vpc": VPC_DEFAULT_PARAMS,
+    "flow_logs": FLOW_LOGS_DEFAULT_PARAMS,
+    "dns": DNS_DEFAULT_PARAMS,
+    "direct_connect": DIRECT_CONNECT_DEFAULT_PARAMS,
 }

@@ -10,7 +10,7 @@ from apps.kernel import clock
 from apps.kernel.contracts import Actor
 from apps.kernel.errors import ApplicationError
 from apps.workflow.models import Run, StepRun
-from apps.workflow.plans import BLUEPRINT_STEPS
+from apps.workflow.plans import blueprint_steps
 
 
 def timeline(run: Run) -> dict[str, Any]:
@@ -121,7 +121,7 @@ class StepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         its vend run; the account's blueprint gives their parameters today."""
         chosen: dict[str, list[str]] = {}
         for step in queryset.select_related("run").order_by("run_id", "position"):
-            if step.run.kind != Run.Kind.ACCOUNT_REQUEST or step.name not in BLUEPRINT_STEPS:
+            if step.run.kind != Run.Kind.ACCOUNT_REQUEST or step.name not in blueprint_steps():
                 self.message_user(
                     request,
                     f"{step.name}: only a vend run's baseline and network steps can be reapplied.",

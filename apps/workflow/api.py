@@ -14,11 +14,11 @@ from apps.workflow.contracts import (
     StepSummary,
 )
 from apps.workflow.plans import (
-    ACCOUNT_CREATION,
-    BLUEPRINT_STEPS,
     CATALOG,
     InvalidPlan,
     StepSpec,
+    account_creation,
+    blueprint_steps,
     execution_order,
     plan_from_blueprint,
     plan_from_steps,
@@ -28,9 +28,7 @@ from apps.workflow.services import RunControlError, run_cancel, run_retry, run_s
 
 __all__ = [
     "ACCOUNT_COMMAND",
-    "ACCOUNT_CREATION",
     "ACCOUNT_REQUEST",
-    "BLUEPRINT_STEPS",
     "CATALOG",
     "InvalidPlan",
     "RunCancelled",
@@ -44,6 +42,8 @@ __all__ = [
     "StepOutcome",
     "StepSpec",
     "StepSummary",
+    "account_creation",
+    "blueprint_steps",
     "execution_order",
     "plan_from_blueprint",
     "plan_from_steps",

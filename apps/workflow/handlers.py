@@ -8,7 +8,7 @@ from apps.accounts.contracts import AccountCommandIssued
 from apps.intake.contracts import AccountRequested
 from apps.kernel.contracts import StepFailed, StepRetrying, StepSucceeded
 from apps.workflow.contracts import ACCOUNT_COMMAND
-from apps.workflow.plans import ACCOUNT_CREATION, plan_from_blueprint, plan_from_steps
+from apps.workflow.plans import account_creation, plan_from_blueprint, plan_from_steps
 from apps.workflow.services import run_start, step_record_failed, step_record_retrying, step_record_succeeded
 
 log = structlog.get_logger(__name__)
@@ -21,7 +21,7 @@ def on_account_requested(event: AccountRequested) -> None:
     params = {**event.run_params(), "payer_settings": accounts.payer_settings(name=event.payer)}
     if blueprint is None:
         log.warning("workflow.no_blueprint", payer=event.payer, environment=event.environment)
-        run_start(request_id=event.request_id, params=params, plan=ACCOUNT_CREATION)
+        run_start(request_id=event.request_id, params=params, plan=account_creation())
         return
     run_start(
         request_id=event.request_id,

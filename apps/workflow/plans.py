@@ -10,9 +10,13 @@ blueprint chooses the baseline and network steps in between, their parameters an
 if it wants, their dependencies.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from apps.kernel import catalog
+from apps.kernel.contracts import BLUEPRINT, CREATION, VERIFICATION, StepDeclaration
+from apps.kernel.errors import StepError
 
 
 @dataclass(frozen=True)
@@ -29,34 +33,41 @@ class StepSpec:
 @dataclass(frozen=True)
 class StepType:
     """A step Bespoke knows: who runs it, what the original service called it, and what it
-    waits for unless a blueprint says otherwise."""
+    waits for unless a blueprint says otherwise (from its context's declaration)."""
 
     context: str
     legacy_name: str
     default_depends_on: tuple[str, ...] = ()
 
 
-CATALOG: dict[str, StepType] = {
-    "create_account": StepType("accounts", "CLA_SUBMISSION"),
-    "wait_account": StepType("accounts", "CLA_CREATION", ("create_account",)),
-    "iam": StepType("baseline", "IAM", ("wait_account",)),
-    "cloudtrail": StepType("baseline", "CLOUDTRAIL", ("wait_account",)),
-    "config": StepType("baseline", "CONFIG", ("wait_account",)),
-    "support": StepType("baseline", "ENTSUPPORT", ("wait_account",)),
-    "vpc": StepType("network", "VPC", ("wait_account",)),
-    "flow_logs": StepType("network", "VPCFLOWLOGS", ("vpc",)),
-    "dns": StepType("network", "VPCDNS", ("vpc",)),
-    "direct_connect": StepType("network", "DIRECTCONNECT", ("vpc",)),
-    "verify": StepType("compliance", "CONFIGURATION_CHECK"),
-    # Steps of commands on existing accounts (apps/accounts), never in a blueprint.
-    "adopt_account": StepType("accounts", "ACCOUNT_ADOPTION"),
-    "move_account": StepType("accounts", "ACCOUNT_MOVE"),
-    "close_account": StepType("accounts", "ACCOUNT_CLOSURE"),
-}
-# Every plan has these; a blueprint lists only what comes between them.
-IMPLICIT_STEPS = ("create_account", "wait_account", "verify")
-COMMAND_STEPS = ("adopt_account", "move_account", "close_account")
-BLUEPRINT_STEPS = tuple(name for name in CATALOG if name not in IMPLICIT_STEPS + COMMAND_STEPS)
+class _Catalog(Mapping[str, StepType]):
+    """The steps declared by the contexts this process loaded (``apps.kernel.catalog``),
+    as the workflow sees them. Read at each use: contexts declare when Django starts."""
+
+    def __getitem__(self, name: str) -> StepType:
+        try:
+            declared = catalog.get(name)
+        except catalog.UnknownStep:
+            raise KeyError(name) from None
+        return StepType(declared.context, declared.legacy_name, declared.depends_on)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(catalog.names())
+
+    def __len__(self) -> int:
+        return len(catalog.names())
+
+
+CATALOG: Mapping[str, StepType] = _Catalog()
+
+
+def blueprint_steps() -> tuple[str, ...]:
+    """The steps a blueprint may choose (between the account's creation and verify)."""
+    return catalog.names(placement=BLUEPRINT)
+
+
+def creation_steps() -> tuple[str, ...]:
+    return catalog.names(placement=CREATION)
 
 
 def _spec(name: str, **overrides: Any) -> StepSpec:
@@ -70,7 +81,9 @@ def _spec(name: str, **overrides: Any) -> StepSpec:
     return StepSpec(name=name, **values)
 
 
-ACCOUNT_CREATION: tuple[StepSpec, ...] = (_spec("create_account"), _spec("wait_account"))
+def account_creation() -> tuple[StepSpec, ...]:
+    """The steps every vend starts with: create the account, wait for it."""
+    return tuple(_spec(name) for name in creation_steps())
 
 
 class InvalidPlan(ValueError):
@@ -88,7 +101,9 @@ def plan_from_blueprint(steps: Sequence[Mapping[str, Any]]) -> tuple[StepSpec, .
     """
     if not isinstance(steps, Sequence) or isinstance(steps, str):
         raise InvalidPlan("'steps' must be a list.")
-    specs = list(ACCOUNT_CREATION)
+    creation = account_creation()
+    allowed = blueprint_steps()
+    specs = list(creation)
     for index, entry in enumerate(steps):
         if not isinstance(entry, Mapping):
             raise InvalidPlan(f"Step {index + 1} must be an object.")
@@ -96,13 +111,12 @@ def plan_from_blueprint(steps: Sequence[Mapping[str, Any]]) -> tuple[StepSpec, .
         if unknown_keys:
             raise InvalidPlan(f"Step {index + 1} has unknown keys: {', '.join(sorted(unknown_keys))}.")
         name = entry.get("name")
-        if name not in BLUEPRINT_STEPS:
-            raise InvalidPlan(
-                f"Step {index + 1}: {name!r} is not a step a blueprint can use ({', '.join(BLUEPRINT_STEPS)})."
-            )
+        if name not in allowed:
+            raise InvalidPlan(f"Step {index + 1}: {name!r} is not a step a blueprint can use ({', '.join(allowed)}).")
         params = entry.get("params", {})
         if not isinstance(params, dict):
             raise InvalidPlan(f"Step {name}: 'params' must be an object.")
+        _check_params(catalog.get(name), params)
         depends_on = entry.get("depends_on", CATALOG[name].default_depends_on)
         if not isinstance(depends_on, list | tuple) or not all(isinstance(d, str) for d in depends_on):
             raise InvalidPlan(f"Step {name}: 'depends_on' must be a list of step names.")
@@ -115,17 +129,29 @@ def plan_from_blueprint(steps: Sequence[Mapping[str, Any]]) -> tuple[StepSpec, .
         specs.append(
             _spec(name, params=params, depends_on=tuple(depends_on), required=required, max_attempts=max_attempts)
         )
-    chosen = [spec.name for spec in specs[len(ACCOUNT_CREATION) :]]
-    specs.append(
-        _spec(
-            "verify",
-            depends_on=("wait_account", *chosen),
-            params={"expectations": {spec.name: spec.params for spec in specs if spec.name not in IMPLICIT_STEPS}},
+    chosen = [spec.name for spec in specs[len(creation) :]]
+    verification = catalog.names(placement=VERIFICATION)
+    for name in verification:
+        specs.append(
+            _spec(
+                name,
+                depends_on=(*(spec.name for spec in creation[-1:]), *chosen),
+                params={"expectations": {spec.name: spec.params for spec in specs[len(creation) :]}},
+            )
         )
-    )
     plan = tuple(specs)
     validate_plan(plan)
     return plan
+
+
+def _check_params(declaration: StepDeclaration, params: dict[str, Any]) -> None:
+    """The step's own check of a blueprint's parameters (it checks them again when it runs)."""
+    if not declaration.check_params:
+        return
+    try:
+        catalog.resolve(declaration.check_params)(declaration.name, params)
+    except StepError as error:
+        raise InvalidPlan(f"Step {declaration.name}: {error.message}") from error
 
 
 def plan_from_steps(steps: Sequence[Mapping[str, Any]]) -> tuple[StepSpec, ...]:

@@ -23,7 +23,7 @@ from apps.workflow.plans import StepSpec, validate_plan
 log = structlog.get_logger(__name__)
 
 _DONE = (StepRun.State.SUCCEEDED, StepRun.State.SKIPPED)
-QUOTA_WAIT = "QuotaWait"
+QUOTA_WAIT = "quota_wait"
 
 
 @transaction.atomic
@@ -300,11 +300,11 @@ def _unstick(*, run_id: str, name: str, cutoff: datetime, max_redispatches: int)
         message = f"No progress after {step.redispatches} re-dispatches: its worker keeps dying or its message is lost."
         step.state = StepRun.State.FAILED
         step.finished_at = now
-        step.error_code = "StepStuck"
+        step.error_code = "step_stuck"
         step.message = message
         step.save(update_fields=["state", "finished_at", "error_code", "message"])
         if step.required:
-            _fail(run, step=name, error_code="StepStuck", message=message)
+            _fail(run, step=name, error_code="step_stuck", message=message)
         else:
             _advance(run)
         return "failed"

@@ -12,6 +12,7 @@ from apps.accounts import quotas, steps
 from apps.accounts.models import ManagedAccount, QuotaBucket
 from apps.cloud import api as cloud
 from apps.intake.contracts import AccountRequested
+from apps.kernel import catalog
 from apps.kernel.contracts import RunStep
 from apps.kernel.errors import PermanentError, RetryableError, WaitForQuota
 from apps.kernel.models import OutboxMessage
@@ -89,7 +90,7 @@ def test_at_the_in_flight_limit_create_account_waits_and_takes_no_token(
     with pytest.raises(WaitForQuota) as waiting:
         create(2)
 
-    assert waiting.value.code == "QuotaWait"
+    assert waiting.value.code == "quota_wait"
     assert waiting.value.message == (
         "2 account creations are in flight in this organization; AWS allows 2 — waiting for one to finish."
     )
@@ -208,7 +209,7 @@ def test_wait_account_polls_only_with_a_status_poll_token(
 
     # Two polls at once (the burst), then one every half second; a quota wait polls
     # nothing, so the three IN_PROGRESS answers come from exactly three polls.
-    in_progress = "CreateAccountInProgress"
+    in_progress = "create_account_in_progress"
     assert outcomes == [in_progress, in_progress, "wait 0.5", in_progress, "wait 0.5", "done"]
     assert account(0).status == ManagedAccount.Status.ACTIVE
 
@@ -238,7 +239,7 @@ def test_in_progress_for_n_polls_retries_n_times_then_succeeds(
         fake_clock.advance(1)
         with pytest.raises(RetryableError) as raised:
             wait(0)
-        assert raised.value.code == "CreateAccountInProgress"
+        assert raised.value.code == "create_account_in_progress"
         assert not isinstance(raised.value, WaitForQuota)
         assert quotas.holds_slot(account(0))
     fake_clock.advance(1)
@@ -360,11 +361,11 @@ def test_a_quota_wait_is_reported_as_waiting_its_turn_and_uses_no_attempt(organi
     command = RunStep(run_id="run-2", step="create_account", context="accounts", inputs=inputs(1))
 
     with pytest.raises(RetryLater) as later:
-        execute_step(command, steps.STEPS, attempt=3, retry_delay=None)
+        execute_step(command, catalog.runners("accounts"), attempt=3, retry_delay=None)
 
     assert later.value.counts is False
     [retrying] = [m.envelope["payload"] for m in OutboxMessage.objects.filter(type="StepRetrying")]
-    assert (retrying["error_code"], retrying["attempts"]) == ("QuotaWait", 3)
+    assert (retrying["error_code"], retrying["attempts"]) == ("quota_wait", 3)
     assert "in flight in this organization" in retrying["message"]
 
 

@@ -215,7 +215,7 @@ def test_wait_account_fails_for_good_when_the_role_leads_into_another_account(
     with pytest.raises(PermanentError) as raised:
         steps.wait_account(context_for("wait_account"))
 
-    assert raised.value.code == "WrongAccount"
+    assert raised.value.code == "wrong_account"
     assert managed_account().status == ManagedAccount.Status.CREATING
 
 
@@ -266,7 +266,7 @@ def test_wait_account_retries_while_organizations_is_still_creating(organization
     with pytest.raises(RetryableError) as raised:
         steps.wait_account(context_for("wait_account"))
 
-    assert raised.value.code == "CreateAccountInProgress"
+    assert raised.value.code == "create_account_in_progress"
     account = managed_account()
     assert (account.status, account.aws_account_id) == (ManagedAccount.Status.CREATING, "")
 
@@ -436,13 +436,13 @@ def test_a_retryable_error_with_attempts_left_records_step_retrying_and_asks_for
 
 
 def test_a_retryable_error_on_the_last_attempt_fails_the_step_saying_it_gave_up() -> None:
-    function = Flaky(RetryableError("Organizations is still creating the account.", code="CreateAccountInProgress"))
+    function = Flaky(RetryableError("Organizations is still creating the account.", code="create_account_in_progress"))
 
     execute_step(command(), {"flaky": function}, attempt=9, retry_delay=None)
 
     [(message_type, payload)] = recorded()
     assert message_type == "StepFailed"
-    assert payload["error_code"] == "CreateAccountInProgress"
+    assert payload["error_code"] == "create_account_in_progress"
     assert payload["attempts"] == 9
     assert payload["message"] == "Organizations is still creating the account. (gave up after 9 attempts)"
 

@@ -8,6 +8,7 @@ import pytest
 from apps.baseline import api as baseline
 from apps.baseline import steps
 from apps.baseline.contracts import ConfigRuleSpec
+from apps.kernel import catalog
 from apps.kernel.errors import PermanentError
 
 PROVIDER = "arn:aws:iam::210987654321:saml-provider/bespoke-idp"
@@ -45,19 +46,19 @@ def test_blueprint_keys_replace_defaults_whole_and_leave_the_defaults_untouched(
 
     assert params["roles"] == [{"name": "only"}]
     assert params["password_policy"]["MinimumPasswordLength"] == 14
-    assert len(baseline.default_params("iam")["roles"]) == 4
+    assert len(catalog.default_params("iam")["roles"]) == 4
     params["password_policy"]["MinimumPasswordLength"] = 6
-    assert baseline.default_params("iam")["password_policy"]["MinimumPasswordLength"] == 14
+    assert catalog.default_params("iam")["password_policy"]["MinimumPasswordLength"] == 14
 
 
 def test_every_step_documents_its_defaults() -> None:
-    assert set(steps.DEFAULT_PARAMS) == set(baseline.STEP_NAMES)
-    assert baseline.default_params("support")["enabled"] is True
-    assert baseline.default_params("cloudtrail")["name"] == "bespoke-trail"
+    assert set(steps.DEFAULT_PARAMS) == set(catalog.runners("baseline"))
+    assert catalog.default_params("support")["enabled"] is True
+    assert catalog.default_params("cloudtrail")["name"] == "bespoke-trail"
 
 
 def test_the_default_roles_are_admin_read_only_network_and_security_audit() -> None:
-    roles = steps.role_specs(baseline.default_params("iam"))
+    roles = steps.role_specs(catalog.default_params("iam"))
 
     assert [role.name for role in roles] == [
         "bespoke-admin",
@@ -86,7 +87,7 @@ def test_roles_the_step_cannot_build_fail_for_good(roles: Any) -> None:
     with pytest.raises(PermanentError) as raised:
         steps.role_specs({"roles": roles})
 
-    assert raised.value.code == "invalid_params"
+    assert raised.value.code == "invalid_step_params"
 
 
 def test_regulated_rules_are_added_for_a_regulated_account_each_name_once() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from apps.baseline import api as baseline
-from apps.baseline import steps
+from apps.kernel import catalog
 from apps.kernel.steps import StepContext
 from tests.conftest import EmulatedAws
 
@@ -25,13 +25,13 @@ def read_back(payer_settings: dict[str, str], account_id: str, expectations: dic
 
 
 # The default blueprint's first two roles (admin, read-only): fewer calls, same kinds of policy.
-IAM: dict[str, Any] = {"roles": baseline.default_params("iam")["roles"][:2]}
+IAM: dict[str, Any] = {"roles": catalog.default_params("iam")["roles"][:2]}
 
 
 def run_steps(step_context: MakeContext, params: dict[str, Any]) -> dict[str, Any]:
     """Run every baseline step for a regulated account; the expectations verify would pass."""
-    for step in baseline.STEP_NAMES:
-        steps.STEPS[step](step_context(step, step_params=params.get(step), regulated=True))
+    for step in catalog.runners("baseline"):
+        catalog.runner(step)(step_context(step, step_params=params.get(step), regulated=True))
     return {"iam": params.get("iam"), "cloudtrail": params.get("cloudtrail"), "config": {**CONFIG, "regulated": True}}
 
 
@@ -49,9 +49,9 @@ def test_nothing_is_wrong_after_every_step_ran_with_the_default_blueprint(
     assert read_back(payer_settings, member_account, expectations) == []
 
 
-def test_the_step_names_are_public() -> None:
-    assert baseline.STEP_NAMES == ("iam", "cloudtrail", "config", "support")
-    assert set(baseline.STEP_NAMES) == set(steps.STEPS)
+def test_the_baseline_declares_its_steps() -> None:
+    assert tuple(catalog.runners("baseline")) == ("iam", "cloudtrail", "config", "support")
+    assert [catalog.get(name).context for name in ("iam", "support")] == ["baseline", "baseline"]
 
 
 def test_everything_missing_is_named_in_an_account_never_baselined(

@@ -101,7 +101,7 @@ def test_an_exhausted_pool_is_a_permanent_error_naming_the_pool_and_size() -> No
     with pytest.raises(PermanentError) as raised:
         allocate("r3")
 
-    assert raised.value.code == "IpPoolExhausted"
+    assert raised.value.code == "ip_pool_exhausted"
     assert "tiny" in raised.value.message
     assert "10.64.0.0/23" in raised.value.message
     assert "/24" in raised.value.message
@@ -111,11 +111,11 @@ def test_an_exhausted_pool_is_a_permanent_error_naming_the_pool_and_size() -> No
 def test_a_payer_without_a_pool_in_the_region_gets_no_ip_pool(pool: network.IpPoolSummary) -> None:
     with pytest.raises(PermanentError) as raised:
         allocate("r1", region="us-west-2")
-    assert raised.value.code == "NoIpPool"
+    assert raised.value.code == "no_ip_pool"
 
     with pytest.raises(PermanentError) as raised:
         allocate("r1", payer="other")
-    assert raised.value.code == "NoIpPool"
+    assert raised.value.code == "no_ip_pool"
     assert Allocation.objects.count() == 0
 
 
@@ -125,7 +125,7 @@ def test_a_prefix_length_aws_refuses_for_a_vpc_is_a_permanent_error(
 ) -> None:
     with pytest.raises(PermanentError) as raised:
         allocate("r1", prefix_length)
-    assert raised.value.code == "InvalidPrefixLength"
+    assert raised.value.code == "invalid_prefix_length"
 
 
 def test_a_second_pool_takes_over_when_the_first_is_full() -> None:
@@ -141,10 +141,10 @@ def test_an_exact_block_is_claimed_again_only_while_free(pool: network.IpPoolSum
 
     with pytest.raises(PermanentError) as raised:
         cidr_allocate(payer="demo", region="us-east-1", request_id="r2", prefix_length=24, cidr="10.64.7.0/25")
-    assert raised.value.code == "CidrTaken"
+    assert raised.value.code == "cidr_taken"
     with pytest.raises(PermanentError) as raised:
         cidr_allocate(payer="demo", region="us-east-1", request_id="r1", prefix_length=24, cidr="10.64.8.0/24")
-    assert raised.value.code == "CidrMismatch"
+    assert raised.value.code == "cidr_mismatch"
 
 
 def test_the_database_refuses_a_second_live_row_for_the_same_block(pool: network.IpPoolSummary) -> None:

@@ -188,7 +188,7 @@ def test_an_interface_on_another_gateway_fails_for_good(
     with pytest.raises(PermanentError) as raised:
         steps.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS))
 
-    assert raised.value.code == "VirtualInterfaceMismatch"
+    assert raised.value.code == "virtual_interface_mismatch"
 
 
 def test_an_aws_refusal_keeps_its_error_code(
@@ -212,7 +212,7 @@ def test_an_aws_refusal_keeps_its_error_code(
 def test_the_connection_vlan_and_asn_are_required(step_context: MakeContext, vpc_id: str) -> None:
     with pytest.raises(PermanentError) as raised:
         steps.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params={"vlan": 101}))
-    assert raised.value.code == "InvalidStepParams"
+    assert raised.value.code == "invalid_step_params"
     assert "connection_id" in raised.value.message
     assert "asn" in raised.value.message
 

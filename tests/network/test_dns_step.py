@@ -90,11 +90,11 @@ def test_a_payer_without_a_dns_domain_fails_for_good(
     with pytest.raises(PermanentError) as raised:
         steps.dns(step_context("dns", vpc_id=vpc_id, payer_settings={**payer_settings, "dns_domain": ""}))
 
-    assert raised.value.code == "InvalidZoneName"
+    assert raised.value.code == "invalid_zone_name"
     assert zones(route53) == []
 
 
 def test_a_template_naming_an_unknown_value_fails_for_good(step_context: MakeContext, vpc_id: str) -> None:
     with pytest.raises(PermanentError) as raised:
         steps.dns(step_context("dns", vpc_id=vpc_id, step_params={"zone_name": "{team}.{dns_domain}"}))
-    assert raised.value.code == "InvalidStepParams"
+    assert raised.value.code == "invalid_step_params"

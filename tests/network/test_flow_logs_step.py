@@ -85,10 +85,10 @@ def test_a_payer_without_a_log_archive_bucket_fails_for_good(
     with pytest.raises(PermanentError) as raised:
         steps.flow_logs(context)
 
-    assert raised.value.code == "NoLogArchiveBucket"
+    assert raised.value.code == "missing_log_archive_bucket"
 
 
 def test_an_unknown_destination_fails_for_good(step_context: MakeContext, vpc_id: str) -> None:
     with pytest.raises(PermanentError) as raised:
         steps.flow_logs(step_context("flow_logs", vpc_id=vpc_id, step_params={"destination": "kinesis"}))
-    assert raised.value.code == "InvalidStepParams"
+    assert raised.value.code == "invalid_step_params"

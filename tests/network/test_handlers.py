@@ -85,13 +85,15 @@ def test_a_step_without_a_pool_fails_with_no_ip_pool(step_context: Callable[...,
     handlers.run_step(command, attempt=1, retry_delay=0.1)
 
     [outcome] = OutboxMessage.objects.filter(type="StepFailed")
-    assert outcome.envelope["payload"]["error_code"] == "NoIpPool"
+    assert outcome.envelope["payload"]["error_code"] == "no_ip_pool"
 
 
-def test_every_step_the_api_names_is_runnable() -> None:
-    from apps.network.steps import STEPS
+def test_every_declared_network_step_is_runnable() -> None:
+    from apps.kernel import catalog
 
-    assert tuple(STEPS) == network.STEP_NAMES
+    runners = catalog.runners("network")
+    assert tuple(runners) == ("vpc", "flow_logs", "dns", "direct_connect")
+    assert all(callable(runners[name]) for name in runners)
 
 
 def test_the_network_steps_chain_on_each_others_outputs(

@@ -49,7 +49,7 @@ def test_a_block_another_request_took_cannot_be_reclaimed(pool: None) -> None:
 
     with pytest.raises(PermanentError) as refused:
         network.cidr_reclaim(request_id="a")
-    assert refused.value.code == "CidrTaken"
+    assert refused.value.code == "cidr_taken"
 
 
 def test_retrying_a_request_whose_block_went_elsewhere_is_refused(
@@ -72,5 +72,5 @@ def test_retrying_a_request_whose_block_went_elsewhere_is_refused(
     retry = api.post(f"/v1/account-requests/{first}/retry")
 
     assert retry.status_code == 409, retry.json()
-    assert "CidrTaken" in str(retry.json())
+    assert "cidr_taken" in str(retry.json())
     assert api.get(f"/v1/account-requests/{first}").json()["status"] == "failed"

@@ -246,7 +246,7 @@ def test_without_a_pool_the_step_fails_for_good_and_builds_nothing(
     with pytest.raises(PermanentError) as raised:
         steps.vpc(step_context("vpc"))
 
-    assert raised.value.code == "NoIpPool"
+    assert raised.value.code == "no_ip_pool"
     assert default_vpcs(ec2_in(aws, member_account)) == [
         v["VpcId"] for v in ec2_in(aws, member_account).describe_vpcs()["Vpcs"]
     ]
@@ -255,7 +255,7 @@ def test_without_a_pool_the_step_fails_for_good_and_builds_nothing(
 def test_an_unknown_parameter_fails_for_good(step_context: MakeContext, demo_pool: network.IpPoolSummary) -> None:
     with pytest.raises(PermanentError) as raised:
         steps.vpc(step_context("vpc", step_params={"tier": ["public"]}))
-    assert raised.value.code == "InvalidStepParams"
+    assert raised.value.code == "invalid_step_params"
 
 
 @pytest.mark.parametrize(
@@ -286,12 +286,12 @@ def test_the_subnet_layout_is_deterministic(
 def test_a_vpc_too_small_for_its_subnets_is_refused() -> None:
     with pytest.raises(PermanentError) as raised:
         steps.subnet_layout("10.0.0.0/28", ["a", "b"], ["public", "private"])
-    assert raised.value.code == "VpcTooSmall"
+    assert raised.value.code == "vpc_too_small"
 
 
 @pytest.mark.parametrize(
     ("state", "error", "code"),
-    [("pending", RetryableError, "NatGatewayPending"), ("failed", PermanentError, "Gateway.NotAttached")],
+    [("pending", RetryableError, "nat_gateway_pending"), ("failed", PermanentError, "Gateway.NotAttached")],
 )
 def test_a_nat_gateway_not_yet_available_is_retried_and_a_failed_one_is_fatal(
     aws: EmulatedAws, state: str, error: type[Exception], code: str

@@ -275,7 +275,7 @@ def test_waiting_for_a_quota_uses_up_no_attempt(
         raise WaitForQuota("five creations in flight", delay=7.0)
 
     _, command = started
-    monkeypatch.setitem(steps.STEPS, "create_account", waits)
+    monkeypatch.setattr(steps, "create_account", waits)
     history = [{"attempt": 1, "at": AT.isoformat(), "error_code": "Throttling", "error": "slow down"}]
 
     with pytest.raises(Retry) as waited:

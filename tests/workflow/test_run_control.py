@@ -414,12 +414,12 @@ def test_a_step_stuck_after_every_redispatch_fails_its_run(moving_clock: Clock) 
     assert sweep(max_redispatches=2) == {"redispatched": 0, "failed": 1, "skipped": 0}
 
     first = steps(run)["first"]
-    assert (first.state, first.error_code, first.redispatches) == ("failed", "StepStuck", 2)
+    assert (first.state, first.error_code, first.redispatches) == ("failed", "step_stuck", 2)
     assert "No progress after 2 re-dispatches" in first.message
     assert states(run)["second"] == "skipped"
     assert reloaded(run).status == Run.Status.FAILED
     [failed] = [e["payload"] for e in envelopes("RunFailed")]
-    assert (failed["step"], failed["error_code"]) == ("first", "StepStuck")
+    assert (failed["step"], failed["error_code"]) == ("first", "step_stuck")
     assert dispatched(run) == ["first", "first", "first"]
     moving_clock.advance(DEADLINE + 1)
     assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0}

@@ -9,7 +9,7 @@ from apps.kernel.contracts import StepFailed, StepRetrying, StepSucceeded
 from apps.kernel.models import OutboxMessage
 from apps.workflow import services
 from apps.workflow.models import Run, StepRun
-from apps.workflow.plans import ACCOUNT_CREATION, InvalidPlan, StepSpec, validate_plan
+from apps.workflow.plans import InvalidPlan, StepSpec, account_creation, validate_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -121,7 +121,7 @@ def test_runs_of_different_requests_are_independent() -> None:
 
 
 def test_the_account_creation_plan_starts_with_create_account() -> None:
-    run = start(ACCOUNT_CREATION)
+    run = start(account_creation())
 
     assert dispatched(run) == ["create_account"]
     assert StepRun.objects.get(run=run, name="wait_account").legacy_name == "CLA_CREATION"
@@ -360,7 +360,7 @@ def test_a_retry_notice_for_a_finished_step_changes_nothing() -> None:
 
 def test_a_valid_plan_passes_validation() -> None:
     validate_plan(DIAMOND)
-    validate_plan(ACCOUNT_CREATION)
+    validate_plan(account_creation())
 
 
 @pytest.mark.parametrize(

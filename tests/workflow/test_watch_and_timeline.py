@@ -49,7 +49,12 @@ def _run_with_history(at: object) -> Run:
     failed = at(6)  # type: ignore[operator]
     services.step_record_failed(
         StepFailed(
-            run_id=run.id, step="vpc", attempts=3, error_code="IpPoolExhausted", message="pool full", occurred_at=failed
+            run_id=run.id,
+            step="vpc",
+            attempts=3,
+            error_code="ip_pool_exhausted",
+            message="pool full",
+            occurred_at=failed,
         )
     )
     return run

@@ -38,9 +38,9 @@ class CommandNameSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class ReapplySerializer(StrictSerializer):
     command = serializers.ChoiceField(choices=[COMMAND_REAPPLY])
     steps = serializers.ListField(
-        child=serializers.ChoiceField(choices=workflow.BLUEPRINT_STEPS),
+        child=serializers.ChoiceField(choices=workflow.blueprint_steps()),
         min_length=1,
-        max_length=len(workflow.BLUEPRINT_STEPS),
+        max_length=len(workflow.blueprint_steps()),
     )
 
 
