@@ -70,7 +70,7 @@ def operator_codenames(apps: Apps) -> set[Codename]:
     configuration = {
         (app_label, model_name, f"{verb}_{model_name}")
         for (app_label, model_name), verbs in CONFIGURATION.items()
-        if (app_label, model_name) in present  # a model added after the migration running this
+        if (app_label, model_name) in present  # not yet in the state of an earlier migration
         for verb in verbs
     }
     return viewer_codenames(apps) | actions | configuration
