@@ -45,7 +45,7 @@ class ManagedAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = [f.name for f in ManagedAccount._meta.fields]
     actions = ["reapply_baseline"]
 
-    @admin.action(description="Reapply baseline (every step of the account's blueprint)")
+    @admin.action(description="Reapply baseline (every step of the account's blueprint)", permissions=["reapply"])
     def reapply_baseline(self, request: HttpRequest, queryset: QuerySet[ManagedAccount]) -> None:
         for account in queryset:
             label = account.aws_account_id or account.email
@@ -54,6 +54,9 @@ class ManagedAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 self.message_user(request, f"{label}: reapplying its baseline (command {command.id}).")
             except ApplicationError as error:
                 self.message_user(request, f"{label}: {error.message}", level=messages.WARNING)
+
+    def has_reapply_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.reapply_managedaccount")
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

@@ -121,6 +121,7 @@ class ManagedAccount(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("reapply_managedaccount", "Can reapply a managed account's baseline")]
 
     def __str__(self) -> str:
         return f"{self.aws_account_id or 'pending'} {self.email}"

@@ -91,11 +91,16 @@ def parse_grant(text: str) -> PayerGrant:
     return PayerGrant(payer=payer, environments=envs)
 
 
+# Said the same by the API, the command line and the admin.
+ALL_PAYERS_NEEDS_OPERATOR = f"Every payer (all_payers) is only for clients with the {OPERATIONS_ADMIN} scope."
+NO_PAYER_GRANTED = f"Grant at least one payer (or every payer, for an {OPERATIONS_ADMIN} client)."
+
+
 def _validate_access(*, scopes: Sequence[str], grants: Sequence[PayerGrant], all_payers: bool) -> None:
     if all_payers and OPERATIONS_ADMIN not in scopes:
-        raise InvalidGrant("Every payer (all_payers) is only for clients with the operations:admin scope.")
+        raise InvalidGrant(ALL_PAYERS_NEEDS_OPERATOR)
     if not all_payers and not grants:
-        raise InvalidGrant("Grant at least one payer (or every payer, for an operations:admin client).")
+        raise InvalidGrant(NO_PAYER_GRANTED)
     names = [grant.payer for grant in grants]
     if len(names) != len(set(names)):
         raise InvalidGrant("Each payer can be granted once.")

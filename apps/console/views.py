@@ -1,11 +1,13 @@
 """The operator dashboard: the state of account vending at a glance, for staff."""
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from apps.accounts import api as accounts
 from apps.console import charts
+from apps.console.sites import may_view_dashboard
 from apps.intake import api as intake
 from apps.kernel import clock
 from apps.network import api as network
@@ -51,7 +53,10 @@ def build_charts(*, days: int = WINDOW_DAYS) -> list[charts.Chart]:
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """Staff only: the admin site wraps this view in ``admin_view`` (login redirect otherwise)."""
+    """Staff only: the admin site wraps this view in ``admin_view`` (login redirect
+    otherwise); among staff, those who may view what the charts are drawn from."""
+    if not may_view_dashboard(request):
+        raise PermissionDenied
     context = {
         **admin.site.each_context(request),
         "title": "Dashboard",

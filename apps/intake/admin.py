@@ -27,7 +27,7 @@ class AccountRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = [f.name for f in AccountRequest._meta.fields]
     actions = ["approve", "reject", "retry", "cancel"]
 
-    @admin.action(description="Approve (regulated requests awaiting approval)")
+    @admin.action(description="Approve (regulated requests awaiting approval)", permissions=["approve"])
     def approve(self, request: HttpRequest, queryset: QuerySet[AccountRequest]) -> None:
         for account_request in queryset:
             try:
@@ -36,7 +36,7 @@ class AccountRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             except ApplicationError as error:
                 self.message_user(request, f"{account_request.account_email}: {error.message}", level=messages.WARNING)
 
-    @admin.action(description="Reject (requests awaiting approval)")
+    @admin.action(description="Reject (requests awaiting approval)", permissions=["reject"])
     def reject(self, request: HttpRequest, queryset: QuerySet[AccountRequest]) -> None:
         for account_request in queryset:
             try:
@@ -47,7 +47,7 @@ class AccountRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             except ApplicationError as error:
                 self.message_user(request, f"{account_request.account_email}: {error.message}", level=messages.WARNING)
 
-    @admin.action(description="Retry from the failed steps")
+    @admin.action(description="Retry from the failed steps", permissions=["retry"])
     def retry(self, request: HttpRequest, queryset: QuerySet[AccountRequest]) -> None:
         for account_request in queryset:
             try:
@@ -56,7 +56,7 @@ class AccountRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             except ApplicationError as error:
                 self.message_user(request, f"{account_request.account_email}: {error.message}", level=messages.WARNING)
 
-    @admin.action(description="Cancel (releases the VPC's CIDR)")
+    @admin.action(description="Cancel (releases the VPC's CIDR)", permissions=["cancel"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[AccountRequest]) -> None:
         for account_request in queryset:
             try:
@@ -64,6 +64,20 @@ class AccountRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 self.message_user(request, f"{account_request.account_email}: cancelled.")
             except ApplicationError as error:
                 self.message_user(request, f"{account_request.account_email}: {error.message}", level=messages.WARNING)
+
+    # Each action needs its own permission (AccountRequest.Meta.permissions): viewing the
+    # requests lets nobody act on them.
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("intake.approve_accountrequest")
+
+    def has_reject_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("intake.reject_accountrequest")
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("intake.retry_accountrequest")
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("intake.cancel_accountrequest")
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

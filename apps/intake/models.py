@@ -33,6 +33,13 @@ class AccountRequest(models.Model):
                 name="one_live_request_per_account_email",
             ),
         ]
+        # The operator console's actions on requests (apps/intake/admin.py).
+        permissions = [
+            ("approve_accountrequest", "Can approve account requests awaiting approval"),
+            ("reject_accountrequest", "Can reject account requests awaiting approval"),
+            ("retry_accountrequest", "Can retry failed or cancelled account requests"),
+            ("cancel_accountrequest", "Can cancel unfinished account requests"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_email} ({self.status})"

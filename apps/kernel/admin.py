@@ -34,7 +34,15 @@ class DeadLetterAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Redrive: hand to the handler again (a failed step retries its run)")
+    def has_redrive_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("kernel.redrive_deadletter")
+
+    def has_discard_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("kernel.discard_deadletter")
+
+    @admin.action(
+        description="Redrive: hand to the handler again (a failed step retries its run)", permissions=["redrive"]
+    )
     def redrive(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
         for letter in queryset:
             try:
@@ -43,7 +51,7 @@ class DeadLetterAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             except ApplicationError as error:
                 self.message_user(request, f"{letter.id}: {error.message}", level=messages.WARNING)
 
-    @admin.action(description="Discard with a reason")
+    @admin.action(description="Discard with a reason", permissions=["discard"])
     def discard(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> TemplateResponse | None:
         reason = request.POST.get("reason", "").strip()
         if request.POST.get("confirm") != "yes" or not reason:

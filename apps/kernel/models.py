@@ -74,6 +74,10 @@ class DeadLetter(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("redrive_deadletter", "Can redrive dead letters"),
+            ("discard_deadletter", "Can discard dead letters"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.message_type} → {self.handler} ({self.state})"

@@ -127,7 +127,10 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
 
-    @admin.action(description="Deliver the selected failed deliveries again")
+    def has_redeliver_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("notifications.redeliver_webhookdelivery")
+
+    @admin.action(description="Deliver the selected failed deliveries again", permissions=["redeliver"])
     def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         redelivered = sum(delivery_redeliver(delivery_id=d.id) for d in queryset)
         self.message_user(request, f"{redelivered} delivery(ies) queued again.", messages.SUCCESS)

@@ -53,6 +53,7 @@ class WebhookDelivery(models.Model):
             models.UniqueConstraint(fields=["subscription", "event_id"], name="one_delivery_per_event"),
         ]
         indexes = [models.Index(fields=["subscription", "-created_at"], name="delivery_latest_idx")]
+        permissions = [("redeliver_webhookdelivery", "Can deliver failed webhook deliveries again")]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id} ({self.state})"

@@ -115,7 +115,7 @@ class StepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = [f.name for f in StepRun._meta.fields]
     actions = ["reapply"]
 
-    @admin.action(description="Reapply on the account (a reapply command, then verify)")
+    @admin.action(description="Reapply on the account (a reapply command, then verify)", permissions=["reapply"])
     def reapply(self, request: HttpRequest, queryset: QuerySet[StepRun]) -> None:
         """One reapply command per request, with the selected baseline and network steps of
         its vend run; the account's blueprint gives their parameters today."""
@@ -139,6 +139,9 @@ class StepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 )
             except ApplicationError as error:
                 self.message_user(request, f"Request {request_id}: {error.message}", level=messages.WARNING)
+
+    def has_reapply_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("workflow.reapply_steprun")
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

@@ -70,6 +70,7 @@ class StepRun(models.Model):
     class Meta:
         ordering = ["run", "position"]
         constraints = [models.UniqueConstraint(fields=["run", "name"], name="one_step_row_per_run")]
+        permissions = [("reapply_steprun", "Can reapply a vend run's steps on its account")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.state})"

@@ -1,7 +1,10 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+
+from tests.support.staff import VIEWERS, logged_in, staff_in
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +53,22 @@ def test_the_admin_index_and_header_link_to_the_dashboard(staff: Client) -> None
     assert html.count('href="/admin/dashboard/"') >= 2  # header navigation and the index call-out
     assert "console/console.css" in html
     assert 'class="console-callout-link"' in html
+
+
+def test_viewers_see_the_dashboard_and_its_links() -> None:
+    browser = logged_in(staff_in(VIEWERS))
+
+    assert browser.get("/admin/dashboard/").status_code == 200
+    assert browser.get("/admin/").content.decode().count('href="/admin/dashboard/"') >= 2
+
+
+def test_staff_who_may_not_view_what_it_sums_up_are_refused_and_not_shown_the_link() -> None:
+    user = get_user_model().objects.create_user("desk", "d@example.com", "a-long-password-1", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_webhooksubscription", "view_run"]))
+    browser = Client()
+    browser.force_login(user)
+
+    assert browser.get("/admin/dashboard/").status_code == 403
+    index = browser.get("/admin/")
+    assert index.status_code == 200
+    assert 'href="/admin/dashboard/"' not in index.content.decode()
