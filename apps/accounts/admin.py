@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.accounts.commands import account_reapply_baseline
+from apps.accounts.commands import account_reapply_baseline, command_approve, command_reject
 from apps.accounts.models import AccountCommand, Blueprint, ManagedAccount, Payer, QuotaBucket
 from apps.accounts.services import InvalidBlueprint, blueprint_save, blueprint_validate
 from apps.console.pills import pill_column
@@ -123,10 +123,49 @@ class AccountCommandAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Commands on existing accounts, for looking only (issue them through the API or the
     accounts' actions)."""
 
-    list_display = ("id", "account", "command", "status", "client_id", "created_at", "finished_at")
+    list_display = (
+        "id",
+        "account",
+        "command",
+        pill_column("status"),
+        "requested_by_name",
+        "approved_by",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("command", "status")
-    search_fields = ("id", "account__aws_account_id", "account__id", "client_id")
+    search_fields = ("id", "account__aws_account_id", "account__id", "client_id", "requested_by_name")
     readonly_fields = [f.name for f in AccountCommand._meta.fields]
+    actions = ["approve", "reject"]
+
+    @admin.action(description="Approve (commands awaiting approval; not your own)", permissions=["approve"])
+    def approve(self, request: HttpRequest, queryset: QuerySet[AccountCommand]) -> None:
+        for command in queryset:
+            try:
+                command_approve(command_id=command.id, approver=Actor.of_user(request.user), viewer=None)
+                self.message_user(request, f"{command.command} {command.id}: approved; it runs now.")
+            except ApplicationError as error:
+                self.message_user(request, f"{command.command} {command.id}: {error.message}", level=messages.WARNING)
+
+    @admin.action(description="Reject (commands awaiting approval)", permissions=["reject"])
+    def reject(self, request: HttpRequest, queryset: QuerySet[AccountCommand]) -> None:
+        for command in queryset:
+            try:
+                command_reject(
+                    command_id=command.id,
+                    approver=Actor.of_user(request.user),
+                    reason="rejected in the admin",
+                    viewer=None,
+                )
+                self.message_user(request, f"{command.command} {command.id}: rejected.")
+            except ApplicationError as error:
+                self.message_user(request, f"{command.command} {command.id}: {error.message}", level=messages.WARNING)
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.approve_accountcommand")
+
+    def has_reject_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.reject_accountcommand")
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

@@ -236,6 +236,10 @@ class AccountCommand(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("approve_accountcommand", "Can approve a command awaiting approval (not one they issued)"),
+            ("reject_accountcommand", "Can reject a command awaiting approval"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.command} {self.account_id} ({self.status})"

@@ -116,6 +116,30 @@ def every_model() -> dict[str, Any]:
     AccountCommand.objects.create(
         id=ids.new_id(), account=vended, command="reapply", status="succeeded", created_at=now, finished_at=now
     )
+    to_close = ManagedAccount.objects.create(
+        id=ids.new_id(),
+        payer=Payer.objects.get(name="demo"),
+        aws_account_id="333333333333",
+        email="aws+333333333333@example.com",
+        name="acct-333333333333",
+        environment="dev",
+        status=ManagedAccount.Status.ACTIVE,
+        created_at=now,
+        updated_at=now,
+    )
+    closing = AccountCommand.objects.create(
+        id=ids.new_id(),
+        account=to_close,
+        command="close",
+        params={"confirm": "333333333333"},
+        status="awaiting_approval",
+        account_status_before="active",
+        client_id="client-1",
+        requested_by="client:client-1",
+        requested_by_name="client:portal",
+        created_at=now,
+    )
+
     QuotaBucket.objects.create(organization_id="111111111111", name="CreateAccount", tokens=3, updated_at=now)
     clients.client_create(name="portal", scopes=["requests:read"], payers=["demo"])
     ComplianceSnapshot.objects.create(
@@ -134,6 +158,7 @@ def every_model() -> dict[str, Any]:
     )
     return {
         "awaiting": awaiting,
+        "awaiting_command": closing,
         "failed": failed,
         "run": run,
         "account": vended,

@@ -31,6 +31,8 @@ ACTIONS = {
     "intake.retry_accountrequest",
     "intake.cancel_accountrequest",
     "accounts.reapply_managedaccount",
+    "accounts.approve_accountcommand",
+    "accounts.reject_accountcommand",
     "workflow.reapply_steprun",
     "kernel.redrive_deadletter",
     "kernel.discard_deadletter",

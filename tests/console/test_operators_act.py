@@ -88,7 +88,7 @@ def approve(operator: Client, made: dict[str, Any], sent: list[str]) -> None:
     shown = run(operator, "intake_accountrequest", "approve", made["awaiting"])
 
     request = AccountRequest.objects.get(id=made["awaiting"])
-    assert (request.status, request.approved_by) == ("accepted", "operator:operator")
+    assert (request.status, request.approved_by) == ("accepted", "user:operator")
     assert "approved; provisioning starts." in shown
 
 
@@ -119,12 +119,33 @@ def reapply_baseline(operator: Client, made: dict[str, Any], sent: list[str]) ->
     shown = run(operator, "accounts_managedaccount", "reapply_baseline", made["account"].pk)
 
     command = AccountCommand.objects.get(account=made["account"], status="running")
-    assert (command.command, command.params, command.client_id) == (
+    assert (command.command, command.params, command.requested_by_name) == (
         "reapply",
         {"steps": ["iam", "cloudtrail"]},
-        "admin:operator",
+        "user:operator",
     )
     assert f"reapplying its baseline (command {command.id})" in shown
+
+
+def approve_command(operator: Client, made: dict[str, Any], sent: list[str]) -> None:
+    command = made["awaiting_command"]
+
+    shown = run(operator, "accounts_accountcommand", "approve", command.pk)
+
+    command.refresh_from_db()
+    assert (command.status, command.approved_by) == ("running", "user:operator")
+    assert command.account.status == "closing"
+    assert "approved; it runs now" in shown
+
+
+def reject_command(operator: Client, made: dict[str, Any], sent: list[str]) -> None:
+    command = made["awaiting_command"]
+
+    run(operator, "accounts_accountcommand", "reject", command.pk)
+
+    command.refresh_from_db()
+    assert (command.status, command.approved_by) == ("cancelled", "user:operator")
+    assert command.account.status == "active"
 
 
 def reapply_steps(operator: Client, made: dict[str, Any], sent: list[str]) -> None:
@@ -172,6 +193,8 @@ RUNS: dict[str, Callable[[Client, dict[str, Any], list[str]], None]] = {
     "intake.accountrequest:retry": retry,
     "intake.accountrequest:cancel": cancel,
     "accounts.managedaccount:reapply_baseline": reapply_baseline,
+    "accounts.accountcommand:approve": approve_command,
+    "accounts.accountcommand:reject": reject_command,
     "workflow.steprun:reapply": reapply_steps,
     "kernel.deadletter:redrive": redrive,
     "kernel.deadletter:discard": discard,
@@ -187,3 +210,18 @@ def test_every_operators_action_is_run_below() -> None:
 @pytest.mark.parametrize("label", sorted(RUNS))
 def test_an_operator_runs_the_action(made: dict[str, Any], operator: Client, sent_tasks: list[str], label: str) -> None:
     RUNS[label](operator, made, sent_tasks)
+
+
+def test_an_operator_cannot_approve_a_command_they_issued(made: dict[str, Any], operator: Client) -> None:
+    """Four eyes in the admin too: the person who asked cannot approve."""
+    from django.contrib.auth import get_user_model
+
+    command = made["awaiting_command"]
+    me = get_user_model().objects.get(username="operator")
+    AccountCommand.objects.filter(pk=command.pk).update(requested_by=f"user:{me.pk}", requested_by_name="user:operator")
+
+    shown = run(operator, "accounts_accountcommand", "approve", command.pk)
+
+    command.refresh_from_db()
+    assert command.status == "awaiting_approval"
+    assert "cannot approve it" in shown

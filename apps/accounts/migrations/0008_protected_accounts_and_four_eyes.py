@@ -19,7 +19,7 @@ def record_who_asked(apps, schema_editor):  # type: ignore[no-untyped-def]
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0006_account_commands'),
+        ('accounts', '0007_admin_action_permissions'),
     ]
 
     operations = [
