@@ -219,3 +219,25 @@ def closures_counted(*, payer: Payer, since: datetime) -> int:
     return ManagedAccount.objects.filter(
         Q(closed_at__gte=since) | Q(status=ManagedAccount.Status.CLOSING), payer=payer
     ).count()
+
+
+# --- For routing events by tenant ---------------------------------------------------------
+# Whoever asks: for deciding which clients may hear about an account (notifications routes
+# account events to the clients whose grants cover its payer and environment). Never serve
+# a caller with these: callers get the selectors scoped by their grants.
+
+
+def account_get_unscoped(*, identifier: str) -> ManagedAccountSummary | None:
+    """The account with this Bespoke id or 12-digit AWS account id (the newest such row)."""
+    accounts = ManagedAccount.objects.select_related("payer")
+    if AWS_ACCOUNT_ID.match(identifier):
+        account = accounts.filter(aws_account_id=identifier).order_by("-created_at").first()
+    else:
+        account = accounts.filter(id=identifier).first()
+    return account_summary(account) if account else None
+
+
+def command_get_unscoped(*, command_id: str) -> AccountCommandSummary | None:
+    """A command on an account (its id is the request id of the run that carries it out)."""
+    command = AccountCommand.objects.filter(id=command_id).first()
+    return command_summary(command) if command else None
