@@ -70,12 +70,12 @@ class InvalidSubscription(ApplicationError):
 # --- Subscriptions -----------------------------------------------------------------------
 
 
-@transaction.atomic
 def subscription_create(
     *, client_id: str, url: str, events: Sequence[str] = (), description: str = ""
 ) -> IssuedWebhookSubscription:
     """A new active subscription with a fresh signing secret (returned here, never again;
-    stored encrypted). The URL must pass the egress guard."""
+    stored encrypted). The URL must pass the egress guard, which resolves its host: that
+    happens before anything is written, so no transaction waits on a name server."""
     problems: dict[str, list[str]] = {}
     url_problem = webhook_url_problem(url)
     if url_problem:

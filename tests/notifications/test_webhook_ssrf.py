@@ -46,6 +46,8 @@ HOSTILE_URLS = [
     "http://127.0.1/",
     "http://127.0.0.1./",  # trailing dot
     "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/",  # full-width digits
+    "http://%31%32%37.0.0.1/",  # percent-encoded
+    "HTTP://127.0.0.1/",  # upper case
     "http://[::1]/",
     "http://[0:0:0:0:0:0:0:1]/",
     "http://[::ffff:127.0.0.1]/",  # IPv4-mapped
