@@ -23,6 +23,7 @@ from apps.notifications import secret_store, signing
 from apps.notifications.contracts import (
     FAILED,
     OUTCOME_NOT_SENT,
+    OUTCOME_REDIRECT,
     OUTCOME_SUBSCRIPTION_INACTIVE,
     PENDING,
     SUCCEEDED,
@@ -81,7 +82,7 @@ def post_signed(url: str, *, body: bytes, headers: dict[str, str]) -> Attempt:
     if 200 <= answer.status < 300:
         return Attempt(outcome=outcome, status=answer.status)
     detail = f"The receiver ({answer.address}) answered HTTP {answer.status}."
-    code = "webhook_redirect" if outcome != f"http_{answer.status}" else "webhook_http_error"
+    code = "webhook_redirect" if outcome == OUTCOME_REDIRECT else "webhook_http_error"
     return Attempt(outcome=outcome, status=answer.status, detail=detail, code=code)
 
 
