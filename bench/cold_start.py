@@ -67,6 +67,7 @@ def cold_start(root: Path, handler: str) -> float:
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "DJANGO_SECRET_KEY": "bench-" + "x" * 40,
+        "WEBHOOK_SECRET_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),  # a Fernet key
         "DATABASE_URL": "postgres://bench@127.0.0.1:9/bench",  # never connected to by /healthz
         "SQS_QUEUE_PREFIX": "bespoke-dev-",
         "LOG_LEVEL": "WARNING",

@@ -11,8 +11,10 @@ from rest_framework.test import APIClient
 from apps.accounts import api as accounts
 from apps.clients import api as clients
 from apps.cloud.emulator import Emulator, ensure_organization, start_emulator
+from apps.kernel import egress
 from apps.kernel.steps import StepContext
 from tests.support.factories import request_body
+from tests.support.webhooks import LocalResolver
 
 
 @dataclass
@@ -45,6 +47,15 @@ class EmulatedAws:
 
     def reset(self) -> None:
         requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+
+
+@pytest.fixture(autouse=True)
+def local_names() -> Iterator[LocalResolver]:
+    """No test asks DNS: outbound requests (webhooks) resolve names from this table."""
+    resolver = LocalResolver()
+    egress.set_resolver(resolver)
+    yield resolver
+    egress.set_resolver(None)
 
 
 @pytest.fixture(scope="session")

@@ -61,3 +61,10 @@ from apps.accounts.contracts import AccountCount
 from apps.accounts.selectors import account_counts_by_payer_environment
 
 __all__ += ["AccountCount", "account_counts_by_payer_environment"]
+
+# Unscoped, for routing events by tenant (notifications): never serve a caller with them.
+# (Appended as its own block, like the dashboard's reads above.)
+from apps.accounts.contracts import AccountCommandSummary, ManagedAccountSummary  # noqa: E402
+from apps.accounts.selectors import account_get_unscoped, command_get_unscoped  # noqa: E402
+
+__all__ += ["AccountCommandSummary", "ManagedAccountSummary", "account_get_unscoped", "command_get_unscoped"]

@@ -246,3 +246,20 @@ def closures_counted(*, payer: Payer, since: datetime, except_account_id: str | 
     if except_account_id is not None:
         counted = counted.exclude(pk=except_account_id)
     return counted.distinct().count()
+
+
+# --- For routing events by tenant ---------------------------------------------------------
+# Whoever asks: for deciding which clients may hear about an account (notifications routes
+# account events to the clients whose grants cover its payer and environment). Never serve
+# a caller with these: callers get the selectors scoped by their grants.
+
+
+def account_get_unscoped(*, identifier: str) -> ManagedAccountSummary | None:
+    """The account with this Bespoke id or 12-digit AWS account id (the newest such row)."""
+    return account_get(identifier=identifier, viewer=None)
+
+
+def command_get_unscoped(*, command_id: str) -> AccountCommandSummary | None:
+    """A command on an account (its id is the request id of the run that carries it out)."""
+    command = AccountCommand.objects.filter(id=command_id).first()
+    return command_summary(command) if command else None

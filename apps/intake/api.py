@@ -17,3 +17,8 @@ __all__ = [
     "request_reject",
     "request_retry",
 ]
+
+# Unscoped, for routing events by tenant (notifications): never serve a caller with it.
+from apps.intake.selectors import request_get_unscoped
+
+__all__ += ["request_get_unscoped"]

@@ -67,3 +67,14 @@ def request_created_times(*, request_ids: Iterable[str]) -> dict[str, datetime]:
     """When each of ``request_ids`` was created (ids intake doesn't know are left out)."""
     ids = list(request_ids)
     return dict(AccountRequest.objects.filter(id__in=ids).values_list("id", "created_at")) if ids else {}
+
+
+# --- For routing events by tenant ---------------------------------------------------------
+
+
+def request_get_unscoped(*, request_id: str) -> AccountRequestSummary | None:
+    """A request whoever asks: for deciding which clients may hear about it (notifications
+    routes a run's events to the request's client and the operators covering its payer).
+    Never serve a caller with it: callers get the selectors scoped by their grants."""
+    request = AccountRequest.objects.filter(id=request_id).first()
+    return summarize(request) if request else None

@@ -1,3 +1,11 @@
+"""Operators in the admin: subscriptions, their deliveries (with the detail of what went
+wrong, which clients never see), a redrive for failed deliveries, and the email log.
+
+A subscription's signing secret is never shown here, nor its ciphertext: it appears once,
+as a message, when an operator adds a subscription or rotates its secret (which takes the
+``notifications.rotate_secret`` permission).
+"""
+
 from typing import Any
 
 from django import forms
@@ -5,10 +13,12 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.clients import api as clients
 from apps.console.pills import pill_column
 from apps.notifications.contracts import WEBHOOK_EVENT_TYPES
+from apps.notifications.delivery import webhook_url_problem
 from apps.notifications.models import EmailNotification, WebhookDelivery, WebhookSubscription
-from apps.notifications.services import delivery_redeliver, subscription_create, webhook_url_problem
+from apps.notifications.services import delivery_redeliver, subscription_create, subscription_rotate_secret
 
 _DELIVERY_FIELDS = (
     "id",
@@ -17,6 +27,7 @@ _DELIVERY_FIELDS = (
     "state",
     "attempts",
     "last_status_code",
+    "last_outcome",
     "last_error",
     "created_at",
     "last_attempt_at",
@@ -48,6 +59,12 @@ class WebhookSubscriptionForm(forms.ModelForm):  # type: ignore[type-arg]
         model = WebhookSubscription
         fields = ("client_id", "url", "events", "description", "active")
 
+    def clean_client_id(self) -> str:
+        client_id = str(self.cleaned_data.get("client_id") or "").strip()
+        if clients.client_get(client_id=client_id) is None:
+            raise forms.ValidationError("No API client has this id.")
+        return client_id
+
     def clean_url(self) -> str:
         url = str(self.cleaned_data.get("url") or "")
         problem = webhook_url_problem(url)
@@ -69,12 +86,13 @@ class WebhookSubscriptionForm(forms.ModelForm):  # type: ignore[type-arg]
 
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    # The secret is never in the list; it shows (read-only) on a subscription's own page.
+    # The secret (and its ciphertext) is on no page: not in the list, not on a subscription's.
     list_display = ("url", "client_id", "events", "description", "active", "created_at")
     list_filter = ("active",)
     search_fields = ("id", "url", "client_id", "description")
     inlines = [WebhookDeliveryInline]
     form = WebhookSubscriptionForm
+    actions = ["rotate_secret"]
 
     def get_formset_kwargs(self, request: HttpRequest, obj: WebhookSubscription, inline: Any, prefix: str) -> Any:
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
@@ -86,14 +104,14 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_fields(self, request: HttpRequest, obj: WebhookSubscription | None = None) -> Any:
         if obj is None:
             return ("client_id", "url", "events", "description")
-        return ("id", "client_id", "url", "events", "description", "active", "secret", "created_at")
+        return ("id", "client_id", "url", "events", "description", "active", "created_at")
 
     def get_readonly_fields(self, request: HttpRequest, obj: WebhookSubscription | None = None) -> Any:
         # Fixed once created (a receiver trusts the URL and secret it was set up with);
-        # operators may only describe or (de)activate a subscription.
+        # operators may only describe or (de)activate a subscription, or rotate its secret.
         if obj is None:
             return ()
-        return ("id", "client_id", "url", "events", "secret", "created_at")
+        return ("id", "client_id", "url", "events", "created_at")
 
     def save_model(self, request: HttpRequest, obj: WebhookSubscription, form: Any, change: bool) -> None:
         if change:
@@ -105,6 +123,24 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         )
         obj.pk = issued.subscription.id
         obj.refresh_from_db()
+        _show_secret_once(request, obj, issued.secret)
+
+    def has_rotate_secret_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.rotate_secret")
+
+    @admin.action(description="Rotate the signing secret (shows the new one once)", permissions=["rotate_secret"])
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookSubscription]) -> None:
+        for subscription in queryset:
+            _show_secret_once(request, subscription, subscription_rotate_secret(subscription_id=subscription.id))
+
+
+def _show_secret_once(request: HttpRequest, subscription: WebhookSubscription, secret: str) -> None:
+    messages.warning(
+        request,
+        f"Signing secret of {subscription.url} ({subscription.id}): {secret} — copy it now and give it to "
+        "the client: it is not shown again. Deliveries are signed with it from now on.",
+    )
 
 
 @admin.register(WebhookDelivery)

@@ -7,14 +7,9 @@ from apps.notifications.contracts import (
     WebhookDeliverySummary,
     WebhookSubscriptionSummary,
 )
+from apps.notifications.delivery import webhook_body
 from apps.notifications.selectors import delivery_get, delivery_list, subscription_get, subscription_list
-from apps.notifications.services import (
-    delivery_redeliver,
-    sender_verify,
-    subscription_create,
-    subscription_deactivate,
-    webhook_body,
-)
+from apps.notifications.services import delivery_redeliver, sender_verify, subscription_create, subscription_deactivate
 from apps.notifications.signing import new_secret, sign, signature_header, verify_signature
 
 __all__ = [

@@ -50,6 +50,42 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 DELIVERY_STATES: tuple[str, ...] = (PENDING, SUCCEEDED, FAILED)
 
+# What a delivery attempt came to, as clients see it (the deliveries API, a subscription's
+# last outcome): a category, never the receiver's or the network's own words, which stay
+# in the admin and the logs. An answer is ``http_<status>`` (``http_200``: delivered).
+OUTCOME_TIMEOUT = "timeout"
+OUTCOME_CONNECTION_FAILED = "connection_failed"
+OUTCOME_TLS_ERROR = "tls_error"
+OUTCOME_REFUSED_ADDRESS = "refused_address"
+OUTCOME_REDIRECT = "redirect"
+OUTCOME_SUBSCRIPTION_INACTIVE = "subscription_inactive"
+OUTCOME_NOT_SENT = "not_sent"
+_OUTCOME_DESCRIPTIONS = {
+    OUTCOME_TIMEOUT: "The receiver did not answer in time.",
+    OUTCOME_CONNECTION_FAILED: "No connection could be made to the receiver.",
+    OUTCOME_TLS_ERROR: "The receiver's TLS handshake or certificate was refused.",
+    OUTCOME_REFUSED_ADDRESS: "Not sent: the URL's host is not (or no longer) at a public address.",
+    OUTCOME_REDIRECT: "The receiver answered with a redirect, which is not followed.",
+    OUTCOME_SUBSCRIPTION_INACTIVE: "Not sent: the subscription was deactivated.",
+    OUTCOME_NOT_SENT: "Not sent: Bespoke could not sign the delivery; it is tried again.",
+}
+
+
+def http_outcome(status: int) -> str:
+    """The outcome of an answer: ``redirect`` for a 3xx (never followed), else ``http_<status>``."""
+    return OUTCOME_REDIRECT if 300 <= status < 400 else f"http_{status}"
+
+
+def outcome_description(outcome: str) -> str | None:
+    """What clients read about an outcome that was not a delivery (None for a 2xx or none yet)."""
+    if not outcome:
+        return None
+    if outcome.startswith("http_"):
+        status = outcome.removeprefix("http_")
+        return None if status.startswith("2") else f"The receiver answered HTTP {status}."
+    return _OUTCOME_DESCRIPTIONS.get(outcome, "The delivery failed.")
+
+
 # Email outcomes: one email per outcome per request.
 OUTCOME_SUCCEEDED = "succeeded"
 OUTCOME_FAILED = "failed"
@@ -75,6 +111,8 @@ class WebhookSubscriptionSummary:
     description: str
     active: bool
     created_at: datetime
+    last_outcome: str = ""  # of the latest attempt to deliver anything ("": none yet)
+    last_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +133,6 @@ class WebhookDeliverySummary:
     state: str
     attempts: int
     last_status_code: int | None
-    last_error: str
+    last_outcome: str  # a category (see the OUTCOME_* above); "" before the first attempt
     created_at: datetime
     delivered_at: datetime | None

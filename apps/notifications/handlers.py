@@ -4,17 +4,13 @@ from apps.accounts.contracts import AccountDrifted
 from apps.compliance.contracts import AccountNonCompliant
 from apps.kernel.contracts import DeadLetterCreated, StepFailed, StepSucceeded
 from apps.notifications.contracts import DeliverWebhook
-from apps.notifications.services import (
-    deliveries_create_for_event,
-    operators_alert_dead_letter,
-    outcome_email_send,
-    webhook_deliver,
-)
+from apps.notifications.delivery import webhook_deliver
+from apps.notifications.services import deliveries_create_for_event, operators_alert_dead_letter, outcome_email_send
 from apps.workflow.contracts import RunFailed, RunStarted, RunSucceeded
 
 
 def on_run_event(event: RunStarted | StepSucceeded | StepFailed | RunSucceeded | RunFailed) -> None:
-    """Offer a run event to the webhook subscriptions that want it.
+    """Offer a run event to the webhook subscriptions that want it and may hear of it.
 
     Idempotent: the messaging layer claims the event in the inbox in this transaction,
     and deliveries are unique per (subscription, event id) besides.
@@ -41,7 +37,8 @@ def deliver_webhook(command: DeliverWebhook, *, attempt: int, retry_delay: float
 
 
 def on_dead_letter(event: DeadLetterCreated) -> None:
-    """Tell operators a message gave up: the ``dead_letter.created`` webhook and an email.
+    """Tell operators a message gave up: the ``dead_letter.created`` webhook (to operators
+    of every payer only) and an email.
 
     Idempotent: one delivery per (subscription, event) and the inbox claim for the email.
     """
@@ -50,8 +47,8 @@ def on_dead_letter(event: DeadLetterCreated) -> None:
 
 
 def on_account_non_compliant(event: AccountNonCompliant) -> None:
-    """Tell subscribers an account's Config rules turned non-compliant: the
-    ``account.non_compliant`` webhook.
+    """Tell the subscribers who may see the account that its Config rules turned
+    non-compliant: the ``account.non_compliant`` webhook.
 
     Idempotent: one delivery per (subscription, event), besides the inbox claim.
     """
@@ -59,8 +56,8 @@ def on_account_non_compliant(event: AccountNonCompliant) -> None:
 
 
 def on_account_drifted(event: AccountDrifted) -> None:
-    """Tell subscribers the reconciler found an account closed, moved or unknown to
-    Bespoke: the ``account.drifted`` webhook.
+    """Tell the subscribers who may see the account that the reconciler found it closed,
+    moved or unknown to Bespoke: the ``account.drifted`` webhook.
 
     Idempotent: one delivery per (subscription, event), besides the inbox claim.
     """

@@ -6,12 +6,17 @@ from apps.notifications.contracts import DELIVERY_STATES, OUTCOMES, PENDING
 
 
 class WebhookSubscription(models.Model):
-    """An API client's wish to be POSTed run events, signed with ``secret``."""
+    """An API client's wish to be POSTed the events it may see, signed with its secret.
+
+    The secret is stored encrypted (``secret_store``) and shown only when it is made.
+    """
 
     id = models.CharField(max_length=36, primary_key=True)
     client_id = models.CharField(max_length=36, db_index=True, help_text="The API client that subscribed.")
     url = models.CharField(max_length=2000, help_text="An http(s) URL; receives signed POSTs.")
-    secret = models.CharField(max_length=100, help_text="HMAC-SHA256 signing key; shown to the client once.")
+    secret_encrypted = models.TextField(
+        help_text="The HMAC-SHA256 signing secret, encrypted with WEBHOOK_SECRET_KEYS; never shown."
+    )
     events = models.JSONField(default=list, blank=True, help_text="Event types wanted; empty means all.")
     description = models.CharField(max_length=200, blank=True)
     active = models.BooleanField(default=True)
@@ -20,6 +25,7 @@ class WebhookSubscription(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "webhook subscription"
+        permissions = [("rotate_secret", "Can rotate a webhook subscription's signing secret (and see the new one)")]
 
     def __str__(self) -> str:
         return self.url
@@ -39,7 +45,10 @@ class WebhookDelivery(models.Model):
     state = models.CharField(max_length=20, choices=[(s, s) for s in DELIVERY_STATES], default=PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    last_outcome = models.CharField(
+        max_length=40, blank=True, help_text="What the last attempt came to, as the client sees it (a category)."
+    )
+    last_error = models.TextField(blank=True, help_text="What went wrong, in detail: for operators only.")
     created_at = models.DateTimeField()
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

@@ -1,3 +1,5 @@
+from django.db.models import OuterRef, QuerySet, Subquery
+
 from apps.notifications.contracts import WebhookDeliverySummary, WebhookSubscriptionSummary
 from apps.notifications.models import WebhookDelivery, WebhookSubscription
 
@@ -13,10 +15,13 @@ def summarize_subscription(subscription: WebhookSubscription) -> WebhookSubscrip
         description=subscription.description,
         active=subscription.active,
         created_at=subscription.created_at,
+        last_outcome=getattr(subscription, "latest_outcome", None) or "",
+        last_attempt_at=getattr(subscription, "latest_attempt_at", None),
     )
 
 
 def summarize_delivery(delivery: WebhookDelivery) -> WebhookDeliverySummary:
+    # ``last_error`` (the detail) stays behind: it is for operators, never for clients.
     return WebhookDeliverySummary(
         id=delivery.id,
         subscription_id=delivery.subscription_id,
@@ -26,15 +31,27 @@ def summarize_delivery(delivery: WebhookDelivery) -> WebhookDeliverySummary:
         state=delivery.state,
         attempts=delivery.attempts,
         last_status_code=delivery.last_status_code,
-        last_error=delivery.last_error,
+        last_outcome=delivery.last_outcome,
         created_at=delivery.created_at,
         delivered_at=delivery.delivered_at,
     )
 
 
+def _with_last_outcome(subscriptions: "QuerySet[WebhookSubscription]") -> "QuerySet[WebhookSubscription]":
+    """Each subscription with what its latest attempt (of any delivery) came to."""
+    latest = WebhookDelivery.objects.filter(subscription=OuterRef("pk"), last_attempt_at__isnull=False).order_by(
+        "-last_attempt_at", "-id"
+    )
+    return subscriptions.annotate(
+        latest_outcome=Subquery(latest.values("last_outcome")[:1]),
+        latest_attempt_at=Subquery(latest.values("last_attempt_at")[:1]),
+    )
+
+
 def subscription_list(*, client_id: str) -> list[WebhookSubscriptionSummary]:
     """The client's subscriptions, newest first (deactivated ones too)."""
-    return [summarize_subscription(s) for s in WebhookSubscription.objects.filter(client_id=client_id)]
+    subscriptions = _with_last_outcome(WebhookSubscription.objects.filter(client_id=client_id))
+    return [summarize_subscription(s) for s in subscriptions]
 
 
 def subscription_get(*, subscription_id: str, client_id: str | None) -> WebhookSubscriptionSummary | None:
@@ -42,7 +59,7 @@ def subscription_get(*, subscription_id: str, client_id: str | None) -> WebhookS
     queryset = WebhookSubscription.objects.filter(id=subscription_id)
     if client_id is not None:
         queryset = queryset.filter(client_id=client_id)
-    subscription = queryset.first()
+    subscription = _with_last_outcome(queryset).first()
     return summarize_subscription(subscription) if subscription else None
 
 

@@ -1,30 +1,28 @@
 """Webhook subscriptions and deliveries, and the outcome emails.
 
-Webhooks: a run event becomes one ``WebhookDelivery`` per subscription that wants it
-(unique per subscription and event, so a redelivered event finds its delivery) and a
-``DeliverWebhook`` command recorded in the same transaction. Delivering POSTs the
-signed JSON body outside any transaction and records each attempt on its own.
+Webhooks: a subscription's URL must be reachable under the egress guard (https, a public
+address); its signing secret is stored encrypted and returned once, when it is made. An
+event becomes one ``WebhookDelivery`` per subscription that wants it *and whose client may
+hear of it* (``audience``), unique per subscription and event (a redelivered event finds
+its delivery), and a ``DeliverWebhook`` command recorded in the same transaction.
+Delivering is ``delivery.webhook_deliver``.
 
 Email: one per request and outcome (a unique row, created before the send in the same
 transaction, so a second delivery of the event finds it sent and sends nothing).
 """
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import structlog
-import urllib3
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import F
 
 from apps.accounts import api as accounts
 from apps.accounts.contracts import AccountDrifted
+from apps.clients import api as clients
 from apps.cloud import api as cloud
 from apps.compliance.contracts import AccountNonCompliant
 from apps.intake import api as intake
@@ -32,19 +30,19 @@ from apps.kernel import clock, ids
 from apps.kernel.contracts import DeadLetterCreated, StepFailed, StepSucceeded
 from apps.kernel.errors import ApplicationError, NotFound, RetryableError, StepError
 from apps.kernel.outbox import record
-from apps.kernel.steps import RetryLater
-from apps.notifications import signing
+from apps.notifications import secret_store, signing
+from apps.notifications.audience import audience_of
 from apps.notifications.contracts import (
     FAILED,
     OUTCOME_FAILED,
     OUTCOME_SUCCEEDED,
     PENDING,
-    SUCCEEDED,
     WEBHOOK_EVENT_TYPES,
     WEBHOOK_TYPE_OF_MESSAGE,
     DeliverWebhook,
     IssuedWebhookSubscription,
 )
+from apps.notifications.delivery import webhook_url_problem
 from apps.notifications.email import provider_message_id
 from apps.notifications.models import EmailNotification, WebhookDelivery, WebhookSubscription
 from apps.notifications.selectors import subscriptions_wanting, summarize_subscription
@@ -64,9 +62,6 @@ RunEvent = (
     | AccountDrifted
 )
 
-USER_AGENT = "Bespoke-Webhooks/1"
-_MAX_ERROR_LENGTH = 2000
-
 
 class InvalidSubscription(ApplicationError):
     code = "validation_error"
@@ -75,27 +70,12 @@ class InvalidSubscription(ApplicationError):
 # --- Subscriptions -----------------------------------------------------------------------
 
 
-def webhook_url_problem(url: str) -> str | None:
-    """Why ``url`` can't receive webhooks (None if it can): http(s), a host, nothing odd."""
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        return "The URL must not contain whitespace or control characters."
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError for a malformed port)
-    except ValueError as error:
-        return f"Not a valid URL: {error}."
-    if parts.scheme not in ("http", "https"):
-        return "The URL must start with http:// or https://."
-    if not parts.hostname:
-        return "The URL must name a host."
-    return None
-
-
-@transaction.atomic
 def subscription_create(
     *, client_id: str, url: str, events: Sequence[str] = (), description: str = ""
 ) -> IssuedWebhookSubscription:
-    """A new active subscription with a fresh signing secret (returned here, never again)."""
+    """A new active subscription with a fresh signing secret (returned here, never again;
+    stored encrypted). The URL must pass the egress guard, which resolves its host: that
+    happens before anything is written, so no transaction waits on a name server."""
     problems: dict[str, list[str]] = {}
     url_problem = webhook_url_problem(url)
     if url_problem:
@@ -105,18 +85,47 @@ def subscription_create(
         problems["events"] = [f"Unknown event type(s): {', '.join(unknown)}."]
     if problems:
         raise InvalidSubscription("The request is invalid; see extra.fields.", extra={"fields": problems})
+    secret = signing.new_secret()
     subscription = WebhookSubscription.objects.create(
         id=ids.new_id(),
         client_id=client_id,
         url=url,
-        secret=signing.new_secret(),
+        secret_encrypted=secret_store.encrypt(secret),
         events=list(dict.fromkeys(events)),
         description=description,
         active=True,
         created_at=clock.now(),
     )
     log.info("webhook.subscribed", subscription_id=subscription.id, client_id=client_id, events=subscription.events)
-    return IssuedWebhookSubscription(subscription=summarize_subscription(subscription), secret=subscription.secret)
+    return IssuedWebhookSubscription(subscription=summarize_subscription(subscription), secret=secret)
+
+
+@transaction.atomic
+def subscription_rotate_secret(*, subscription_id: str) -> str:
+    """Give a subscription a new signing secret, effective for every POST from now on
+    (retries of earlier deliveries included); the new secret, returned here only."""
+    secret = signing.new_secret()
+    if not WebhookSubscription.objects.filter(id=subscription_id).update(secret_encrypted=secret_store.encrypt(secret)):
+        raise NotFound(f"No webhook subscription {subscription_id}.")
+    log.info("webhook.secret_rotated", subscription_id=subscription_id)
+    return secret
+
+
+def subscription_secrets_reencrypt() -> tuple[int, int]:
+    """Re-encrypt every signing secret under the first key of ``WEBHOOK_SECRET_KEYS``, one
+    row at a time (a failure leaves the rest as they were). (re-encrypted, unreadable):
+    an unreadable secret was encrypted with a key no longer configured."""
+    done = unreadable = 0
+    for subscription_id, token in WebhookSubscription.objects.values_list("id", "secret_encrypted").iterator():
+        try:
+            fresh = secret_store.reencrypt(token)
+        except secret_store.InvalidToken:
+            log.error("webhook.secret_unreadable", subscription_id=subscription_id)
+            unreadable += 1
+            continue
+        WebhookSubscription.objects.filter(id=subscription_id, secret_encrypted=token).update(secret_encrypted=fresh)
+        done += 1
+    return done, unreadable
 
 
 @transaction.atomic
@@ -197,7 +206,8 @@ def webhook_payload(event: RunEvent, *, event_type: str) -> dict[str, Any]:
 
 @transaction.atomic
 def deliveries_create_for_event(*, event: RunEvent) -> int:
-    """One delivery per active subscription wanting the event, and its ``DeliverWebhook``.
+    """One delivery per active subscription that wants the event and whose client may hear
+    of it (``audience``), and its ``DeliverWebhook``.
 
     Idempotent: deliveries are unique per (subscription, event id), and a command is
     recorded only for a delivery this call created. Returns how many it created.
@@ -208,10 +218,18 @@ def deliveries_create_for_event(*, event: RunEvent) -> int:
     subscriptions = subscriptions_wanting(event_type=event_type)
     if not subscriptions:
         return 0
-    payload = webhook_payload(event, event_type=event_type)
+    audience = audience_of(event)
+    subscribers: dict[str, clients.ClientSummary | None] = {}
+    payload: dict[str, Any] | None = None
     now = clock.now()
     created_count = 0
     for subscription in subscriptions:
+        if subscription.client_id not in subscribers:
+            subscribers[subscription.client_id] = clients.client_get(client_id=subscription.client_id)
+        client = subscribers[subscription.client_id]
+        if client is None or not audience.admits(client):
+            continue
+        payload = payload or webhook_payload(event, event_type=event_type)
         delivery, created = WebhookDelivery.objects.get_or_create(
             subscription=subscription,
             event_id=event.message_id,
@@ -230,106 +248,6 @@ def delivery_redeliver(*, delivery_id: str) -> bool:
         return False
     record(DeliverWebhook(delivery_id=delivery_id))
     return True
-
-
-# --- Deliveries: POSTing ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    status: int | None
-    error: str
-    code: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
-
-
-def webhook_body(payload: dict[str, Any]) -> bytes:
-    """The exact bytes POSTed and signed: JSON, serialized once (never by concatenation)."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
-def webhook_deliver(*, delivery_id: str, attempt: int, retry_delay: float | None) -> None:
-    """POST a delivery to its subscriber and record the attempt.
-
-    Not one transaction: the POST happens outside any (it cannot be rolled back, and a
-    slow receiver must not hold locks), and each attempt's outcome is committed on its
-    own before ``RetryLater`` is raised. A delivery that already succeeded (or failed for
-    good) is left alone, so a redelivered command POSTs nothing. ``retry_delay`` is None
-    on the last attempt: a failure then marks the delivery failed.
-    """
-    delivery = WebhookDelivery.objects.select_related("subscription").filter(id=delivery_id).first()
-    if delivery is None:
-        log.warning("webhook.unknown_delivery", delivery_id=delivery_id)
-        return
-    if delivery.state != PENDING:
-        log.info("webhook.delivery_already_done", delivery_id=delivery_id, state=delivery.state)
-        return
-    subscription = delivery.subscription
-    if not subscription.active:
-        WebhookDelivery.objects.filter(id=delivery_id, state=PENDING).update(
-            state=FAILED, last_error="Not delivered: the subscription was deactivated."
-        )
-        return
-    body = webhook_body(delivery.payload)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "Bespoke-Event": delivery.event_type,
-        "Bespoke-Delivery": delivery.id,
-        "Bespoke-Signature": signing.signature_header(subscription.secret, body),
-    }
-    outcome = _post(subscription.url, body=body, headers=headers)
-    now = clock.now()
-    if outcome.ok:
-        WebhookDelivery.objects.filter(id=delivery_id, state=PENDING).update(
-            state=SUCCEEDED,
-            attempts=F("attempts") + 1,
-            last_status_code=outcome.status,
-            last_error="",
-            last_attempt_at=now,
-            delivered_at=now,
-        )
-        log.info("webhook.delivered", delivery_id=delivery_id, status=outcome.status, attempt=attempt)
-        return
-    WebhookDelivery.objects.filter(id=delivery_id, state=PENDING).update(
-        state=FAILED if retry_delay is None else PENDING,
-        attempts=F("attempts") + 1,
-        last_status_code=outcome.status,
-        last_error=outcome.error[:_MAX_ERROR_LENGTH],
-        last_attempt_at=now,
-    )
-    if retry_delay is None:
-        log.warning("webhook.delivery_failed", delivery_id=delivery_id, error=outcome.error, attempt=attempt)
-        return
-    log.info("webhook.delivery_retrying", delivery_id=delivery_id, error=outcome.error, retry_in=retry_delay)
-    raise RetryLater(RetryableError(f"Webhook delivery {delivery_id}: {outcome.error}", code=outcome.code), retry_delay)
-
-
-def _post(url: str, *, body: bytes, headers: dict[str, str]) -> _Attempt:
-    """One POST, no redirects followed (a 3xx is a failure), no retries of its own."""
-    timeout = float(getattr(settings, "WEBHOOK_TIMEOUT_SECONDS", 5))
-    try:
-        with urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=timeout)) as http:
-            response = http.request("POST", url, body=body, headers=headers, redirect=False, preload_content=False)
-            status = response.status
-            # The receiver's answer is not ours to keep (it may be anything, of any size).
-            response.release_conn()
-    except urllib3.exceptions.NewConnectionError as error:
-        return _Attempt(status=None, error=f"Connection failed: {_reason(error)}", code="webhook_connection_failed")
-    except urllib3.exceptions.TimeoutError:
-        return _Attempt(status=None, error=f"No answer within {timeout:g}s.", code="webhook_timeout")
-    except (urllib3.exceptions.HTTPError, OSError) as error:
-        return _Attempt(status=None, error=f"Request failed: {_reason(error)}", code="webhook_request_failed")
-    if 200 <= status < 300:
-        return _Attempt(status=status, error="", code="")
-    return _Attempt(status=status, error=f"The receiver answered HTTP {status}.", code="webhook_http_error")
-
-
-def _reason(error: BaseException) -> str:
-    return str(error) or type(error).__name__
 
 
 # --- Email ----------------------------------------------------------------------------------

@@ -256,3 +256,24 @@ LOGGING = {
         "werkzeug": {"level": "WARNING"},
     },
 }
+
+# --- Webhooks: where they may go, and how their signing secrets are kept -------------
+# Receivers are reached over https at public addresses only (apps/kernel/egress.py).
+# WEBHOOK_ALLOWED_NETWORKS (CIDRs, comma-separated) lets an operator allow a receiver on a
+# private network; the cloud metadata addresses stay refused whatever it says.
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", True)
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", [])
+# Signing secrets are stored encrypted with these Fernet keys (comma-separated): the first
+# encrypts, every one decrypts. To rotate, put a new key first, run
+# `manage.py reencrypt_webhook_secrets`, then drop the old key. No default: a process that
+# loads the notifications app refuses to start without one (the embedded mode and the tests
+# set their own).
+WEBHOOK_SECRET_KEYS = env_list("WEBHOOK_SECRET_KEYS", [])
+
+
+def derived_fernet_key(secret: str, *, purpose: str) -> str:
+    """A Fernet key derived from another secret: for the embedded mode and tests only."""
+    import base64
+    import hashlib
+
+    return base64.urlsafe_b64encode(hashlib.sha256(f"{purpose}:{secret}".encode()).digest()).decode()

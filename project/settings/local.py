@@ -3,7 +3,7 @@ and AWS emulated by moto's server on a loopback port. Nothing to install but Pyt
 
 import os
 
-from project.settings.env import env_str
+from project.settings.env import env_bool, env_str
 
 # A development-only key: this mode never serves anything but loopback.
 os.environ.setdefault("DJANGO_SECRET_KEY", "embedded-mode-not-a-secret")
@@ -21,3 +21,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.01}
 OUTBOX_SWEEP_AFTER_SECONDS = 5
 LOG_FORMAT = env_str("LOG_FORMAT", "console")
 LOGGING["formatters"]["structured"]["output"] = LOG_FORMAT  # type: ignore[index]
+# Webhooks: plain http is fine on a developer's machine; receivers must still be public
+# unless WEBHOOK_ALLOWED_NETWORKS says otherwise (e.g. 127.0.0.1/32 for a local receiver).
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", False)
+WEBHOOK_SECRET_KEYS = WEBHOOK_SECRET_KEYS or [derived_fernet_key(SECRET_KEY, purpose="webhook-secrets")]

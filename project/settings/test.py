@@ -32,3 +32,9 @@ LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: worker threads in end-to-end tests need their own connections.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+# Webhooks: the tests' receivers listen on http://127.0.0.1 (tests/support/webhooks.py), so
+# that one address is allowed; tests of the address guard clear this list.
+WEBHOOK_REQUIRE_HTTPS = False
+WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+WEBHOOK_SECRET_KEYS = [derived_fernet_key("test-suite", purpose="webhook-secrets")]

@@ -192,12 +192,13 @@ def test_the_reconcile_command_runs_both_pollers_once(aws: EmulatedAws, demo_pay
     assert ManagedAccount.objects.get(aws_account_id=aws_id).status == ManagedAccount.Status.UNMANAGED
 
 
-def test_drift_reaches_webhook_subscribers(aws: EmulatedAws, demo_payer: Any) -> None:
+def test_drift_reaches_webhook_subscribers(aws: EmulatedAws, demo_payer: Any, make_api_client: Any) -> None:
     from apps.notifications.models import WebhookDelivery
     from apps.notifications.services import subscription_create
     from tests.support.bus import drain
 
-    subscription = subscription_create(client_id="c-1", url="http://127.0.0.1:9/hook", events=["account.drifted"])
+    client_id = make_api_client().issued.client_id  # granted the payer demo
+    subscription = subscription_create(client_id=client_id, url="http://127.0.0.1:9/hook", events=["account.drifted"])
     aws_id = _create(aws, "stranger")
 
     accounts.accounts_reconcile(payer="demo")

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.support.processes import child_environment
 
@@ -22,6 +23,7 @@ def test_deploy_checks_are_clean(module: str) -> None:
     env = child_environment(
         DJANGO_SETTINGS_MODULE=module,
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        WEBHOOK_SECRET_KEYS=Fernet.generate_key().decode(),
         DATABASE_URL="postgres://bespoke@127.0.0.1:5432/bespoke",
         DJANGO_ALLOWED_HOSTS="bespoke.example.com",
         **DEPLOYABLE[module],

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from rest_framework.test import APIClient
 
 from apps.accounts.models import ManagedAccount, Payer
 from apps.compliance import services
@@ -138,11 +139,16 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_a_non_compliant_account_gets_a_snapshot_an_event_and_a_webhook(
-    payer_settings: Any, aws: EmulatedAws, config_answers: dict[str, Plan], receiver: Receiver
+    payer_settings: Any,
+    aws: EmulatedAws,
+    config_answers: dict[str, Plan],
+    receiver: Receiver,
+    make_api_client: Callable[..., APIClient],
 ) -> None:
     aws_id = _create_account(aws, "leaky")
     config_answers[aws_id] = non_compliant
-    subscription = subscription_create(client_id="c-1", url=receiver.url, events=["account.non_compliant"])
+    client_id = make_api_client().issued.client_id  # granted the payer demo
+    subscription = subscription_create(client_id=client_id, url=receiver.url, events=["account.non_compliant"])
 
     outcome = services.compliance_poll()
     drained = drain()

@@ -95,7 +95,9 @@ def dead_letter() -> DeadLetter:
 
 
 def failed_delivery() -> WebhookDelivery:
-    subscription_create(client_id=CLIENT_ID, url="https://hooks.example.com/x", events=["run.failed"])
+    # An event about no known request reaches operators of every payer only.
+    operator = clients.client_create(name="ops-hooks", scopes=list(clients.ALL_SCOPES), all_payers=True)
+    subscription_create(client_id=operator.client_id, url="https://hooks.example.com/x", events=["run.failed"])
     deliveries_create_for_event(
         event=RunFailed(run_id=ids.new_id(), request_id="req-1", step="vpc", error_code="E", message="m")
     )

@@ -47,7 +47,7 @@ def test_status_columns_render_as_pills(staff: Client) -> None:
         created_at=NOW,
     )
     subscription = WebhookSubscription.objects.create(
-        id="sub-1", client_id="c-1", url="https://hooks.example.com/x", secret="s", created_at=NOW
+        id="sub-1", client_id="c-1", url="https://hooks.example.com/x", secret_encrypted="x", created_at=NOW
     )
     WebhookDelivery.objects.create(
         id="d-1",
@@ -95,7 +95,7 @@ def test_ip_pools_show_their_utilisation_as_a_bar(staff: Client) -> None:
 
 def test_webhook_subscriptions_show_their_recent_deliveries(staff: Client) -> None:
     subscription = WebhookSubscription.objects.create(
-        id="sub-1", client_id="c-1", url="https://hooks.example.com/x", secret="s", created_at=NOW
+        id="sub-1", client_id="c-1", url="https://hooks.example.com/x", secret_encrypted="x", created_at=NOW
     )
     for n in range(3):
         WebhookDelivery.objects.create(
@@ -148,7 +148,7 @@ def test_a_valid_blueprint_is_saved_as_its_first_version(staff: Client) -> None:
 
 def test_a_subscription_page_lists_only_its_newest_deliveries(staff: Client) -> None:
     subscription = WebhookSubscription.objects.create(
-        id="sub-1", client_id="c-1", url="https://hooks.example.com/x", secret="s", created_at=NOW
+        id="sub-1", client_id="c-1", url="https://hooks.example.com/x", secret_encrypted="x", created_at=NOW
     )
     WebhookDelivery.objects.bulk_create(
         WebhookDelivery(

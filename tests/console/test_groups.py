@@ -37,6 +37,7 @@ ACTIONS = {
     "kernel.redrive_deadletter",
     "kernel.discard_deadletter",
     "notifications.redeliver_webhookdelivery",
+    "notifications.rotate_secret",
 }
 
 

@@ -148,6 +148,19 @@ def reject_command(operator: Client, made: dict[str, Any], sent: list[str]) -> N
     assert command.account.status == "active"
 
 
+def rotate_secret(operator: Client, made: dict[str, Any], sent: list[str]) -> None:
+    from apps.notifications.models import WebhookSubscription
+
+    subscription = WebhookSubscription.objects.get(id=made["delivery"].subscription_id)
+    before = subscription.secret_encrypted
+
+    shown = run(operator, "notifications_webhooksubscription", "rotate_secret", subscription.pk)
+
+    subscription.refresh_from_db()
+    assert subscription.secret_encrypted != before
+    assert "it is not shown again" in shown
+
+
 def reapply_steps(operator: Client, made: dict[str, Any], sent: list[str]) -> None:
     step = StepRun.objects.get(run=made["run"], name="iam")
 
@@ -195,6 +208,7 @@ RUNS: dict[str, Callable[[Client, dict[str, Any], list[str]], None]] = {
     "accounts.managedaccount:reapply_baseline": reapply_baseline,
     "accounts.accountcommand:approve": approve_command,
     "accounts.accountcommand:reject": reject_command,
+    "notifications.webhooksubscription:rotate_secret": rotate_secret,
     "workflow.steprun:reapply": reapply_steps,
     "kernel.deadletter:redrive": redrive,
     "kernel.deadletter:discard": discard,

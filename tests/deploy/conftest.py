@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.conftest import EmulatedAws
 from tests.deploy import harness
@@ -64,6 +65,7 @@ class Footing:
 def secret_values(database_url: str, queues: harness.Queues) -> dict[str, str]:
     return {
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "WEBHOOK_SECRET_KEYS": Fernet.generate_key().decode(),
         "DATABASE_URL": database_url,
         "SQS_QUEUE_URL_BASE": queues.url_base,
         "TASK_RETRY_BASE_SECONDS": "1",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from cryptography.fernet import Fernet
 
 from deploy import apply_queues
 from tasks.subscriptions import all_queues
@@ -357,6 +358,7 @@ def produce(messages: list[dict[str, Any]], *, aws_url: str, queues: Queues, dat
         "PATH": os.environ.get("PATH", ""),
         "DJANGO_SETTINGS_MODULE": "project.settings.serverless",
         "DJANGO_SECRET_KEY": "producer-" + "x" * 40,
+        "WEBHOOK_SECRET_KEYS": Fernet.generate_key().decode(),
         "DATABASE_URL": database_url,
         "AWS_ENDPOINT_URL": aws_url,
         "AWS_ACCESS_KEY_ID": "testing",

@@ -1,5 +1,5 @@
-"""Operators in the admin: subscriptions (secret kept out of the list, fixed once made),
-their deliveries, a redrive for failed ones, and the email log."""
+"""Operators in the admin: subscriptions (their secret on no page, fixed once made, rotated
+only with a permission), their deliveries, a redrive for failed ones, and the email log."""
 
 from typing import Any
 
@@ -9,8 +9,10 @@ from django.test import Client
 
 from apps.kernel.models import OutboxMessage
 from apps.notifications.models import WebhookDelivery, WebhookSubscription
+from apps.notifications.secret_store import decrypt
 from apps.notifications.services import deliveries_create_for_event, subscription_create
 from apps.workflow.contracts import RunFailed
+from tests.notifications.conftest import Tenant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("project.urls")]
 
@@ -24,10 +26,10 @@ def operator() -> Client:
 
 
 @pytest.fixture
-def subscription() -> Any:
-    issued = subscription_create(client_id="c-1", url="https://hooks.example.com/x", events=["run.failed"])
+def subscription(tenant_a: Tenant) -> Any:
+    issued = subscription_create(client_id=tenant_a.client_id, url="https://hooks.example.com/x", events=["run.failed"])
     deliveries_create_for_event(
-        event=RunFailed(run_id="run-1", request_id="req-1", step="vpc", error_code="E", message="m")
+        event=RunFailed(run_id="run-1", request_id=tenant_a.request_id, step="vpc", error_code="E", message="m")
     )
     return issued
 
@@ -67,14 +69,14 @@ def test_a_subscription_page_shows_its_deliveries_and_cannot_change_url_or_secre
     assert response.status_code == 302, response.content[:2000]
     saved = WebhookSubscription.objects.get()
     assert (saved.description, saved.active) == ("now described", False)
-    assert (saved.url, saved.secret) == ("https://hooks.example.com/x", subscription.secret)
+    assert (saved.url, decrypt(saved.secret_encrypted)) == ("https://hooks.example.com/x", subscription.secret)
 
 
-def test_adding_a_subscription_in_the_admin_gives_it_a_secret(operator: Client) -> None:
+def test_adding_a_subscription_in_the_admin_gives_it_a_secret_shown_once(operator: Client, tenant_b: Tenant) -> None:
     response = operator.post(
         "/admin/notifications/webhooksubscription/add/",
         {
-            "client_id": "c-2",
+            "client_id": tenant_b.client_id,
             "url": "https://hooks.example.com/ops",
             "events": '["run.failed"]',
             "description": "ops",
@@ -87,15 +89,19 @@ def test_adding_a_subscription_in_the_admin_gives_it_a_secret(operator: Client) 
 
     assert response.status_code == 302, response.content[:2000]
     created = WebhookSubscription.objects.get()
-    assert (created.client_id, created.events, created.active) == ("c-2", ["run.failed"], True)
-    assert created.secret.startswith("whsec_")
+    assert (created.client_id, created.events, created.active) == (tenant_b.client_id, ["run.failed"], True)
+    secret = decrypt(created.secret_encrypted)
+    assert secret.startswith("whsec_")
+    shown = operator.get(response["Location"]).content.decode()
+    assert secret in shown  # the message, once
+    assert secret not in operator.get(response["Location"]).content.decode()
 
 
-def test_the_admin_refuses_unknown_event_types_and_bad_urls(operator: Client) -> None:
+def test_the_admin_refuses_unknown_clients_event_types_and_bad_urls(operator: Client) -> None:
     response = operator.post(
         "/admin/notifications/webhooksubscription/add/",
         {
-            "client_id": "c-2",
+            "client_id": "no-such-client",
             "url": "ftp://hooks.example.com/ops",
             "events": '["run.exploded"]',
             "deliveries-TOTAL_FORMS": "0",
@@ -106,8 +112,29 @@ def test_the_admin_refuses_unknown_event_types_and_bad_urls(operator: Client) ->
     )
 
     assert response.status_code == 200
+    assert b"No API client has this id." in response.content
     assert b"run.exploded" in response.content
     assert b"http:// or https://" in response.content
+    assert not WebhookSubscription.objects.exists()
+
+
+def test_the_admin_refuses_an_internal_url(operator: Client, tenant_b: Tenant, settings: Any) -> None:
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    response = operator.post(
+        "/admin/notifications/webhooksubscription/add/",
+        {
+            "client_id": tenant_b.client_id,
+            "url": "http://169.254.169.254/latest/meta-data/",
+            "events": "[]",
+            "deliveries-TOTAL_FORMS": "0",
+            "deliveries-INITIAL_FORMS": "0",
+            "deliveries-MIN_NUM_FORMS": "0",
+            "deliveries-MAX_NUM_FORMS": "1000",
+        },
+    )
+
+    assert response.status_code == 200
+    assert b"is not public" in response.content
     assert not WebhookSubscription.objects.exists()
 
 

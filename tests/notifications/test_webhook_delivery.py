@@ -1,5 +1,6 @@
-"""Delivering webhooks to a real HTTP receiver on loopback: signed JSON, retried until a
-2xx, recorded attempt by attempt, never POSTed again once delivered."""
+"""Delivering webhooks to a real HTTP receiver on loopback (allowed by the test settings'
+WEBHOOK_ALLOWED_NETWORKS): signed JSON, retried until a 2xx, recorded attempt by attempt,
+never POSTed again once delivered; clients see what an attempt came to as a category."""
 
 import json
 import socket
@@ -21,12 +22,10 @@ from apps.notifications.signing import verify_signature
 from apps.workflow.contracts import RunFailed, RunSucceeded
 from tasks import consumers
 from tasks.subscriptions import COMMAND_HANDLERS
+from tests.notifications.conftest import Tenant
 from tests.support.webhooks import Received, Receiver, webhook_receiver
 
 pytestmark = pytest.mark.django_db
-
-CLIENT = "00000000-0000-4000-8000-00000000c11e"
-REQUEST_ID = "11111111-1111-4111-8111-111111111111"
 
 
 @pytest.fixture
@@ -44,8 +43,14 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/hook"
 
 
-def subscribe(url: str, *events: str) -> tuple[str, str]:
-    issued = subscription_create(client_id=CLIENT, url=url, events=events)
+@pytest.fixture
+def tenant(tenant_a: Tenant) -> Tenant:
+    """The subscriber, whose request the events are about."""
+    return tenant_a
+
+
+def subscribe(tenant: Tenant, url: str, *events: str) -> tuple[str, str]:
+    issued = subscription_create(client_id=tenant.client_id, url=url, events=events)
     return issued.subscription.id, issued.secret
 
 
@@ -65,13 +70,13 @@ def fresh(delivery: WebhookDelivery) -> WebhookDelivery:
     return delivery
 
 
-def succeeded_event(**outputs: Any) -> RunSucceeded:
-    return RunSucceeded(run_id="run-1", request_id=REQUEST_ID, outputs=outputs or {"account_id": "123456789012"})
+def succeeded_event(tenant: Tenant, **outputs: Any) -> RunSucceeded:
+    return RunSucceeded(run_id="run-1", request_id=tenant.request_id, outputs=outputs or {"account_id": "123456789012"})
 
 
-def test_a_2xx_answer_delivers_the_signed_json_once(receiver: Receiver) -> None:
-    _, secret = subscribe(receiver.url)
-    event = succeeded_event()
+def test_a_2xx_answer_delivers_the_signed_json_once(tenant: Tenant, receiver: Receiver) -> None:
+    _, secret = subscribe(tenant, receiver.url)
+    event = succeeded_event(tenant)
     delivery = emit(event)
 
     deliver(delivery)
@@ -88,23 +93,24 @@ def test_a_2xx_answer_delivers_the_signed_json_once(receiver: Receiver) -> None:
         "id": event.message_id,
         "type": "run.succeeded",
         "created_at": event.occurred_at.isoformat(),
-        "data": {"request_id": REQUEST_ID, "run_id": "run-1", "outputs": {"account_id": "123456789012"}},
+        "data": {"request_id": tenant.request_id, "run_id": "run-1", "outputs": {"account_id": "123456789012"}},
     }
     delivered = fresh(delivery)
-    assert (delivered.state, delivered.attempts, delivered.last_status_code, delivered.last_error) == (
-        "succeeded",
-        1,
-        200,
-        "",
-    )
+    assert (
+        delivered.state,
+        delivered.attempts,
+        delivered.last_status_code,
+        delivered.last_outcome,
+        delivered.last_error,
+    ) == ("succeeded", 1, 200, "http_200", "")
     assert delivered.delivered_at is not None
 
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204])
-def test_any_2xx_is_success(receiver: Receiver, status: int) -> None:
-    subscribe(receiver.url)
+def test_any_2xx_is_success(tenant: Tenant, receiver: Receiver, status: int) -> None:
+    subscribe(tenant, receiver.url)
     receiver.statuses.append(status)
-    delivery = emit(succeeded_event())
+    delivery = emit(succeeded_event(tenant))
 
     deliver(delivery, retry_delay=None)
 
@@ -113,11 +119,11 @@ def test_any_2xx_is_success(receiver: Receiver, status: int) -> None:
 
 @pytest.mark.urls("tests.notifications.urls")
 def test_a_500_is_retried_later_then_delivered_and_the_api_shows_both_attempts(
-    receiver: Receiver, api: APIClient
+    tenant: Tenant, receiver: Receiver, api: APIClient
 ) -> None:
     created = api.post("/v1/webhooks", {"url": receiver.url}, format="json").json()
     receiver.statuses.extend([500, 200])
-    delivery = emit(succeeded_event())
+    delivery = emit(succeeded_event(tenant))
 
     with pytest.raises(RetryLater) as later:
         deliver(delivery, attempt=1, retry_delay=2.5)
@@ -126,7 +132,12 @@ def test_a_500_is_retried_later_then_delivered_and_the_api_shows_both_attempts(
     assert later.value.error.retryable
     assert later.value.error.code == "webhook_http_error"
     pending = fresh(delivery)  # the failed attempt is on record before the retry
-    assert (pending.state, pending.attempts, pending.last_status_code) == ("pending", 1, 500)
+    assert (pending.state, pending.attempts, pending.last_status_code, pending.last_outcome) == (
+        "pending",
+        1,
+        500,
+        "http_500",
+    )
     assert "500" in pending.last_error
 
     deliver(delivery, attempt=2, retry_delay=5.0)
@@ -137,20 +148,21 @@ def test_a_500_is_retried_later_then_delivered_and_the_api_shows_both_attempts(
     listed = api.get(f"/v1/webhooks/{created['id']}/deliveries").json()
     assert listed["count"] == 1
     [shown] = listed["results"]
-    assert (shown["id"], shown["state"], shown["attempts"], shown["last_status_code"], shown["last_error"]) == (
-        delivery.id,
-        "succeeded",
-        2,
-        200,
-        None,
-    )
+    assert (
+        shown["id"],
+        shown["state"],
+        shown["attempts"],
+        shown["last_status_code"],
+        shown["last_outcome"],
+        shown["last_error"],
+    ) == (delivery.id, "succeeded", 2, 200, "http_200", None)
     assert shown["delivered_at"] is not None
     assert api.get(f"/v1/webhooks/{created['id']}").json()["deliveries"] == listed["results"]
 
 
-def test_connection_refused_on_the_last_attempt_fails_the_delivery(closed_port_url: str) -> None:
-    subscribe(closed_port_url)
-    delivery = emit(succeeded_event())
+def test_connection_refused_on_the_last_attempt_fails_the_delivery(tenant: Tenant, closed_port_url: str) -> None:
+    subscribe(tenant, closed_port_url)
+    delivery = emit(succeeded_event(tenant))
 
     with pytest.raises(RetryLater) as later:
         deliver(delivery, attempt=1, retry_delay=1.0)
@@ -158,40 +170,56 @@ def test_connection_refused_on_the_last_attempt_fails_the_delivery(closed_port_u
 
     assert later.value.error.code == "webhook_connection_failed"
     failed = fresh(delivery)
-    assert (failed.state, failed.attempts, failed.last_status_code) == ("failed", 2, None)
-    assert failed.last_error.startswith("Connection failed")
+    assert (failed.state, failed.attempts, failed.last_status_code, failed.last_outcome) == (
+        "failed",
+        2,
+        None,
+        "connection_failed",
+    )
+    assert "refused" in failed.last_error.lower()  # the detail, for operators
     assert failed.delivered_at is None
 
 
-def test_a_failure_on_the_last_attempt_is_final(receiver: Receiver) -> None:
-    subscribe(receiver.url)
+def test_a_failure_on_the_last_attempt_is_final(tenant: Tenant, receiver: Receiver) -> None:
+    subscribe(tenant, receiver.url)
     receiver.statuses.extend([503, 200])
-    delivery = emit(succeeded_event())
+    delivery = emit(succeeded_event(tenant))
 
     deliver(delivery, retry_delay=None)
     deliver(delivery, retry_delay=None)  # nothing more once it has failed
 
     assert len(receiver.requests) == 1
-    assert (fresh(delivery).state, fresh(delivery).last_status_code) == ("failed", 503)
+    assert (fresh(delivery).state, fresh(delivery).last_status_code, fresh(delivery).last_outcome) == (
+        "failed",
+        503,
+        "http_503",
+    )
 
 
-def test_a_redirect_is_not_followed_and_counts_as_a_failure(receiver: Receiver) -> None:
-    subscribe(receiver.url)
+def test_a_redirect_is_not_followed_and_counts_as_a_failure(tenant: Tenant, receiver: Receiver) -> None:
+    subscribe(tenant, receiver.url)
     receiver.statuses.append(302)
-    delivery = emit(succeeded_event())
+    delivery = emit(succeeded_event(tenant))
 
-    with pytest.raises(RetryLater):
+    with pytest.raises(RetryLater) as later:
         deliver(delivery)
 
     assert len(receiver.requests) == 1
-    assert (fresh(delivery).state, fresh(delivery).last_status_code) == ("pending", 302)
+    assert (fresh(delivery).state, fresh(delivery).last_status_code, fresh(delivery).last_outcome) == (
+        "pending",
+        302,
+        "redirect",
+    )
+    assert later.value.error.code == "webhook_redirect"
 
 
-def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt(receiver: Receiver, settings: Any) -> None:
+def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt(
+    tenant: Tenant, receiver: Receiver, settings: Any
+) -> None:
     settings.WEBHOOK_TIMEOUT_SECONDS = 0.2
     receiver.delay = 0.6
-    subscribe(receiver.url)
-    delivery = emit(succeeded_event())
+    subscribe(tenant, receiver.url)
+    delivery = emit(succeeded_event(tenant))
 
     started = time.monotonic()
     with pytest.raises(RetryLater) as later:
@@ -199,14 +227,14 @@ def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt(receiver: Receiv
 
     assert time.monotonic() - started < 0.55
     assert later.value.error.code == "webhook_timeout"
-    assert fresh(delivery).attempts == 1
-    assert "0.2s" in fresh(delivery).last_error
+    assert (fresh(delivery).attempts, fresh(delivery).last_outcome) == (1, "timeout")
+    assert "timed out" in fresh(delivery).last_error.lower()  # the detail, for operators
 
 
-def test_a_quote_in_a_project_name_survives(receiver: Receiver) -> None:
-    _, secret = subscribe(receiver.url)
+def test_a_quote_in_a_project_name_survives(tenant: Tenant, receiver: Receiver) -> None:
+    _, secret = subscribe(tenant, receiver.url)
     name = 'Ops "Blue" Team\'s \\ project </script> ünïcode'
-    delivery = emit(succeeded_event(project_name=name, account_alias='a"b'))
+    delivery = emit(succeeded_event(tenant, project_name=name, account_alias='a"b'))
 
     deliver(delivery)
 
@@ -215,15 +243,15 @@ def test_a_quote_in_a_project_name_survives(receiver: Receiver) -> None:
     assert json.loads(request.body)["data"]["outputs"] == {"project_name": name, "account_alias": 'a"b'}
 
 
-def test_a_deactivated_subscription_is_not_posted_to(receiver: Receiver) -> None:
-    subscription_id, _ = subscribe(receiver.url)
-    delivery = emit(succeeded_event())
-    subscription_deactivate(subscription_id=subscription_id, client_id=CLIENT)
+def test_a_deactivated_subscription_is_not_posted_to(tenant: Tenant, receiver: Receiver) -> None:
+    subscription_id, _ = subscribe(tenant, receiver.url)
+    delivery = emit(succeeded_event(tenant))
+    subscription_deactivate(subscription_id=subscription_id, client_id=tenant.client_id)
 
     deliver(delivery)
 
     assert receiver.requests == []
-    assert fresh(delivery).state == "failed"
+    assert (fresh(delivery).state, fresh(delivery).last_outcome) == ("failed", "subscription_inactive")
     assert "deactivated" in fresh(delivery).last_error
 
 
@@ -231,9 +259,13 @@ def test_an_unknown_delivery_is_ignored() -> None:
     handlers.deliver_webhook(DeliverWebhook(delivery_id="no-such-delivery"), attempt=1, retry_delay=None)
 
 
-def test_the_consumer_delivers_the_recorded_command(receiver: Receiver) -> None:
-    _, secret = subscribe(receiver.url, "run.failed")
-    emit(RunFailed(run_id="run-1", request_id=REQUEST_ID, step="vpc", error_code="NoCidr", message='No "/24" left'))
+def test_the_consumer_delivers_the_recorded_command(tenant: Tenant, receiver: Receiver) -> None:
+    _, secret = subscribe(tenant, receiver.url, "run.failed")
+    emit(
+        RunFailed(
+            run_id="run-1", request_id=tenant.request_id, step="vpc", error_code="NoCidr", message='No "/24" left'
+        )
+    )
     [command] = OutboxMessage.objects.filter(type="DeliverWebhook")
     runner = COMMAND_HANDLERS["DeliverWebhook"]
 
@@ -246,9 +278,9 @@ def test_the_consumer_delivers_the_recorded_command(receiver: Receiver) -> None:
     assert WebhookDelivery.objects.get().state == "succeeded"
 
 
-def test_each_subscription_gets_its_own_signature(receiver: Receiver) -> None:
-    secrets = [subscribe(receiver.url)[1] for _ in range(2)]
-    event = succeeded_event()
+def test_each_subscription_gets_its_own_signature(tenant: Tenant, receiver: Receiver) -> None:
+    secrets = [subscribe(tenant, receiver.url)[1] for _ in range(2)]
+    event = succeeded_event(tenant)
     with transaction.atomic():
         handlers.on_run_event(event)
 

@@ -8,8 +8,10 @@ from rest_framework.test import APIClient
 
 from apps.clients.contracts import REQUESTS_READ, REQUESTS_WRITE, WEBHOOKS_ADMIN
 from apps.notifications.models import WebhookSubscription
+from apps.notifications.secret_store import decrypt
 from apps.notifications.services import deliveries_create_for_event
 from apps.workflow.contracts import RunSucceeded
+from tests.notifications.conftest import Tenant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.notifications.urls")]
 
@@ -32,7 +34,10 @@ def test_creating_answers_201_with_the_subscription_and_its_secret(api: APIClien
     assert body["secret"].startswith("whsec_")
     assert response["Location"].endswith(f"/v1/webhooks/{body['id']}")
     assert body["deliveries_url"].endswith(f"/v1/webhooks/{body['id']}/deliveries")
-    assert WebhookSubscription.objects.get(id=body["id"]).secret == body["secret"]
+    assert (body["last_outcome"], body["last_attempt_at"]) == (None, None)
+    stored = WebhookSubscription.objects.get(id=body["id"])
+    assert decrypt(stored.secret_encrypted) == body["secret"]
+    assert body["secret"] not in str(WebhookSubscription.objects.filter(id=body["id"]).values().get())
 
 
 def test_the_secret_is_shown_only_at_creation(api: APIClient) -> None:
@@ -95,8 +100,15 @@ def test_a_url_that_is_not_http_with_a_host_is_refused(api: APIClient, url: str)
     assert not WebhookSubscription.objects.exists()
 
 
-def test_a_url_naming_a_plain_host_or_an_address_is_accepted(api: APIClient) -> None:
-    for url in ("http://receiver:8080/hook", "http://127.0.0.1:9000/x", "https://[::1]/x"):
+def test_a_url_at_a_public_name_or_address_is_accepted(api: APIClient, local_names: Any, settings: Any) -> None:
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    local_names.names["hooks.customer.example"] = ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]
+    for url in (
+        "https://hooks.customer.example/bespoke",
+        "http://hooks.customer.example:8080/hook",
+        "https://93.184.215.14/x",
+        "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:8443/x",
+    ):
         assert api.post("/v1/webhooks", {"url": url}, format="json").status_code == 201, url
 
 
@@ -155,20 +167,21 @@ def test_deleting_deactivates_the_subscription(api: APIClient) -> None:
     assert api.delete("/v1/webhooks/no-such-id").status_code == 404
 
 
-def test_the_detail_shows_the_latest_twenty_deliveries(api: APIClient) -> None:
-    subscription_id = create(api).json()["id"]
+def test_the_detail_shows_the_latest_twenty_deliveries(api: APIClient, tenant_a: Tenant) -> None:
+    subscription_id = create(api).json()["id"]  # an operator of tenant A's payer
     for n in range(22):
-        deliveries_create_for_event(event=RunSucceeded(run_id=f"run-{n}", request_id=f"req-{n}"))
+        deliveries_create_for_event(event=RunSucceeded(run_id=f"run-{n}", request_id=tenant_a.request_id))
 
     detail = api.get(f"/v1/webhooks/{subscription_id}").json()
     page = api.get(f"/v1/webhooks/{subscription_id}/deliveries", {"limit": 5, "offset": 20}).json()
 
     assert len(detail["deliveries"]) == 20
     first = detail["deliveries"][0]
-    assert (first["event_type"], first["state"], first["attempts"], first["last_error"]) == (
+    assert (first["event_type"], first["state"], first["attempts"], first["last_outcome"], first["last_error"]) == (
         "run.succeeded",
         "pending",
         0,
+        None,
         None,
     )
     assert page["count"] == 22

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from subprocess import Popen
 
 import redis
+from cryptography.fernet import Fernet
 from django.db import connection
 
 from apps.cloud.emulator import free_port
@@ -35,6 +36,10 @@ def services_environment(*, aws_url: str, redis_url: str, **extra: str) -> dict[
         TASK_RETRY_BASE_SECONDS="0.2",
         TASK_RETRY_MAX_SECONDS="2",
         LOG_LEVEL="INFO",
+        # One key for the web and worker processes; webhooks go to the tests' receivers on loopback.
+        WEBHOOK_SECRET_KEYS=Fernet.generate_key().decode(),
+        WEBHOOK_REQUIRE_HTTPS="false",
+        WEBHOOK_ALLOWED_NETWORKS="127.0.0.1/32",
         **extra,
     )
 

@@ -487,10 +487,15 @@ def test_the_list_filters_by_state_newest_first() -> None:
 # --- Operators are told -----------------------------------------------------------------------
 
 
-def test_a_dead_letter_webhook_is_delivered_once_however_often_the_event_is_handled() -> None:
-    wanted = subscription_create(client_id=CLIENT, url="https://ops.example.com/x", events=["dead_letter.created"])
-    everything = subscription_create(client_id=CLIENT, url="https://all.example.com/x")
-    other = subscription_create(client_id=CLIENT, url="https://runs.example.com/x", events=["run.failed"])
+def test_a_dead_letter_webhook_is_delivered_once_however_often_the_event_is_handled(
+    make_api_client: Callable[..., APIClient],
+) -> None:
+    # Dead letters belong to no payer: only operators of every payer hear of them.
+    operator = make_api_client(all_payers=True).issued.client_id
+    wanted = subscription_create(client_id=operator, url="https://ops.example.com/x", events=["dead_letter.created"])
+    everything = subscription_create(client_id=operator, url="https://all.example.com/x")
+    other = subscription_create(client_id=operator, url="https://runs.example.com/x", events=["run.failed"])
+    tenant = subscription_create(client_id=make_api_client().issued.client_id, url="https://t.example.com/x")  # type: ignore[attr-defined]
     letter_id = plain_letter()
     [created] = outbox("DeadLetterCreated")
 
@@ -512,6 +517,7 @@ def test_a_dead_letter_webhook_is_delivered_once_however_often_the_event_is_hand
     }
     assert WebhookDelivery.objects.filter(subscription_id=everything.subscription.id).count() == 1
     assert not WebhookDelivery.objects.filter(subscription_id=other.subscription.id).exists()
+    assert not WebhookDelivery.objects.filter(subscription_id=tenant.subscription.id).exists()
     assert len(outbox("DeliverWebhook")) == 2
     assert ProcessedMessage.objects.filter(handler="notifications.on_dead_letter").count() == 1
 
@@ -765,9 +771,11 @@ def test_a_step_failing_for_good_lands_in_dead_letters_and_a_redrive_after_the_f
     sent_mail: SentMail,
     receiver: Receiver,
     quotas_out_of_the_way: None,
+    make_api_client: Callable[..., APIClient],
 ) -> None:
     settings.OPERATOR_EMAILS = ["ops@example.com"]
-    subscription_create(client_id=CLIENT, url=receiver.url, events=["dead_letter.created"])
+    operator = make_api_client(all_payers=True).issued.client_id
+    subscription_create(client_id=operator, url=receiver.url, events=["dead_letter.created"])
     accounts_before = len(aws.client("organizations").list_accounts()["Accounts"])
     inject(settings, "organizations:CreateAccount:AccessDenied")
     submitted = api.post("/v1/account-requests", request_body(), format="json")

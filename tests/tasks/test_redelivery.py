@@ -11,6 +11,7 @@ from django.apps import apps as django_apps
 from rest_framework.test import APIClient
 
 from apps.accounts import api as accounts
+from apps.clients import api as clients
 from apps.compliance import services as compliance_services
 from apps.intake import api as intake
 from apps.kernel.contracts import StepRetrying
@@ -37,7 +38,10 @@ def test_every_handler_given_a_message_twice_has_one_effect(
     settings.MAILERS = {"default": {"BACKEND": "apps.notifications.email.SesEmailBackend"}}
     settings.OPERATOR_EMAILS = ["ops@example.com"]
     seed = seed_demo(var_dir=tmp_path)
-    subscription_create(client_id="ops", url="http://127.0.0.1:9/hook", events=[])
+    # The demo client operates every payer: its subscription hears of every event.
+    operator = clients.token_authenticate(token=seed.token)
+    assert operator is not None
+    subscription_create(client_id=operator.client_id, url="http://127.0.0.1:9/hook", events=[])
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {seed.token}")
 

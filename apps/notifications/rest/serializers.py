@@ -1,4 +1,5 @@
-"""Validation of webhook subscriptions: an http(s) URL with a host, known event types."""
+"""Validation of webhook subscriptions: known event types, a URL of sane length (whether it
+may receive webhooks is the service's to say: the egress guard, in ``subscription_create``)."""
 
 from typing import Any
 
@@ -6,7 +7,6 @@ from rest_framework import serializers
 
 from apps.kernel.rest import MAX_OFFSET
 from apps.notifications.contracts import WEBHOOK_EVENT_TYPES
-from apps.notifications.services import webhook_url_problem
 
 MAX_URL_LENGTH = 2000
 
@@ -25,12 +25,6 @@ class SubscriptionInputSerializer(serializers.Serializer):  # type: ignore[type-
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
-
-    def validate_url(self, value: str) -> str:
-        problem = webhook_url_problem(value)
-        if problem:
-            raise serializers.ValidationError(problem)
-        return value
 
     def validate_events(self, value: list[str]) -> list[str]:
         unknown = sorted(set(value) - set(WEBHOOK_EVENT_TYPES))
@@ -55,8 +49,18 @@ class DeliverySerializer(serializers.Serializer):  # type: ignore[type-arg]
     event_type = serializers.CharField()
     state = serializers.CharField()
     attempts = serializers.IntegerField()
-    last_status_code = serializers.IntegerField(allow_null=True)
-    last_error = serializers.CharField(allow_null=True)
+    last_status_code = serializers.IntegerField(
+        allow_null=True, help_text="The receiver's HTTP status, when it answered the last attempt."
+    )
+    last_outcome = serializers.CharField(
+        allow_null=True,
+        help_text=(
+            "What the last attempt came to: http_<status> (http_2xx: delivered), redirect (never followed), "
+            "timeout, connection_failed, tls_error, refused_address (the host is not at a public address), "
+            "subscription_inactive or not_sent. Null before the first attempt."
+        ),
+    )
+    last_error = serializers.CharField(allow_null=True, help_text="The last outcome in words, unless it delivered.")
     created_at = serializers.DateTimeField(allow_null=True)
     delivered_at = serializers.DateTimeField(allow_null=True)
     payload = serializers.DictField()
@@ -69,6 +73,10 @@ class SubscriptionSerializer(serializers.Serializer):  # type: ignore[type-arg]
     description = serializers.CharField(allow_blank=True)
     active = serializers.BooleanField()
     created_at = serializers.DateTimeField(allow_null=True)
+    last_outcome = serializers.CharField(
+        allow_null=True, help_text="What the latest attempt of any delivery came to (as a delivery's last_outcome)."
+    )
+    last_attempt_at = serializers.DateTimeField(allow_null=True)
     deliveries_url = serializers.URLField()
 
 

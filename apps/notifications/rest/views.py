@@ -1,6 +1,8 @@
 """Webhook subscriptions over the API: a client manages its own, and sees their deliveries.
 
-The signing secret is in the answer to ``POST`` only; it is never shown again.
+The signing secret is in the answer to ``POST`` only; it is never shown again. What a
+delivery came to is shown as a category (``last_outcome``) and fixed words for it, never the
+receiver's or the network's own words.
 """
 
 from typing import Any
@@ -14,7 +16,7 @@ from rest_framework.views import APIView
 
 from apps.clients.contracts import WEBHOOKS_ADMIN, Principal
 from apps.kernel.errors import NotFound
-from apps.notifications.contracts import WebhookDeliverySummary, WebhookSubscriptionSummary
+from apps.notifications.contracts import WebhookDeliverySummary, WebhookSubscriptionSummary, outcome_description
 from apps.notifications.rest.serializers import (
     DeliveryListQuerySerializer,
     DeliveryListSerializer,
@@ -44,6 +46,8 @@ def present_subscription(http: Request, subscription: WebhookSubscriptionSummary
         "description": subscription.description,
         "active": subscription.active,
         "created_at": _iso(subscription.created_at),
+        "last_outcome": subscription.last_outcome or None,
+        "last_attempt_at": _iso(subscription.last_attempt_at),
         "deliveries_url": http.build_absolute_uri(
             reverse("v1:webhook-deliveries", kwargs={"subscription_id": subscription.id})
         ),
@@ -58,7 +62,8 @@ def present_delivery(delivery: WebhookDeliverySummary) -> dict[str, Any]:
         "state": delivery.state,
         "attempts": delivery.attempts,
         "last_status_code": delivery.last_status_code,
-        "last_error": delivery.last_error or None,
+        "last_outcome": delivery.last_outcome or None,
+        "last_error": outcome_description(delivery.last_outcome),
         "created_at": _iso(delivery.created_at),
         "delivered_at": _iso(delivery.delivered_at),
         "payload": delivery.payload,
