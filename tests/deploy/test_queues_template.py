@@ -89,7 +89,9 @@ def test_template_passes_cfn_lint() -> None:
 
 def test_parameters_come_from_zappa_settings(aws: EmulatedAws) -> None:
     lambda_client = harness.aws_client("lambda", aws.url)
-    before = apply_queues.plan("production", settings=harness.SETTINGS, lambda_client=lambda_client)
+    before = apply_queues.plan(
+        "production", settings=harness.SETTINGS, lambda_client=lambda_client, organization_ids=[harness.ORGANIZATION]
+    )
     assert before.stack_name == "bespoke-production-queues"
     assert before.parameters["VisibilityTimeoutSeconds"] == str(6 * 30)
     assert before.parameters["SecretName"] == "bespoke/production"
