@@ -144,8 +144,11 @@ def apply(plan_: Plan, *, cloudformation: Any, template: str | None = None) -> d
     """Create or update the stack; its outputs."""
     body = template if template is not None else TEMPLATE.read_text()
     parameters = dict(plan_.parameters)
-    if parameters.get("OrganizationIds") is None and stacks.stack_outputs(cloudformation, plan_.stack_name) is None:
-        raise SystemExit(f"{plan_.stack_name} does not exist yet: name the payers' Organizations (o-…).")
+    if stacks.stack_outputs(cloudformation, plan_.stack_name) is None:
+        if parameters.get("OrganizationIds") is None:
+            raise SystemExit(f"{plan_.stack_name} does not exist yet: name the payers' Organizations (o-…).")
+        # Given from the start, so that later runs can keep it (UsePreviousValue).
+        parameters["OperatorEmail"] = parameters.get("OperatorEmail") or ""
     return stacks.apply_stack(cloudformation, name=plan_.stack_name, template=body, parameters=parameters)
 
 

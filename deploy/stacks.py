@@ -37,12 +37,11 @@ def apply_stack(
     the stack is created): what an operator set once stays set on the next run.
     """
     stack = _describe(cloudformation, name)
-    existing = {p["ParameterKey"] for p in (stack or {}).get("Parameters", [])}
     given: list[dict[str, Any]] = []
     for key, value in sorted(parameters.items()):
         if value is not None:
             given.append({"ParameterKey": key, "ParameterValue": value})
-        elif key in existing:
+        elif stack is not None:
             given.append({"ParameterKey": key, "UsePreviousValue": True})
     arguments = {"StackName": name, "TemplateBody": template, "Parameters": given, "Capabilities": list(capabilities)}
     if stack is not None and stack["StackStatus"] == "ROLLBACK_COMPLETE":
