@@ -60,6 +60,19 @@ def statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
     return found
 
 
+# What the foundation's resources moto cannot create would be, for the resources and
+# outputs that refer to them.
+PROXY_ARN = "arn:aws:rds:us-east-1:123456789012:db-proxy:prx-0123456789abcdef0"
+FOUNDATION_STAND_INS = {
+    "DatabaseCluster": "bespoke-dev-cluster",
+    "DatabaseCluster.MasterUserSecret.SecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-1",
+    "DatabaseProxy": "bespoke-dev",
+    "DatabaseProxy.Endpoint": "bespoke-dev.proxy-abcdefghijkl.us-east-1.rds.amazonaws.com",
+    "DatabaseProxy.DBProxyArn": PROXY_ARN,
+    "StageSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bespoke/dev-AbCdEf",
+}
+
+
 # Resource types moto 5.2's CloudFormation cannot create (it skips most silently, and then
 # fails on outputs that read their attributes). An Aurora instance is in the list although
 # moto has AWS::RDS::DBInstance: it would have to join a cluster moto's CloudFormation cannot make.

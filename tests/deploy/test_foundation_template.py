@@ -18,15 +18,7 @@ from tests.conftest import EmulatedAws
 from tests.deploy import cfn, harness
 
 TEMPLATE = Path(foundation.TEMPLATE)
-PROXY_ARN = "arn:aws:rds:us-east-1:123456789012:db-proxy:prx-0123456789abcdef0"
-STAND_INS = {
-    "DatabaseCluster": "bespoke-dev-cluster",
-    "DatabaseCluster.MasterUserSecret.SecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-1",
-    "DatabaseProxy": "bespoke-dev",
-    "DatabaseProxy.Endpoint": "bespoke-dev.proxy-abcdefghijkl.us-east-1.rds.amazonaws.com",
-    "DatabaseProxy.DBProxyArn": PROXY_ARN,
-    "StageSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bespoke/dev-AbCdEf",
-}
+STAND_INS = cfn.FOUNDATION_STAND_INS
 
 
 def template() -> dict[str, Any]:
