@@ -19,7 +19,7 @@ ZAPPA_PIN := $(shell grep -E '^zappa==' requirements-dev.txt)
 
 help:
 	@echo "make run    set up and start the whole service (embedded: SQLite, in-process broker, emulated AWS)"
-	@echo "make test   lint (ruff, mypy, import contracts, migrations) and the test suite"
+	@echo "make test   lint (ruff, mypy, import contracts, cfn-lint, migrations) and the test suite"
 	@echo "make lint   the lint part only"
 	@echo "make screenshots  run the admin's browser tests and refresh docs/screenshots/"
 	@echo "make format apply ruff's formatting and fixes"
@@ -50,6 +50,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy .
+	$(BIN)/cfn-lint deploy/cloudformation/*.yaml
 	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 
 # The operator console's browser tests drive Debian's Chromium through its chromedriver;

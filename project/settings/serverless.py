@@ -15,7 +15,7 @@ load_secrets_into_environ()
 # SQS is the broker here; no Redis is needed (production.py would otherwise require it).
 os.environ.setdefault("CELERY_BROKER_URL", "sqs://")
 
-from project.settings.env import env_int, env_list, env_optional, env_str  # noqa: E402
+from project.settings.env import env_bool, env_int, env_list, env_optional, env_str  # noqa: E402
 from project.settings.production import *  # noqa: E402
 from project.settings.sqs import predefined_queues  # noqa: E402
 from tasks.subscriptions import all_queues  # noqa: E402
@@ -50,5 +50,12 @@ SILENCED_SYSTEM_CHECKS = ["security.W008"]
 # Every Lambda container serves the API: without a cache server, rate limits are counted
 # in the database so that they hold across containers (the table is made by a migration).
 CACHES = cache_settings(url=env_optional("CACHE_URL"), shared=True)
-# A Lambda environment is frozen between invocations: don't keep connections across freezes.
+# Without a pooler in front of the database, every frozen Lambda environment would hold a
+# connection: none is kept by default. Behind RDS Proxy (the foundation stack) an idle
+# client connection costs the database nothing, so the stages keep one for a while
+# (DB_CONN_MAX_AGE, below the proxy's IdleClientTimeout) and check it before reuse
+# (CONN_HEALTH_CHECKS): a warm invocation skips the TLS handshake and the token login.
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0)
+# The foundation's proxy requires IAM authentication: each new connection signs a token.
+if env_bool("DB_IAM_AUTH", False):
+    DATABASES["default"]["ENGINE"] = "apps.cloud.postgres_iam"

@@ -30,6 +30,7 @@ DIST = ROOT / "dist"
 RUNTIME = Path(__file__).with_name("lambda_runtime.py")
 SETTINGS = json.loads((ROOT / "zappa_settings.json").read_text())
 ACCOUNT = "123456789012"
+ORGANIZATION = "o-exampleorg1"  # the payers' Organization the queues template is given
 REGION = "us-east-1"
 API_HOST = "abc123defg.execute-api.us-east-1.amazonaws.com"
 
@@ -325,7 +326,9 @@ class Queues:
 
 def create_queues(aws_url: str, stage_name: str) -> Queues:
     """``deploy.apply_queues`` for ``stage_name`` against moto (queues, DLQs, roles)."""
-    settings_plan = apply_queues.plan(stage_name, settings=SETTINGS, lambda_client=aws_client("lambda", aws_url))
+    settings_plan = apply_queues.plan(
+        stage_name, settings=SETTINGS, lambda_client=aws_client("lambda", aws_url), organization_ids=[ORGANIZATION]
+    )
     outputs = apply_queues.apply(settings_plan, cloudformation=aws_client("cloudformation", aws_url))
     return Queues(aws_url=aws_url, prefix=outputs["QueuePrefix"], outputs=outputs, sqs=aws_client("sqs", aws_url))
 

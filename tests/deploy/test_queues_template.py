@@ -1,39 +1,23 @@
 """The queues template covers every Celery queue, gives the network function only what
 network steps need, and deploy.apply_queues derives its parameters from zappa_settings."""
 
+import ast
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from deploy import apply_queues
 from project.settings.sqs import sqs_queue_name
 from tasks.subscriptions import EVENT_SUBSCRIBERS, STEP_RUNNERS, all_queues
 from tests.conftest import EmulatedAws
-from tests.deploy import harness
+from tests.deploy import cfn, harness
 
 TEMPLATE = Path(apply_queues.TEMPLATE)
 
 
-class CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short-form tags (!Ref, !Sub, …) read as plain values."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
-
-
-CfnLoader.add_multi_constructor("!", _tag)
-
-
 def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)  # noqa: S506 (a safe loader)
-    return loaded
+    return cfn.load(TEMPLATE)
 
 
 def logical(queue: str) -> str:
@@ -65,7 +49,7 @@ def test_template_names_queues_as_kombu_does() -> None:
 
 
 def test_network_function_may_only_consume_its_queue_and_publish_its_outcomes() -> None:
-    statements = template()["Resources"]["NetworkRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    statements = cfn.statements(template(), "NetworkRole")
     by_sid = {s["Sid"]: s for s in statements if "Sid" in s}
     assert by_sid["ConsumeTheNetworkQueue"]["Resource"] == {"GetAtt": "QNetwork.Arn"}
     # What the network context records (step outcomes) goes to their subscribers; its own
@@ -82,14 +66,16 @@ def _list(value: Any) -> list[str]:
 
 
 def test_template_passes_cfn_lint() -> None:
-    cfnlint = pytest.importorskip("cfnlint.api")
-    matches = cfnlint.lint_file(TEMPLATE)  # type: ignore[attr-defined]
-    assert [str(m) for m in matches] == []
+    import cfnlint.api
+
+    assert [str(m) for m in cfnlint.api.lint_file(TEMPLATE)] == []  # type: ignore[attr-defined]
 
 
 def test_parameters_come_from_zappa_settings(aws: EmulatedAws) -> None:
     lambda_client = harness.aws_client("lambda", aws.url)
-    before = apply_queues.plan("production", settings=harness.SETTINGS, lambda_client=lambda_client)
+    before = apply_queues.plan(
+        "production", settings=harness.SETTINGS, lambda_client=lambda_client, organization_ids=[harness.ORGANIZATION]
+    )
     assert before.stack_name == "bespoke-production-queues"
     assert before.parameters["VisibilityTimeoutSeconds"] == str(6 * 30)
     assert before.parameters["SecretName"] == "bespoke/production"
@@ -106,3 +92,119 @@ def test_parameters_come_from_zappa_settings(aws: EmulatedAws) -> None:
     assert harness.aws_client("iam", aws.url).get_role(RoleName="bespoke-production-network")
     # A second apply with nothing changed is fine.
     apply_queues.apply(before, cloudformation=harness.aws_client("cloudformation", aws.url))
+
+
+ROLES = ("MonolithRole", "NetworkRole")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_roles_are_assumed_only_inside_the_payers_organizations(role: str) -> None:
+    by_sid = {s["Sid"]: s for s in cfn.statements(template(), role)}
+    for sid in ("IntoMemberAccounts", "IntoManagementAccounts"):
+        assert by_sid[sid]["Action"] == "sts:AssumeRole"
+        assert by_sid[sid]["Condition"] == {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationIds"}}}
+    assumes = [s for s in cfn.statements(template(), role) if "sts:AssumeRole" in _list(s["Action"])]
+    assert {s["Sid"] for s in assumes} == {"IntoMemberAccounts", "IntoManagementAccounts"}
+
+
+def test_organizations_writes_touch_only_the_payers_organizations() -> None:
+    writes = {"organizations:MoveAccount", "organizations:TagResource", "organizations:CloseAccount"}
+    unscoped = set()
+    for statement in cfn.statements(template(), "MonolithRole"):
+        organizations = {a for a in _list(statement["Action"]) if a.startswith("organizations:")}
+        if organizations & writes:
+            assert statement["Sid"] == "ChangeAccountsOfThePayersOrganizations"
+            assert organizations == writes
+            text = str(statement["Resource"])
+            assert all(
+                f"{kind}/${{{name}}}/*" in text
+                for kind, name in [("account", "Accounts"), ("root", "Roots"), ("ou", "Units")]
+            )
+        elif statement["Resource"] == "*":
+            unscoped |= organizations
+    # Reads, and CreateAccount: it has no resource type and acts in the caller's own Organization.
+    assert all(
+        a.startswith(("organizations:Describe", "organizations:List"))
+        for a in unscoped - {"organizations:CreateAccount"}
+    )
+
+
+def test_api_gateway_and_eventbridge_trust_only_this_account() -> None:
+    trust = template()["Resources"]["MonolithRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    for statement in trust:
+        services = set(_list(statement["Principal"]["Service"]))
+        if services & {"apigateway.amazonaws.com", "events.amazonaws.com"}:
+            assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+        else:
+            assert services == {"lambda.amazonaws.com"}
+
+
+def test_every_dead_letter_queue_has_an_alarm_notifying_the_operators() -> None:
+    """Structural: moto's CloudFormation does not create CloudWatch alarms or SNS subscriptions."""
+    resources = template()["Resources"]
+    dead_letter_queues = {
+        name
+        for name, r in resources.items()
+        if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" not in r["Properties"]
+    }
+    assert dead_letter_queues == {f"{logical(q)}DeadLetters" for q in all_queues()}
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    watched = {}
+    for alarm in alarms:
+        [dimension] = alarm["Dimensions"]
+        assert dimension["Name"] == "QueueName"
+        watched[dimension["Value"]["GetAtt"].removesuffix(".QueueName")] = alarm
+        assert alarm["Namespace"] == "AWS/SQS"
+        assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+        assert alarm["AlarmActions"] == [{"Ref": "OperatorsTopic"}]
+        assert alarm["TreatMissingData"] == "notBreaching"
+    assert set(watched) == dead_letter_queues
+    assert resources["OperatorsTopic"]["Type"] == "AWS::SNS::Topic"
+    subscription = resources["OperatorsByEmail"]
+    assert subscription["Condition"] == "HasOperatorEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "OperatorsTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "OperatorEmail"},
+    }
+
+
+def test_moto_evaluates_the_organization_scoped_policy(aws: EmulatedAws) -> None:
+    """Applied to moto's CloudFormation with two Organizations: the policy IAM receives."""
+    lambda_client = harness.aws_client("lambda", aws.url)
+    organizations = ["o-aaaaaaaaaa", "o-bbbbbbbbbb"]
+    the_plan = apply_queues.plan(
+        "dev",
+        settings=harness.SETTINGS,
+        lambda_client=lambda_client,
+        organization_ids=organizations,
+        operator_email="ops@example.com",
+        database_connect_arn="arn:aws:rds-db:us-east-1:123456789012:dbuser:prx-0123456789abcdef0/bespoke",
+    )
+    outputs = apply_queues.apply(the_plan, cloudformation=harness.aws_client("cloudformation", aws.url))
+    assert outputs["OperatorsTopicArn"].endswith(":bespoke-dev-operators")
+    iam = harness.aws_client("iam", aws.url)
+    [name] = iam.list_role_policies(RoleName="bespoke-dev-monolith")["PolicyNames"]
+    document = iam.get_role_policy(RoleName="bespoke-dev-monolith", PolicyName=name)["PolicyDocument"]
+    if isinstance(document, str):  # moto's CloudFormation keeps the document as Python's repr of it
+        document = ast.literal_eval(document)
+    # moto leaves an !If's AWS::NoValue in the list as None (IAM would drop it).
+    by_sid = {s["Sid"]: s for s in document["Statement"] if s is not None}
+    assert sorted(by_sid["ChangeAccountsOfThePayersOrganizations"]["Resource"]) == sorted(
+        f"arn:aws:organizations::*:{kind}/{org}/*" for kind in ("account", "root", "ou") for org in organizations
+    )
+    assert by_sid["IntoMemberAccounts"]["Condition"] == {"StringEquals": {"aws:ResourceOrgID": organizations}}
+    assert by_sid["DatabaseThroughTheProxy"] == {
+        "Sid": "DatabaseThroughTheProxy",
+        "Effect": "Allow",
+        "Action": "rds-db:connect",
+        "Resource": "arn:aws:rds-db:us-east-1:123456789012:dbuser:prx-0123456789abcdef0/bespoke",
+    }
+    # A second run naming nothing keeps the Organizations and the e-mail address.
+    again = apply_queues.plan("dev", settings=harness.SETTINGS, lambda_client=lambda_client, organization_ids=None)
+    apply_queues.apply(again, cloudformation=harness.aws_client("cloudformation", aws.url))
+    [stack] = harness.aws_client("cloudformation", aws.url).describe_stacks(StackName="bespoke-dev-queues")["Stacks"]
+    kept = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert all(org in kept["OrganizationIds"] for org in organizations)  # moto shows a list's repr
+    assert kept["OperatorEmail"] == "ops@example.com"
