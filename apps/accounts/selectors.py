@@ -1,8 +1,9 @@
 import re
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
 from apps.accounts.contracts import (
     AccountCommandSummary,
@@ -187,7 +188,10 @@ def account_list(
         accounts = accounts.filter(tags__has_key=tag_key)
         if tag_value is not None:
             # KeyTextTransform takes the key as data, whatever characters it holds.
-            accounts = accounts.annotate(_tag_value=KeyTextTransform(tag_key, "tags")).filter(_tag_value=tag_value)
+            # Cast to text: SQLite would otherwise compare with the value read as JSON.
+            accounts = accounts.annotate(
+                _tag_value=Cast(KeyTextTransform(tag_key, "tags"), output_field=TextField())
+            ).filter(_tag_value=tag_value)
     total = accounts.count()
     return total, [account_summary(a) for a in accounts.order_by("-created_at", "id")[offset : offset + limit]]
 

@@ -1,4 +1,4 @@
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from apps.accounts import api as accounts
 from apps.clients import api as clients
@@ -17,12 +17,15 @@ def summarize_snapshot(snapshot: ComplianceSnapshot) -> ComplianceSnapshotSummar
     )
 
 
-def _latest_ids() -> "QuerySet[ComplianceSnapshot, str]":
-    return (
-        ComplianceSnapshot.objects.order_by("aws_account_id", "-taken_at")
-        .distinct("aws_account_id")
-        .values_list("id", flat=True)
+def _latest_of_each_account() -> "QuerySet[ComplianceSnapshot]":
+    """Each account's newest snapshot (a correlated subquery: portable, and served by the
+    (account, taken_at) index)."""
+    newest = (
+        ComplianceSnapshot.objects.filter(aws_account_id=OuterRef("aws_account_id"))
+        .order_by("-taken_at", "-id")
+        .values("id")[:1]
     )
+    return ComplianceSnapshot.objects.filter(id=Subquery(newest))
 
 
 def snapshots_latest(
@@ -30,7 +33,7 @@ def snapshots_latest(
 ) -> list[ComplianceSnapshotSummary]:
     """The latest snapshot of each account ``viewer`` may see (None: Bespoke itself, every
     account), optionally one account's, or only the compliant / non-compliant ones."""
-    snapshots = ComplianceSnapshot.objects.filter(id__in=_latest_ids())
+    snapshots = _latest_of_each_account()
     if viewer is not None and not viewer.access.all_payers:
         snapshots = snapshots.filter(aws_account_id__in=accounts.aws_account_ids_visible_to(viewer))
     if account is not None:
