@@ -8,9 +8,9 @@ from django.http import HttpRequest
 from apps.accounts.commands import account_reapply_baseline, command_approve, command_reject
 from apps.accounts.models import AccountCommand, Blueprint, ManagedAccount, Payer, QuotaBucket
 from apps.accounts.services import InvalidBlueprint, blueprint_save, blueprint_validate
-from apps.console.pills import pill_column
 from apps.kernel.contracts import Actor
 from apps.kernel.errors import ApplicationError
+from apps.kernel.pills import pill_column
 
 
 @admin.register(Payer)
@@ -111,10 +111,11 @@ class BlueprintAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             description=obj.description,
             saved_by=request.user.get_username(),
         )
-        if saved.active != obj.active:
-            saved.active = obj.active
-            saved.save(update_fields=["active"])
-        obj.pk = saved.pk
+        stored = Blueprint.objects.get(id=saved.blueprint_id)
+        if stored.active != obj.active:
+            stored.active = obj.active
+            stored.save(update_fields=["active"])
+        obj.pk = stored.pk
         obj.refresh_from_db()
 
 

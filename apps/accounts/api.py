@@ -22,12 +22,7 @@ from apps.accounts.selectors import (
     payer_names,
     payer_settings,
 )
-from apps.accounts.services import (
-    InvalidBlueprint,
-    blueprint_save,
-    blueprint_validate,
-    payer_upsert,
-)
+from apps.accounts.services import InvalidBlueprint, blueprint_save, blueprint_validate, payer_upsert
 
 __all__ = [
     "AccountDrifted",

@@ -20,8 +20,10 @@ from apps.clients import api as clients
 
 def payer_get(*, name: str) -> PayerSummary | None:
     payer = Payer.objects.filter(name=name, active=True).first()
-    if payer is None:
-        return None
+    return payer_summary(payer) if payer else None
+
+
+def payer_summary(payer: Payer) -> PayerSummary:
     return PayerSummary(
         name=payer.name,
         allowed_environments=tuple(payer.allowed_environments),
@@ -83,13 +85,17 @@ def blueprint_for(*, payer: str, environment: str, regulated: bool) -> Blueprint
     for key in preference:
         blueprint = active.get(key)
         if blueprint is not None:
-            return BlueprintPlan(
-                blueprint_id=blueprint.id,
-                name=blueprint.name,
-                version=blueprint.version,
-                steps=tuple(blueprint.definition["steps"]),
-            )
+            return plan_of(blueprint)
     return None
+
+
+def plan_of(blueprint: Blueprint) -> BlueprintPlan:
+    return BlueprintPlan(
+        blueprint_id=blueprint.id,
+        name=blueprint.name,
+        version=blueprint.version,
+        steps=tuple(blueprint.definition["steps"]),
+    )
 
 
 def creation_slot_intervals(*, organization_id: str | None = None) -> list[tuple[datetime, datetime | None]]:

@@ -4,7 +4,9 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.accounts.contracts import BlueprintPlan, PayerSummary
 from apps.accounts.models import Blueprint, BlueprintVersion, ManagedAccount, Payer
+from apps.accounts.selectors import payer_summary, plan_of
 from apps.kernel import clock, ids
 from apps.kernel.errors import ApplicationError
 from apps.workflow import api as workflow
@@ -29,7 +31,7 @@ def payer_upsert(
     dns_domain: str = "",
     approval_required_for_regulated: bool = False,
     protected_account_ids: list[str] | None = None,
-) -> Payer:
+) -> PayerSummary:
     payer, _ = Payer.objects.update_or_create(
         name=name,
         defaults={
@@ -52,7 +54,7 @@ def payer_upsert(
         },
     )
     payer.full_clean()
-    return payer
+    return payer_summary(payer)
 
 
 def account_start(
@@ -153,7 +155,7 @@ def blueprint_save(
     regulated: bool = False,
     description: str = "",
     saved_by: str = "",
-) -> Blueprint:
+) -> BlueprintPlan:
     """Create or change a blueprint. A changed definition becomes a new version; runs
     already started keep the version they pinned."""
     blueprint_validate(definition)
@@ -183,8 +185,8 @@ def blueprint_save(
             blueprint.version += 1
         blueprint.save()
         if not changed:
-            return blueprint
+            return plan_of(blueprint)
     BlueprintVersion.objects.create(
         blueprint=blueprint, version=blueprint.version, definition=definition, created_at=now, created_by=saved_by
     )
-    return blueprint
+    return plan_of(blueprint)

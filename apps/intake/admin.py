@@ -2,11 +2,11 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.console.pills import pill_column
 from apps.intake.models import AccountRequest
 from apps.intake.services import request_approve, request_cancel, request_reject, request_retry
 from apps.kernel.contracts import Actor
 from apps.kernel.errors import ApplicationError
+from apps.kernel.pills import pill_column
 
 
 @admin.register(AccountRequest)

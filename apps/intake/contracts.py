@@ -32,13 +32,21 @@ class AccountRequested(Event):
     user_access_list: list[str] = field(default_factory=list)
     technical_contact: dict[str, str] = field(default_factory=dict)
     requestor: dict[str, str] = field(default_factory=dict)
+    # Resolved by intake when it accepts (or an operator approves) the request, so the
+    # workflow starts the run from the event alone: the payer's blueprint for the request
+    # (``{"name", "version", "steps"}``; None: a bare account) and the payer's settings
+    # every step receives.
+    blueprint: dict[str, Any] | None = None
+    payer_settings: dict[str, Any] = field(default_factory=dict)
 
     def aggregate_id(self) -> str:
         return self.request_id
 
     def run_params(self) -> dict[str, Any]:
         """What every step of the request's run receives as inputs."""
-        return self.payload()
+        params = self.payload()
+        params.pop("blueprint")
+        return params
 
 
 @dataclass(frozen=True)

@@ -155,8 +155,11 @@ def request_create(
 
 
 def _requested(request: AccountRequest, payer: accounts.PayerSummary) -> AccountRequested:
+    """The event that starts the request's run, with everything the run needs (the
+    blueprint pinned now, the payer's settings)."""
     data = request.body
     tags = data["tags"]
+    blueprint = accounts.blueprint_for(payer=payer.name, environment=request.environment, regulated=request.regulated)
     return AccountRequested(
         request_id=request.id,
         payer=payer.name,
@@ -172,6 +175,10 @@ def _requested(request: AccountRequest, payer: accounts.PayerSummary) -> Account
         user_access_list=list(data["user_access_list"]),
         technical_contact=dict(data["technical_contact"]),
         requestor=dict(data["requestor"]),
+        blueprint=None
+        if blueprint is None
+        else {"name": blueprint.name, "version": blueprint.version, "steps": list(blueprint.steps)},
+        payer_settings=accounts.payer_settings(name=payer.name),
     )
 
 

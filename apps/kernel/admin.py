@@ -5,10 +5,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from apps.console.pills import pill_column
 from apps.kernel.deadletters import dead_letter_discard, dead_letter_redrive
 from apps.kernel.errors import ApplicationError
 from apps.kernel.models import DeadLetter, OutboxMessage
+from apps.kernel.pills import pill_column
 
 
 @admin.register(DeadLetter)

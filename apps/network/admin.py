@@ -5,8 +5,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from apps.console.pills import usage_bar
 from apps.kernel.errors import ApplicationError
+from apps.kernel.pills import usage_bar
 from apps.network.models import Allocation, IpPool
 from apps.network.selectors import pool_utilisation
 from apps.network.services import pool_check, pool_create

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.clients import api as clients
-from apps.console.pills import pill_column
+from apps.kernel.pills import pill_column
 from apps.notifications.contracts import WEBHOOK_EVENT_TYPES
 from apps.notifications.delivery import webhook_url_problem
 from apps.notifications.models import EmailNotification, WebhookDelivery, WebhookSubscription

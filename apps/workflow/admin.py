@@ -5,10 +5,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from apps.accounts import api as accounts
-from apps.console.pills import pill_column, status_tone
 from apps.kernel import clock
 from apps.kernel.contracts import Actor
 from apps.kernel.errors import ApplicationError
+from apps.kernel.pills import pill_column, status_tone
 from apps.workflow.models import Run, StepRun
 from apps.workflow.plans import blueprint_steps
 

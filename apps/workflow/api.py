@@ -1,5 +1,6 @@
 """The workflow context's public surface."""
 
+from apps.workflow import services
 from apps.workflow.contracts import (
     ACCOUNT_COMMAND,
     ACCOUNT_REQUEST,
@@ -24,7 +25,7 @@ from apps.workflow.plans import (
     plan_from_steps,
 )
 from apps.workflow.selectors import run_finishes, run_for_request, run_get, step_outcomes
-from apps.workflow.services import RunControlError, run_cancel, run_retry, run_sweep_stuck
+from apps.workflow.services import RunControlError, run_sweep_stuck
 
 __all__ = [
     "ACCOUNT_COMMAND",
@@ -55,3 +56,19 @@ __all__ = [
     "run_sweep_stuck",
     "step_outcomes",
 ]
+
+
+def run_retry(*, request_id: str) -> RunSummary:
+    """Retry the request's failed (or cancelled) run from where it stopped."""
+    services.run_retry(request_id=request_id)
+    summary = run_for_request(request_id=request_id)
+    assert summary is not None
+    return summary
+
+
+def run_cancel(*, request_id: str, reason: str) -> RunSummary:
+    """Stop the request's run (a request whose run hasn't started gets a cancelled one)."""
+    services.run_cancel(request_id=request_id, reason=reason)
+    summary = run_for_request(request_id=request_id)
+    assert summary is not None
+    return summary

@@ -3,7 +3,6 @@ messaging layer claims the message id in the same transaction as the effect."""
 
 import structlog
 
-from apps.accounts import api as accounts
 from apps.accounts.contracts import AccountCommandIssued
 from apps.intake.contracts import AccountRequested
 from apps.kernel.contracts import StepFailed, StepRetrying, StepSucceeded
@@ -15,10 +14,10 @@ log = structlog.get_logger(__name__)
 
 
 def on_account_requested(event: AccountRequested) -> None:
-    """Start the request's run from its payer's blueprint, pinned to the blueprint's
-    current version (once per request: runs are unique per request id)."""
-    blueprint = accounts.blueprint_for(payer=event.payer, environment=event.environment, regulated=event.regulated)
-    params = {**event.run_params(), "payer_settings": accounts.payer_settings(name=event.payer)}
+    """Start the request's run from the blueprint the event carries (pinned by intake when
+    it accepted the request) — once per request: runs are unique per request id."""
+    params = event.run_params()
+    blueprint = event.blueprint
     if blueprint is None:
         log.warning("workflow.no_blueprint", payer=event.payer, environment=event.environment)
         run_start(request_id=event.request_id, params=params, plan=account_creation())
@@ -26,9 +25,9 @@ def on_account_requested(event: AccountRequested) -> None:
     run_start(
         request_id=event.request_id,
         params=params,
-        plan=plan_from_blueprint(blueprint.steps),
-        blueprint_name=blueprint.name,
-        blueprint_version=blueprint.version,
+        plan=plan_from_blueprint(blueprint["steps"]),
+        blueprint_name=str(blueprint["name"]),
+        blueprint_version=int(blueprint["version"]),
     )
 
 
