@@ -13,6 +13,7 @@ from apps.clients import api as clients
 from apps.cloud.emulator import Emulator, ensure_organization, start_emulator
 from apps.kernel import egress
 from apps.kernel.steps import StepContext
+from tests.support import factories
 from tests.support.factories import request_body
 from tests.support.webhooks import LocalResolver
 
@@ -77,17 +78,7 @@ def aws(_emulator: Emulator, settings: Any) -> EmulatedAws:
 @pytest.fixture
 def demo_payer(aws: EmulatedAws, db: None) -> accounts.PayerSummary:
     """The payer ``demo`` in an emulated Organization."""
-    management_account_id = ensure_organization()
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id=management_account_id,
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev", "tst", "stg", "prd"],
-        allowed_regions=["us-east-1", "us-west-2"],
-    )
-    payer = accounts.payer_get(name="demo")
-    assert payer is not None
+    payer: accounts.PayerSummary = factories.payer("demo", management_account_id=ensure_organization())
     return payer
 
 
@@ -100,13 +91,9 @@ def payer_settings(demo_payer: accounts.PayerSummary, aws: EmulatedAws) -> dict[
     (in the management account) and its IdP metadata in place."""
     bucket = "bespoke-test-log-archive"
     aws.client("s3").create_bucket(Bucket=bucket)
-    accounts.payer_upsert(
-        name="demo",
+    factories.payer(
+        "demo",
         management_account_id=ensure_organization(),
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev", "tst", "stg", "prd"],
-        allowed_regions=["us-east-1", "us-west-2"],
         log_archive_bucket=bucket,
         saml_metadata_document=DEMO_IDP_METADATA,
         dns_domain="aws.example.com",
@@ -185,14 +172,5 @@ def api(make_api_client: Callable[..., APIClient]) -> APIClient:
 def payer(db: None) -> accounts.PayerSummary:
     """The payer ``demo`` as ``demo_payer`` declares it, for tests that never reach AWS (no
     emulator). Modules that need another payer define their own ``payer``."""
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id="111111111111",
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev", "tst", "stg", "prd"],
-        allowed_regions=["us-east-1", "us-west-2"],
-    )
-    summary = accounts.payer_get(name="demo")
-    assert summary is not None
+    summary: accounts.PayerSummary = factories.payer("demo")
     return summary

@@ -8,21 +8,19 @@ from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
-from apps.accounts import api as accounts
 from apps.clients.contracts import OPERATIONS_ADMIN, REQUESTS_READ, REQUESTS_WRITE
 from apps.intake.models import AccountRequest
 from apps.kernel.models import OutboxMessage
+from tests.support import factories
 from tests.support.factories import request_body
 
 pytestmark = pytest.mark.django_db
 
 
 def _payer(*, approval: bool) -> None:
-    accounts.payer_upsert(
-        name="demo",
+    factories.payer(
+        "demo",
         management_account_id="111111111111",
-        email_division="demo",
-        email_domain="example.com",
         allowed_environments=["dev", "tst"],
         allowed_regions=["us-east-1"],
         approval_required_for_regulated=approval,

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts import api as accounts
 from apps.network import api as network
+from tests.support import factories
 from tests.support.factories import request_body
 
 pytestmark = pytest.mark.django_db
@@ -31,13 +32,8 @@ BLUEPRINT = {
 
 @pytest.fixture
 def payer(db: None) -> str:
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id="123456789012",
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev", "prd"],
-        allowed_regions=["us-east-1"],
+    factories.payer(
+        "demo", management_account_id="123456789012", allowed_environments=["dev", "prd"], allowed_regions=["us-east-1"]
     )
     accounts.blueprint_save(payer_name="demo", name="default", definition=BLUEPRINT)
     network.pool_create(payer="demo", region="us-east-1", cidr="10.64.0.0/16")
@@ -106,13 +102,8 @@ def test_a_dry_run_refuses_what_a_submission_would(api: APIClient, payer: str) -
 
 
 def test_a_dry_run_warns_when_the_pool_is_full(api: APIClient, payer: str) -> None:
-    accounts.payer_upsert(
-        name="tiny",
-        management_account_id="123456789012",
-        email_division="tiny",
-        email_domain="example.com",
-        allowed_environments=["dev"],
-        allowed_regions=["us-east-1"],
+    factories.payer(
+        "tiny", management_account_id="123456789012", allowed_environments=["dev"], allowed_regions=["us-east-1"]
     )
     accounts.blueprint_save(payer_name="tiny", name="default", definition=BLUEPRINT)
     network.pool_create(payer="tiny", region="us-east-1", cidr="10.99.0.0/25")

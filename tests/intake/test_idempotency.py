@@ -16,6 +16,7 @@ from apps.intake import services
 from apps.intake.models import AccountRequest, IdempotencyKey
 from apps.kernel.models import OutboxMessage
 from tests.conftest import EmulatedAws
+from tests.support import factories
 from tests.support.bus import drain
 from tests.support.concurrency import all_at_once
 from tests.support.factories import request_body
@@ -28,13 +29,8 @@ KEY = "7f6c1a3e-retry-me"
 @pytest.fixture
 def payer(db: None) -> None:
     """The payer ``demo``; intake never reaches AWS."""
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id="111111111111",
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev", "tst"],
-        allowed_regions=["us-east-1"],
+    factories.payer(
+        "demo", management_account_id="111111111111", allowed_environments=["dev", "tst"], allowed_regions=["us-east-1"]
     )
 
 

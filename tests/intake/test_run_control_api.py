@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from apps.accounts import api as accounts
 from apps.clients.contracts import OPERATIONS_ADMIN, REQUESTS_READ, REQUESTS_WRITE
 from apps.intake.models import AccountRequest
 from apps.kernel.contracts import StepFailed
@@ -17,6 +16,7 @@ from apps.workflow import services as workflow
 from apps.workflow.models import Run, StepRun
 from tasks import consumers
 from tasks.subscriptions import EVENT_SUBSCRIBERS
+from tests.support import factories
 from tests.support.factories import request_body
 
 pytestmark = pytest.mark.django_db
@@ -25,13 +25,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def payer(db: None) -> None:
     """The payer ``demo``; nothing here reaches AWS."""
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id="111111111111",
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev", "tst"],
-        allowed_regions=["us-east-1"],
+    factories.payer(
+        "demo", management_account_id="111111111111", allowed_environments=["dev", "tst"], allowed_regions=["us-east-1"]
     )
 
 

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from apps.accounts import api as accounts
 from apps.intake.models import AccountRequest
 from apps.kernel.models import OutboxMessage
+from tests.support import factories
 from tests.support.factories import request_body
 
 pytestmark = pytest.mark.django_db
@@ -361,13 +362,8 @@ def test_an_inactive_payer_is_unknown(api: APIClient, payer: accounts.PayerSumma
 
 
 def test_allowed_values_are_the_payers_not_a_global_list(api: APIClient, payer: accounts.PayerSummary) -> None:
-    accounts.payer_upsert(
-        name="narrow",
-        management_account_id="222222222222",
-        email_division="narrow",
-        email_domain="example.com",
-        allowed_environments=["prd"],
-        allowed_regions=["eu-west-1"],
+    factories.payer(
+        "narrow", management_account_id="222222222222", allowed_environments=["prd"], allowed_regions=["eu-west-1"]
     )
 
     assert_refused(post(api, request_body(payer="narrow", environment="dev", region="eu-west-1")), "environment")

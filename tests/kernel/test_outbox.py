@@ -10,7 +10,6 @@ import pytest
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
-from apps.accounts import api as accounts
 from apps.intake.models import AccountRequest
 from apps.intake.services import request_create
 from apps.kernel import clock
@@ -22,6 +21,7 @@ from apps.workflow.contracts import RunStarted
 from project.celery import app as celery_app
 from tasks import relay
 from tasks.subscriptions import EVENT_SUBSCRIBERS, Subscriber, subscribers_for
+from tests.support import factories
 from tests.support.factories import request_body
 
 pytestmark = pytest.mark.django_db
@@ -74,13 +74,8 @@ def now() -> Iterator[Callable[[timedelta], datetime]]:
 
 @pytest.fixture
 def payer(db: None) -> None:
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id="123456789012",
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev"],
-        allowed_regions=["us-east-1"],
+    factories.payer(
+        "demo", management_account_id="123456789012", allowed_environments=["dev"], allowed_regions=["us-east-1"]
     )
 
 

@@ -23,7 +23,8 @@ _sequence = iter(range(1, 10**9))
 
 
 def payer(name: str = "demo", **overrides: Any) -> Any:
-    """A payer (offline: a made-up management account unless one is given), upserted."""
+    """A payer (offline: a made-up management account unless one is given), upserted: every
+    environment (dev, tst, stg, prd) and two regions unless ``overrides`` say otherwise."""
     from apps.accounts import api as accounts
 
     fields: dict[str, Any] = {
@@ -34,8 +35,7 @@ def payer(name: str = "demo", **overrides: Any) -> Any:
         "allowed_regions": ["us-east-1", "us-west-2"],
         **overrides,
     }
-    accounts.payer_upsert(name=name, **fields)
-    return accounts.payer_get(name=name)
+    return accounts.payer_upsert(name=name, **fields)
 
 
 def account(*, payer_name: str = "demo", aws_account_id: str | None = None, **fields: Any) -> Any:
@@ -59,3 +59,11 @@ def account(*, payer_name: str = "demo", aws_account_id: str | None = None, **fi
         **fields,
     }
     return ManagedAccount.objects.create(**values)
+
+
+def request(*, client_id: str = "00000000-0000-4000-8000-0000000c1e47", **overrides: Any) -> Any:
+    """An accepted account request (through intake's service: its outbox message too); the
+    payer it names must exist. ``overrides`` reach the body as in ``request_body``."""
+    from apps.intake.services import request_create
+
+    return request_create(client_id=client_id, data=request_body(**overrides))

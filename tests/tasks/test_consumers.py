@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from apps.accounts import api as accounts
 from apps.intake.contracts import ACCEPTED, PROVISIONING, AccountRequested
 from apps.intake.models import AccountRequest
 from apps.intake.services import request_create
@@ -27,6 +26,7 @@ from apps.workflow.contracts import RunFailed, RunStarted, RunSucceeded
 from tasks import consumers
 from tasks.retry import backoff_seconds
 from tasks.subscriptions import EVENT_SUBSCRIBERS, STEP_RUNNERS, Subscriber
+from tests.support import factories
 from tests.support.factories import request_body
 
 [INTAKE_ON_RUN_STARTED] = [s for s in EVENT_SUBSCRIBERS["RunStarted"] if s.name == "intake.on_run_started"]
@@ -39,13 +39,8 @@ class Boom(Exception):
 
 @pytest.fixture
 def request_id(db: None) -> str:
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id="123456789012",
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev"],
-        allowed_regions=["us-east-1"],
+    factories.payer(
+        "demo", management_account_id="123456789012", allowed_environments=["dev"], allowed_regions=["us-east-1"]
     )
     return request_create(client_id=CLIENT_ID, data=request_body()).id
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from apps.accounts import api as accounts
 from apps.intake.contracts import ACCEPTED, CANCELLED, FAILED, PROVISIONING, SUCCEEDED
 from apps.intake.models import AccountRequest
 from apps.intake.services import (
@@ -31,6 +30,7 @@ from apps.workflow.plans import StepSpec
 from tasks import consumers
 from tasks.periodic import JOBS
 from tasks.subscriptions import EVENT_SUBSCRIBERS
+from tests.support import factories
 from tests.support.bus import drain
 from tests.support.factories import request_body
 
@@ -76,13 +76,8 @@ def moving_clock() -> Iterator[Clock]:
 
 @pytest.fixture
 def payer(db: None) -> None:
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id="123456789012",
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev"],
-        allowed_regions=["us-east-1"],
+    factories.payer(
+        "demo", management_account_id="123456789012", allowed_environments=["dev"], allowed_regions=["us-east-1"]
     )
 
 
