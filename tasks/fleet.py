@@ -32,7 +32,9 @@ def _queue_names(answer: Any) -> list[str]:
 
 def workers_consuming(*, timeout: float, destination: list[str] | None = None) -> dict[str, list[str]]:
     """Every worker that answered within ``timeout`` seconds, with the queues it consumes now."""
-    answers = app.control.inspect(timeout=timeout, destination=destination).active_queues() or {}
+    # Named workers: stop waiting once each has answered (else the whole timeout).
+    limit = len(destination) if destination else None
+    answers = app.control.inspect(timeout=timeout, destination=destination, limit=limit).active_queues() or {}
     return {node: _queue_names(queues) for node, queues in sorted(answers.items())}
 
 
@@ -89,7 +91,7 @@ class DrainProgress:
 def _in_flight(nodes: list[str], timeout: float) -> dict[str, list[str]]:
     """Tasks each node runs or holds to run now (messages with a future ETA excluded: a
     stopping worker hands those back to the broker)."""
-    inspect = app.control.inspect(timeout=timeout, destination=nodes)
+    inspect = app.control.inspect(timeout=timeout, destination=nodes, limit=len(nodes))
     held: dict[str, list[str]] = {node: [] for node in nodes}
     for answers in (inspect.active() or {}, inspect.reserved() or {}):
         for node, tasks in answers.items():
@@ -111,7 +113,7 @@ def drain(
     progress = DrainProgress()
     for node, queues in workers_consuming(timeout=reply_timeout, destination=nodes).items():
         for queue in queues:
-            app.control.cancel_consumer(queue, destination=[node], reply=True, timeout=reply_timeout)
+            app.control.cancel_consumer(queue, destination=[node], reply=True, timeout=reply_timeout, limit=1)
         progress.cancelled[node] = queues
     deadline = time.monotonic() + wait_seconds
     while True:

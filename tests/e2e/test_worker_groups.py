@@ -103,9 +103,10 @@ def test_a_group_consuming_only_q_network_runs_every_network_step(demo: tuple[st
 
 def test_a_drained_worker_finishes_its_step_and_takes_no_new_one(demo: tuple[str, str], aws: EmulatedAws) -> None:
     token, redis_url = demo
-    # The vpc step takes three seconds longer, so the drain arrives while it runs.
+    # The vpc step takes ten seconds longer, so the drain (a new process: Django, then the
+    # workers' answers) arrives while it runs, even on a busy machine.
     env = services_environment(
-        aws_url=aws.url, redis_url=redis_url, WORKER_GROUPS=TWO_GROUPS, AWS_FAULTS="ec2:CreateVpc:lag=3"
+        aws_url=aws.url, redis_url=redis_url, WORKER_GROUPS=TWO_GROUPS, AWS_FAULTS="ec2:CreateVpc:lag=10"
     )
     headers = {"Authorization": f"Bearer {token}"}
     broker = redis.Redis.from_url(redis_url)
