@@ -1,4 +1,4 @@
-# Bespoke — the two commands a new user needs: `make run` and `make test`.
+# Bespoke — the two commands a new user needs: `make run` and `make test` (and `make services`).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -15,10 +15,11 @@ STAGE ?= dev
 # Zappa (pinned once, in requirements-dev.txt) — never the test and lint tools.
 ZAPPA_PIN := $(shell grep -E '^zappa==' requirements-dev.txt)
 
-.PHONY: help run test lint format check-python clean package browser screenshots
+.PHONY: help run services test lint format check-python clean package browser screenshots
 
 help:
 	@echo "make run    set up and start the whole service (embedded: SQLite, in-process broker, emulated AWS)"
+	@echo "make services  the services mode on this machine: PostgreSQL, Redis, gunicorn, Celery workers and beat (Procfile, honcho)"
 	@echo "make test   lint (ruff, mypy, import contracts, cfn-lint, migrations) and the test suite"
 	@echo "make lint   the lint part only"
 	@echo "make screenshots  run the admin's browser tests and refresh docs/screenshots/"
@@ -44,6 +45,13 @@ $(VENV)/.installed-dev: requirements.txt requirements-local.txt requirements-dev
 
 run: $(VENV)/.installed-local
 	$(BIN)/python manage.py run_embedded --port $(PORT)
+
+# The services mode from the Procfile: DATABASE_URL, REDIS_URL and AWS_ENDPOINT_URL from the
+# environment (defaults: the local PostgreSQL and Redis, the emulated AWS); SCALE=network=2
+# starts more workers of a group. See docs/services.md.
+SCALE ?=
+services: $(VENV)/.installed-local
+	$(BIN)/python -m deploy.services --port $(PORT) $(if $(SCALE),--scale $(SCALE))
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

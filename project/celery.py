@@ -2,8 +2,11 @@
 ``tasks/subscriptions.py`` (one queue per bounded context)."""
 
 import os
+import signal
+from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_init
 from kombu import Queue
 
 from tasks.subscriptions import all_queues, all_subscribers
@@ -34,3 +37,12 @@ app.conf.update(
     worker_hijack_root_logger=False,
     imports=["tasks.consumers", "tasks.periodic"],
 )
+
+
+@worker_process_init.connect
+def _pool_processes_leave_stopping_to_their_worker(**_: Any) -> None:
+    """Process managers (honcho, systemd, supervisord's ``stopasgroup``) send SIGTERM to the
+    worker's whole process group. The worker's warm shutdown — take nothing new, finish the
+    steps in flight, then close the pool — is the clean stop; a pool process that died of
+    the same signal mid-step would abandon its step to a redelivery instead."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

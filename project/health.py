@@ -1,5 +1,12 @@
-"""Liveness answers without touching anything; readiness checks the database and broker."""
+"""Liveness answers without touching anything; readiness checks the database and broker,
+and says which workers answer and which queues they consume.
 
+The workers don't decide readiness: a web process whose database and broker answer can
+take requests even while a queue has no worker (its messages wait) — that is for an
+operator, not for a load balancer that would take the API down too.
+"""
+
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
@@ -10,6 +17,7 @@ def liveness(request: HttpRequest) -> JsonResponse:
 
 def readiness(request: HttpRequest) -> JsonResponse:
     from project.celery import app
+    from tasks.fleet import workers_report
 
     checks: dict[str, str] = {}
     try:
@@ -25,4 +33,12 @@ def readiness(request: HttpRequest) -> JsonResponse:
     except Exception as error:
         checks["broker"] = f"error: {type(error).__name__}"
     ready = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+    body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
+    if checks["broker"] == "ok":
+        try:
+            body["workers"] = workers_report(timeout=settings.READYZ_WORKERS_TIMEOUT)
+        except Exception as error:
+            body["workers"] = {"status": f"error: {type(error).__name__}"}
+    else:
+        body["workers"] = {"status": "unknown", "detail": "the broker does not answer"}
+    return JsonResponse(body, status=200 if ready else 503)

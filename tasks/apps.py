@@ -8,7 +8,7 @@ class TasksConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.kernel import deadletters, outbox
-        from tasks import consumers, periodic  # noqa: F401  (registers the Celery tasks)
+        from tasks import checks, consumers, periodic  # noqa: F401  (registers the checks and Celery tasks)
         from tasks.deadletters import redrive
         from tasks.relay import publish
 

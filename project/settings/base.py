@@ -197,6 +197,14 @@ COMPLIANCE_POLL_INTERVAL_SECONDS = env_int("COMPLIANCE_POLL_INTERVAL_SECONDS", 3
 OPERATOR_EMAILS = env_list("OPERATOR_EMAILS", [])
 # Proxies (addresses or CIDRs) whose X-Forwarded-For the audit log believes; empty: REMOTE_ADDR only.
 AUDIT_TRUSTED_PROXIES = env_list("AUDIT_TRUSTED_PROXIES", [])
+# Which worker consumes which queues, with how many processes (tasks/workers.py,
+# docs/services.md): ``name=queue,queue[:concurrency]`` per group, separated by spaces.
+WORKER_GROUPS = env_str(
+    "WORKER_GROUPS",
+    "control=default,workflow,intake,notifications:2 steps=accounts,baseline,compliance:2 network=network:2",
+)
+# How long /readyz waits for the workers' answers (it asks every worker which queues it consumes).
+READYZ_WORKERS_TIMEOUT = env_float("READYZ_WORKERS_TIMEOUT", 0.5)
 # Retries of a message whose handler raised a retryable error.
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 8)
 TASK_RETRY_BASE_SECONDS = env_float("TASK_RETRY_BASE_SECONDS", 2.0)

@@ -88,6 +88,16 @@ def test_make_run_then_the_readme_curl_succeeds(tmp_path: Path) -> None:
         with ThreadPoolExecutor(max_workers=10) as pool:
             responses = list(pool.map(post, range(10)))
         assert [r.status_code for r in responses] == [202] * 10, [r.text for r in responses]
+
+        # A burst beyond a development server's listen queue (Django's has 10): 30 POSTs at
+        # once (dry runs: the whole API path, no account to wait for) all get an answer.
+        def dry_run(index: int) -> int:
+            body = request_body(tags__project_short_name=f"burst{index}")
+            url = f"http://127.0.0.1:{port}/v1/account-requests?dry_run=true"
+            return requests.post(url, json=body, headers=headers, timeout=30).status_code
+
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            assert list(pool.map(dry_run, range(30))) == [200] * 30
         for response in responses:
             done = wait_for(
                 lambda url=response.headers["Location"]: requests.get(url, headers=headers, timeout=10).json(),

@@ -64,6 +64,15 @@ def celery_worker(env: dict[str, str], *, concurrency: int = 2, name: str = "wor
         yield worker
 
 
+@contextmanager
+def group_worker(env: dict[str, str], group: str, *, instance: str) -> Iterator[Popen[bytes]]:
+    """The worker of one group of ``WORKER_GROUPS`` (in ``env``), as ``make services`` runs
+    it; its Celery node is ``<group>.<instance>@<host>``."""
+    command = [str(BIN / "python"), "manage.py", "worker", group, "--instance", instance]
+    with running(command, env=env, name=f"worker-{group}-{instance}") as worker:
+        yield worker
+
+
 @dataclass
 class Web:
     base: str

@@ -8,9 +8,9 @@ from django.conf import settings
 from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.core.servers.basehttp import run
 from django.core.wsgi import get_wsgi_application
 from django.db import connections
+from waitress.server import create_server
 
 from apps.cloud.emulator import start_emulator
 from tasks.demo import DemoSeed, seed_demo
@@ -25,6 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--aws-port", type=int, default=0, help="moto's port (default: a free one)")
         parser.add_argument("--workers", type=int, default=4, help="worker threads")
+        parser.add_argument("--http-threads", type=int, default=8, help="threads serving HTTP requests")
         parser.add_argument(
             "--keep-data",
             action="store_true",
@@ -46,10 +47,21 @@ class Command(BaseCommand):
             seed = seed_demo(var_dir=var_dir)
             stack.enter_context(worker_threads(concurrency=options["workers"]))
             stack.enter_context(periodic_jobs())
+            # waitress, not Django's development server (whose listen queue of 10 resets
+            # connections under a burst): threads in this process, so the in-process broker
+            # and the worker threads stay shared with the API.
+            server = create_server(
+                StaticFilesHandler(get_wsgi_application()),
+                host=options["host"],
+                port=options["port"],
+                threads=options["http_threads"],
+                ident="bespoke",
+            )
+            stack.callback(server.close)
             base = f"http://{options['host']}:{options['port']}"
             self._banner(base, emulator.url, seed, var_dir)
             try:
-                run(options["host"], options["port"], StaticFilesHandler(get_wsgi_application()), threading=True)
+                server.run()
             except KeyboardInterrupt:
                 self.stdout.write("Stopping.")
 
