@@ -10,7 +10,8 @@ sends each a SIGTERM, then a SIGKILL to what is left after five seconds.
 
 Settings come from the environment, with defaults for one machine: ``DATABASE_URL``
 (the local PostgreSQL, database ``bespoke``, created if missing), ``REDIS_URL`` (the local
-Redis, database 0), ``DJANGO_SECRET_KEY`` (made once, kept in ``var/secret-key``),
+Redis, database 0), ``DJANGO_SECRET_KEY`` and ``WEBHOOK_SECRET_KEYS`` (made once, kept in ``var/secret-key``
+and ``var/webhook-secret-key``),
 ``DJANGO_ALLOWED_HOSTS`` (loopback) and plain HTTP (``DJANGO_SECURE_SSL_REDIRECT=false``).
 """
 
@@ -21,8 +22,11 @@ import secrets
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
+
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = ROOT / "Procfile"
@@ -60,6 +64,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _kept(path: Path, make: Callable[[], str]) -> str:
+    """A value made once and kept in ``path`` (readable by its owner only)."""
+    if not path.exists():
+        path.write_text(make() + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def environment(*, port: int, base: dict[str, str]) -> tuple[dict[str, str], bool]:
     """The processes' environment, and whether the emulated AWS runs."""
     env = dict(base)
@@ -67,12 +79,12 @@ def environment(*, port: int, base: dict[str, str]) -> tuple[dict[str, str], boo
         env.setdefault(name, value)
     var_dir = Path(env.setdefault("BESPOKE_VAR_DIR", str(ROOT / "var")))
     var_dir.mkdir(parents=True, exist_ok=True)
-    if not env.get("DJANGO_SECRET_KEY"):
-        key_file = var_dir / "secret-key"
-        if not key_file.exists():
-            key_file.write_text(secrets.token_urlsafe(50) + "\n")
-            key_file.chmod(0o600)
-        env["DJANGO_SECRET_KEY"] = key_file.read_text().strip()
+    for name, file_name, make in (
+        ("DJANGO_SECRET_KEY", "secret-key", lambda: secrets.token_urlsafe(50)),
+        ("WEBHOOK_SECRET_KEYS", "webhook-secret-key", lambda: Fernet.generate_key().decode()),
+    ):
+        if not env.get(name):
+            env[name] = _kept(var_dir / file_name, make)
     env.setdefault("BESPOKE_PUBLIC_URL", f"http://127.0.0.1:{port}")
     env["PORT"] = str(port)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
