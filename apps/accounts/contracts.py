@@ -146,46 +146,47 @@ class AccountCommandSummary:
     finished_at: datetime | None
 
 
-# --- The steps this context runs (apps/accounts/steps.py) ------------------------------
+# --- The steps this context runs (apps/accounts/steps/) --------------------------------
 
-_STEPS_MODULE = "apps.accounts.steps"
+_CREATION_STEPS = "apps.accounts.steps.creation"
+_COMMAND_STEPS = "apps.accounts.steps.commands"
 STEPS: tuple[StepDeclaration, ...] = (
     StepDeclaration(
         name="create_account",
         context="accounts",
         legacy_name="CLA_SUBMISSION",
-        run=f"{_STEPS_MODULE}:create_account",
+        run=f"{_CREATION_STEPS}:create_account",
         placement=CREATION,
-        describe=f"{_STEPS_MODULE}:describe_create_account",
+        describe=f"{_CREATION_STEPS}:describe_create_account",
     ),
     StepDeclaration(
         name="wait_account",
         context="accounts",
         legacy_name="CLA_CREATION",
-        run=f"{_STEPS_MODULE}:wait_account",
+        run=f"{_CREATION_STEPS}:wait_account",
         placement=CREATION,
         depends_on=("create_account",),
-        describe=f"{_STEPS_MODULE}:describe_wait_account",
+        describe=f"{_CREATION_STEPS}:describe_wait_account",
     ),
     StepDeclaration(
         name="adopt_account",
         context="accounts",
         legacy_name="ACCOUNT_ADOPTION",
-        run=f"{_STEPS_MODULE}:adopt_account",
+        run=f"{_COMMAND_STEPS}:adopt_account",
         placement=COMMAND,
     ),
     StepDeclaration(
         name="move_account",
         context="accounts",
         legacy_name="ACCOUNT_MOVE",
-        run=f"{_STEPS_MODULE}:move_account",
+        run=f"{_COMMAND_STEPS}:move_account",
         placement=COMMAND,
     ),
     StepDeclaration(
         name="close_account",
         context="accounts",
         legacy_name="ACCOUNT_CLOSURE",
-        run=f"{_STEPS_MODULE}:close_account",
+        run=f"{_COMMAND_STEPS}:close_account",
         placement=COMMAND,
     ),
 )

@@ -10,6 +10,6 @@ class AuditConfig(AppConfig):
         # The receivers are connected once and act only inside a request's audit scope
         # (a contextvar the middleware opens), so they cost nothing elsewhere and never
         # see another thread's or task's saves.
-        from apps.audit import middleware
+        from apps.audit import row_changes
 
-        middleware.connect_model_signals()
+        row_changes.connect_model_signals()

@@ -40,9 +40,9 @@ class ConfigRuleSpec:
     maximum_execution_frequency: str = ""
 
 
-# --- The steps this context runs (apps/baseline/steps.py) ------------------------------
+# --- The steps this context runs (apps/baseline/steps/: a module per step) -------------
 
-_STEPS_MODULE = "apps.baseline.steps"
+_STEPS_PACKAGE = "apps.baseline.steps"
 _READ_BACK_MODULE = "apps.baseline.readback"
 
 
@@ -51,11 +51,11 @@ def _baseline_step(name: str, legacy_name: str, *, checked: bool) -> StepDeclara
         name=name,
         context="baseline",
         legacy_name=legacy_name,
-        run=f"{_STEPS_MODULE}:{name}",
+        run=f"{_STEPS_PACKAGE}.{name}:{name}",
         depends_on=("wait_account",),
-        default_params=f"{_STEPS_MODULE}:{name.upper()}_DEFAULT_PARAMS",
-        check_params=f"{_STEPS_MODULE}:check_params",
-        describe=f"{_STEPS_MODULE}:describe_{name}",
+        default_params=f"{_STEPS_PACKAGE}.params:{name.upper()}_DEFAULT_PARAMS",
+        check_params=f"{_STEPS_PACKAGE}.params:check_params",
+        describe=f"{_STEPS_PACKAGE}.describe:describe_{name}",
         # support leaves nothing in the member account to read back
         read_back=f"{_READ_BACK_MODULE}:{name}_problems" if checked else "",
     )

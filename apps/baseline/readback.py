@@ -4,10 +4,13 @@ problem, none when everything the blueprint asked for is in place."""
 from collections.abc import Mapping
 from typing import Any
 
-from apps.baseline import steps
 from apps.baseline.contracts import SAML_AUDIENCE
+from apps.baseline.steps import aws
+from apps.baseline.steps.iam import find_saml_provider, iam_state
+from apps.baseline.steps.params import DEFAULT_PARAMS, config_rule_specs, role_specs
 from apps.cloud import api as cloud
 from apps.kernel.contracts import ReadBack
+from apps.kernel.steptools import merged_params
 
 # The steps read_back knows how to check (support leaves nothing in the member account).
 _CHECKED = ("iam", "cloudtrail", "config")
@@ -59,20 +62,20 @@ def read_back(
         if step in _CHECKED:
             given = dict(given or {})
             regulated = bool(given.pop("regulated", False))  # not a parameter: a fact of the request
-            wanted[step] = {**steps.merged_params(step, given), "regulated": regulated}
+            wanted[step] = {**merged_params(step, given, DEFAULT_PARAMS[step]), "regulated": regulated}
     if not wanted:
         return []
-    session = steps.member_session(payer_settings=payer_settings, account_id=account_id)
+    session = cloud.member_session_of({"payer_settings": payer_settings, "account_id": account_id})
     problems: list[str] = []
     if "iam" in wanted:
-        problems += _iam_problems(steps.aws_client("iam", session=session), payer_settings, wanted["iam"])
+        problems += _iam_problems(aws.client("iam", session=session), payer_settings, wanted["iam"])
     if "cloudtrail" in wanted:
         params = wanted["cloudtrail"]
-        client = steps.aws_client("cloudtrail", session=session, region=steps.region_for(params, {"region": region}))
+        client = aws.client("cloudtrail", session=session, region=aws.region_for(params, {"region": region}))
         problems += _cloudtrail_problems(client, payer_settings, params)
     if "config" in wanted:
         params = wanted["config"]
-        client = steps.aws_client("config", session=session, region=steps.region_for(params, {"region": region}))
+        client = aws.client("config", session=session, region=aws.region_for(params, {"region": region}))
         problems += _config_problems(client, payer_settings, params)
     return problems
 
@@ -85,7 +88,7 @@ def _listed(value: Any) -> list[Any]:
 
 def trusts_saml(document: Any, provider_arn: str) -> bool:
     """Whether a trust policy lets users of ``provider_arn`` sign in to the console with SAML."""
-    for statement in _listed((steps.as_document(document) or {}).get("Statement")):
+    for statement in _listed((aws.as_document(document) or {}).get("Statement")):
         principal = statement.get("Principal")
         condition = statement.get("Condition") or {}
         if (
@@ -102,11 +105,11 @@ def trusts_saml(document: Any, provider_arn: str) -> bool:
 def _iam_problems(client: Any, payer_settings: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
     provider_name = payer_settings["saml_provider_name"]
-    provider_arn = steps.find_saml_provider(client, provider_name)
+    provider_arn = find_saml_provider(client, provider_name)
     if provider_arn is None:
         problems.append(f"SAML provider {provider_name!r} is missing.")
-    roles, _ = steps.iam_state(client, filters=("Role",))
-    for role in steps.role_specs(params):
+    roles, _ = iam_state(client, filters=("Role",))
+    for role in role_specs(params):
         found = roles.get(role.name)
         if found is None:
             problems.append(f"IAM role {role.name!r} is missing.")
@@ -148,7 +151,7 @@ def _alias_problems(client: Any, setting: Any) -> list[str]:
 def _password_policy_problems(client: Any, wanted: Mapping[str, Any] | None) -> list[str]:
     if not wanted:
         return []
-    actual = steps.lookup(
+    actual = aws.lookup(
         "GetAccountPasswordPolicy",
         lambda: client.get_account_password_policy()["PasswordPolicy"],
         missing="NoSuchEntity",
@@ -165,7 +168,7 @@ def _password_policy_problems(client: Any, wanted: Mapping[str, Any] | None) -> 
 
 def _cloudtrail_problems(client: Any, payer_settings: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
     name = str(params["name"])
-    trail = steps.lookup("GetTrail", lambda: client.get_trail(Name=name)["Trail"], missing="TrailNotFoundException")
+    trail = aws.lookup("GetTrail", lambda: client.get_trail(Name=name)["Trail"], missing="TrailNotFoundException")
     if trail is None:
         return [f"CloudTrail trail {name!r} is missing."]
     problems: list[str] = []
@@ -221,7 +224,7 @@ def _config_problems(client: Any, payer_settings: Mapping[str, Any], params: Map
             existing.update(rule["ConfigRuleName"] for rule in page.get("ConfigRules", []))
     problems += [
         f"AWS Config rule {rule.name!r} ({rule.identifier}) is missing."
-        for rule in steps.config_rule_specs(params, regulated=bool(params.get("regulated")))
+        for rule in config_rule_specs(params, regulated=bool(params.get("regulated")))
         if rule.name not in existing
     ]
     return problems

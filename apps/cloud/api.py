@@ -20,6 +20,7 @@ from django.conf import settings
 
 from apps.cloud import faults
 from apps.kernel.errors import PermanentError, RetryableError
+from apps.kernel.steptools import required_input
 
 # Error codes that mean "not now": throttling, transient server trouble, races that
 # settle by themselves. Anything else is permanent and fails the step at once.
@@ -117,6 +118,23 @@ def member_session_for(*, payer_settings: Mapping[str, Any], account_id: str) ->
     (the ``payer_settings`` input every step receives)."""
     management = management_session(role_arn=payer_settings.get("management_role_arn") or None)
     return member_session(management=management, account_id=account_id, role_name=payer_settings["member_role_name"])
+
+
+def member_session_of(inputs: Mapping[str, Any]) -> boto3.Session:
+    """A session in the member account a step works on (its ``payer_settings`` and
+    ``account_id`` inputs); a refused AssumeRole is a step error like any AWS error."""
+    with aws_errors("AssumeRole"):
+        return member_session_for(
+            payer_settings=required_input(inputs, "payer_settings"), account_id=required_input(inputs, "account_id")
+        )
+
+
+def management_session_of(inputs: Mapping[str, Any]) -> boto3.Session:
+    """A session in the management account of the payer a step works for (its
+    ``payer_settings`` input); a refused AssumeRole is a step error like any AWS error."""
+    with aws_errors("AssumeRole"):
+        payer_settings = required_input(inputs, "payer_settings")
+        return management_session(role_arn=payer_settings.get("management_role_arn") or None)
 
 
 def error_code(error: BaseException) -> str:

@@ -43,8 +43,8 @@ class StepDeclaration:
     first used:
 
     - ``run(context: StepContext) -> outputs``: the step itself;
-    - ``check_params(params) -> None``: refuse a blueprint's parameters early (raises
-      ``InvalidStepParams``); the step checks them again when it runs;
+    - ``check_params(step, params) -> None``: refuse a blueprint's parameters early
+      (raises ``InvalidStepParams``); the step checks them again when it runs;
     - ``describe(params, facts: PlanFacts) -> list[str]``: what a dry run says it creates;
     - ``read_back(check: ReadBack) -> list[str]``: what ``verify`` finds wrong with what the
       step built (one sentence per problem; none: nothing to check).

@@ -1,7 +1,8 @@
 """Running one workflow step, the same way in every context.
 
-A context that provides steps maps step names to functions (its ``steps.py``) and hands
-``RunStep`` commands to ``execute_step``. The step function does the work (idempotently:
+A context that provides steps declares them (its ``contracts.py``), writes them (its
+``steps`` package, with the helpers of ``apps.kernel.steptools``) and hands ``RunStep``
+commands to ``execute_step``. The step function does the work (idempotently:
 re-running converges on the same state) and returns its outputs; ``execute_step``
 reports the outcome as ``StepSucceeded`` / ``StepRetrying`` / ``StepFailed`` through the
 outbox, exactly once per command thanks to the inbox.
@@ -19,6 +20,7 @@ from apps.kernel.contracts import RunStep, StepFailed, StepRetrying, StepSucceed
 from apps.kernel.errors import RetryableError, StepError, WaitForQuota
 from apps.kernel.logging import bound
 from apps.kernel.outbox import record
+from apps.kernel.steptools import merged_params, required_input
 
 log = structlog.get_logger(__name__)
 
@@ -32,10 +34,12 @@ class StepContext:
 
     def require(self, name: str) -> Any:
         """An input the step cannot run without (a programming error if absent)."""
-        try:
-            return self.inputs[name]
-        except KeyError:
-            raise StepError(f"Step {self.step} needs input {name!r}.", code="missing_input") from None
+        return required_input(self.inputs, name, step=self.step)
+
+    def params(self, defaults: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters the step runs with: the blueprint's (the ``step_params`` input)
+        laid over ``defaults``; unknown keys refused (``merged_params``)."""
+        return merged_params(self.step, self.inputs.get("step_params"), defaults)
 
 
 StepFunction = Callable[[StepContext], dict[str, Any]]

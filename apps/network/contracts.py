@@ -30,9 +30,9 @@ class PoolUtilisation:
         return self.allocated_addresses / self.total_addresses if self.total_addresses else 0.0
 
 
-# --- The steps this context runs (apps/network/steps.py), in dependency order ----------
+# --- The steps this context runs (apps/network/steps/: a module per step), in dependency order
 
-_STEPS_MODULE = "apps.network.steps"
+_STEPS_PACKAGE = "apps.network.steps"
 _READ_BACK_MODULE = "apps.network.readback"
 
 
@@ -41,11 +41,11 @@ def _network_step(name: str, legacy_name: str, *, after: str, checked: bool) -> 
         name=name,
         context="network",
         legacy_name=legacy_name,
-        run=f"{_STEPS_MODULE}:{name}",
+        run=f"{_STEPS_PACKAGE}.{name}:{name}",
         depends_on=(after,),
-        default_params=f"{_STEPS_MODULE}:{name.upper()}_DEFAULT_PARAMS",
-        check_params=f"{_STEPS_MODULE}:check_params",
-        describe=f"{_STEPS_MODULE}:describe_{name}",
+        default_params=f"{_STEPS_PACKAGE}.params:{name.upper()}_DEFAULT_PARAMS",
+        check_params=f"{_STEPS_PACKAGE}.params:check_params",
+        describe=f"{_STEPS_PACKAGE}.describe:describe_{name}",
         read_back=f"{_READ_BACK_MODULE}:{name}_problems" if checked else "",
     )
 

@@ -11,8 +11,7 @@ from apps.kernel.contracts import ReadBack
 
 
 def _ec2(check: ReadBack) -> Any:
-    session = cloud.member_session_for(payer_settings=check.payer_settings, account_id=check.account_id)
-    return cloud.client("ec2", session=session, region=check.inputs["region"])
+    return cloud.client("ec2", session=cloud.member_session_of(check.inputs), region=check.inputs["region"])
 
 
 def vpc_problems(check: ReadBack) -> list[str]:
@@ -55,8 +54,7 @@ def dns_problems(check: ReadBack) -> list[str]:
     vpc_id, zone_id = inputs.get("vpc_id"), inputs.get("hosted_zone_id")
     if not vpc_id or not zone_id:
         return []
-    session = cloud.member_session_for(payer_settings=check.payer_settings, account_id=check.account_id)
-    route53 = cloud.client("route53", session=session)
+    route53 = cloud.client("route53", session=cloud.member_session_of(check.inputs))
     with cloud.aws_errors("GetHostedZone"):
         zone = route53.get_hosted_zone(Id=zone_id)
     if vpc_id not in {v["VPCId"] for v in zone.get("VPCs", [])}:

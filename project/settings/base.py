@@ -266,7 +266,7 @@ LOGGING = {
 }
 
 # --- Webhooks: where they may go, and how their signing secrets are kept -------------
-# Receivers are reached over https at public addresses only (apps/kernel/egress.py).
+# Receivers are reached over https at public addresses only (apps/kernel/egress/).
 # WEBHOOK_ALLOWED_NETWORKS (CIDRs, comma-separated) lets an operator allow a receiver on a
 # private network; the cloud metadata addresses stay refused whatever it says.
 WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", True)

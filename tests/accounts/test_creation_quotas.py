@@ -8,8 +8,10 @@ import pytest
 from botocore.stub import Stubber
 
 from apps.accounts import api as accounts
-from apps.accounts import quotas, steps
+from apps.accounts import quotas
 from apps.accounts.models import ManagedAccount, QuotaBucket
+from apps.accounts.steps import aws as accounts_aws
+from apps.accounts.steps import creation
 from apps.cloud import api as cloud
 from apps.intake.contracts import AccountRequested
 from apps.kernel import catalog
@@ -42,11 +44,11 @@ def inputs(index: int = 0) -> dict[str, Any]:
 
 
 def create(index: int = 0) -> dict[str, Any]:
-    return steps.create_account(StepContext(run_id="run", step="create_account", attempt=1, inputs=inputs(index)))
+    return creation.create_account(StepContext(run_id="run", step="create_account", attempt=1, inputs=inputs(index)))
 
 
 def wait(index: int = 0) -> dict[str, Any]:
-    return steps.wait_account(StepContext(run_id="run", step="wait_account", attempt=1, inputs=inputs(index)))
+    return creation.wait_account(StepContext(run_id="run", step="wait_account", attempt=1, inputs=inputs(index)))
 
 
 def account(index: int = 0) -> ManagedAccount:
@@ -375,7 +377,7 @@ def test_stubbed_organizations_are_not_called_while_waiting(
     settings.ORGANIZATIONS_CREATE_ACCOUNT_BURST = 1
     create(0)
     client = cloud.client("organizations")
-    monkeypatch.setattr(steps, "_organizations", lambda payer: client)
+    monkeypatch.setattr(accounts_aws, "organizations", lambda payer: client)
 
     with Stubber(client) as stubber, pytest.raises(WaitForQuota):
         create(1)  # nothing queued: any call to Organizations would fail the test

@@ -15,8 +15,8 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from apps.accounts import api as accounts
-from apps.accounts import steps
 from apps.accounts.models import ManagedAccount
+from apps.accounts.steps import aws as accounts_aws
 from apps.kernel import clock
 from apps.kernel.models import OutboxMessage
 from apps.kernel.steps import RetryLater
@@ -81,7 +81,7 @@ class Broker:
 def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[datetime]]:
     """When (on the kernel clock) each CreateAccount and status poll reached Organizations."""
     made: dict[str, list[datetime]] = {"CreateAccount": [], "DescribeCreateAccountStatus": []}
-    real = steps._organizations
+    real = accounts_aws.organizations
 
     def observed(payer: Any) -> Any:
         client = real(payer)
@@ -91,7 +91,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[datetime]]:
             )
         return client
 
-    monkeypatch.setattr(steps, "_organizations", observed)
+    monkeypatch.setattr(accounts_aws, "organizations", observed)
     return made
 
 

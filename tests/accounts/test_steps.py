@@ -9,9 +9,10 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from apps.accounts import api as accounts
-from apps.accounts import steps
 from apps.accounts.models import ManagedAccount
 from apps.accounts.services import account_start, account_update
+from apps.accounts.steps import aws as accounts_aws
+from apps.accounts.steps import creation
 from apps.cloud import api as cloud
 from apps.intake.contracts import AccountRequested
 from apps.kernel.contracts import RunStep
@@ -67,8 +68,8 @@ def test_create_then_wait_vends_exactly_one_account_whose_role_can_be_assumed(
 ) -> None:
     before = org_accounts(aws)
 
-    created = steps.create_account(context_for("create_account"))
-    waited = steps.wait_account(context_for("wait_account", {**account_inputs(), **created}))
+    created = creation.create_account(context_for("create_account"))
+    waited = creation.wait_account(context_for("wait_account", {**account_inputs(), **created}))
 
     after = org_accounts(aws)
     [new] = [a for a in after if a["Id"] not in {b["Id"] for b in before}]
@@ -86,10 +87,10 @@ def test_create_then_wait_vends_exactly_one_account_whose_role_can_be_assumed(
 
 
 def test_running_create_account_again_creates_nothing_new(aws: EmulatedAws, demo_payer: accounts.PayerSummary) -> None:
-    first = steps.create_account(context_for("create_account"))
+    first = creation.create_account(context_for("create_account"))
     count = len(org_accounts(aws))
 
-    second = steps.create_account(context_for("create_account", attempt=2))
+    second = creation.create_account(context_for("create_account", attempt=2))
 
     assert second == first
     assert len(org_accounts(aws)) == count
@@ -99,10 +100,10 @@ def test_running_create_account_again_creates_nothing_new(aws: EmulatedAws, demo
 def test_running_wait_account_again_converges_on_the_same_account(
     aws: EmulatedAws, demo_payer: accounts.PayerSummary
 ) -> None:
-    steps.create_account(context_for("create_account"))
+    creation.create_account(context_for("create_account"))
 
-    first = steps.wait_account(context_for("wait_account"))
-    second = steps.wait_account(context_for("wait_account", attempt=2))
+    first = creation.wait_account(context_for("wait_account"))
+    second = creation.wait_account(context_for("wait_account", attempt=2))
 
     assert first == second
     assert managed_account().status == ManagedAccount.Status.ACTIVE
@@ -118,8 +119,8 @@ def test_an_account_created_by_an_attempt_whose_answer_was_lost_is_adopted(
     [existing] = [a for a in org_accounts(aws) if a["Email"] == EMAIL]
     count = len(org_accounts(aws))
 
-    steps.create_account(context_for("create_account", attempt=2))
-    waited = steps.wait_account(context_for("wait_account"))
+    creation.create_account(context_for("create_account", attempt=2))
+    waited = creation.wait_account(context_for("wait_account"))
 
     assert len(org_accounts(aws)) == count
     assert managed_account().aws_account_id == existing["Id"]
@@ -133,7 +134,7 @@ def test_an_account_with_the_same_email_in_other_letter_case_is_adopted_too(
     aws.client("organizations").create_account(Email=EMAIL.upper(), AccountName=NAME, Tags=OURS)
     count = len(org_accounts(aws))
 
-    steps.create_account(context_for("create_account"))
+    creation.create_account(context_for("create_account"))
 
     assert len(org_accounts(aws)) == count
     assert managed_account().aws_account_id
@@ -153,7 +154,7 @@ def test_an_existing_account_with_the_email_that_this_request_did_not_create_is_
     count = len(org_accounts(aws))
 
     with pytest.raises(PermanentError) as refused:
-        steps.create_account(context_for("create_account"))
+        creation.create_account(context_for("create_account"))
 
     assert refused.value.code == "account_email_taken"
     assert len(org_accounts(aws)) == count
@@ -176,7 +177,7 @@ def test_a_creation_followed_by_name_that_turns_out_to_be_another_requests_is_no
     account_update(managed_account(), create_request_id=other["Id"])
 
     with pytest.raises(PermanentError) as refused:
-        steps.wait_account(context_for("wait_account"))
+        creation.wait_account(context_for("wait_account"))
 
     assert refused.value.code == "account_email_taken"
     account = managed_account()
@@ -186,7 +187,7 @@ def test_a_creation_followed_by_name_that_turns_out_to_be_another_requests_is_no
 def test_wait_account_retries_while_the_new_accounts_role_cannot_be_assumed_yet(
     aws: EmulatedAws, demo_payer: accounts.PayerSummary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    steps.create_account(context_for("create_account"))
+    creation.create_account(context_for("create_account"))
     real_member_session = cloud.member_session
 
     def not_yet(**kwargs: Any) -> Any:
@@ -194,7 +195,7 @@ def test_wait_account_retries_while_the_new_accounts_role_cannot_be_assumed_yet(
 
     monkeypatch.setattr(cloud, "member_session", not_yet)
     with pytest.raises(RetryableError) as raised:
-        steps.wait_account(context_for("wait_account"))
+        creation.wait_account(context_for("wait_account"))
 
     assert raised.value.code == "AccessDenied"
     account = managed_account()
@@ -202,18 +203,18 @@ def test_wait_account_retries_while_the_new_accounts_role_cannot_be_assumed_yet(
     assert account.aws_account_id  # known now; the next attempt need not ask Organizations again
 
     monkeypatch.setattr(cloud, "member_session", real_member_session)
-    assert steps.wait_account(context_for("wait_account", attempt=2))["account_id"] == account.aws_account_id
+    assert creation.wait_account(context_for("wait_account", attempt=2))["account_id"] == account.aws_account_id
     assert managed_account().status == ManagedAccount.Status.ACTIVE
 
 
 def test_wait_account_fails_for_good_when_the_role_leads_into_another_account(
     aws: EmulatedAws, demo_payer: accounts.PayerSummary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    steps.create_account(context_for("create_account"))
+    creation.create_account(context_for("create_account"))
     monkeypatch.setattr(cloud, "member_session", lambda *, management, **kwargs: management)
 
     with pytest.raises(PermanentError) as raised:
-        steps.wait_account(context_for("wait_account"))
+        creation.wait_account(context_for("wait_account"))
 
     assert raised.value.code == "wrong_account"
     assert managed_account().status == ManagedAccount.Status.CREATING
@@ -239,7 +240,7 @@ def payer(db: None) -> None:
 def organizations(payer: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     """The Organizations client the steps use, answering only what the test queued."""
     client = cloud.client("organizations")
-    monkeypatch.setattr(steps, "_organizations", lambda payer: client)
+    monkeypatch.setattr(accounts_aws, "organizations", lambda payer: client)
     with Stubber(client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
@@ -264,7 +265,7 @@ def test_wait_account_retries_while_organizations_is_still_creating(organization
     )
 
     with pytest.raises(RetryableError) as raised:
-        steps.wait_account(context_for("wait_account"))
+        creation.wait_account(context_for("wait_account"))
 
     assert raised.value.code == "create_account_in_progress"
     account = managed_account()
@@ -280,7 +281,7 @@ def test_wait_account_fails_for_good_when_organizations_reports_the_creation_fai
     )
 
     with pytest.raises(PermanentError) as raised:
-        steps.wait_account(context_for("wait_account"))
+        creation.wait_account(context_for("wait_account"))
 
     assert raised.value.code == "EMAIL_ALREADY_EXISTS"
     assert "EMAIL_ALREADY_EXISTS" in raised.value.message
@@ -304,7 +305,7 @@ def test_create_account_asks_organizations_with_the_requests_email_name_role_and
         },
     )
 
-    outputs = steps.create_account(context_for("create_account"))
+    outputs = creation.create_account(context_for("create_account"))
 
     assert outputs == {"create_account_request_id": "car-1234567890", "account_email": EMAIL}
     assert managed_account().create_request_id == "car-1234567890"
@@ -317,7 +318,7 @@ def test_create_account_retries_when_throttled_and_keeps_the_aws_error_code(orga
     )
 
     with pytest.raises(RetryableError) as raised:
-        steps.create_account(context_for("create_account"))
+        creation.create_account(context_for("create_account"))
 
     assert raised.value.code == "Throttling"
     assert "CreateAccount" in raised.value.message
@@ -333,7 +334,7 @@ def test_create_account_fails_for_good_when_access_is_denied(organizations: Stub
     )
 
     with pytest.raises(PermanentError) as raised:
-        steps.create_account(context_for("create_account"))
+        creation.create_account(context_for("create_account"))
 
     assert raised.value.code == code
 
@@ -346,7 +347,7 @@ def test_create_account_fails_for_good_when_organizations_refuses_at_once(organi
     )
 
     with pytest.raises(PermanentError) as raised:
-        steps.create_account(context_for("create_account"))
+        creation.create_account(context_for("create_account"))
 
     assert raised.value.code == "ACCOUNT_LIMIT_EXCEEDED"
     account = managed_account()
@@ -365,7 +366,7 @@ def test_create_account_adopts_a_creation_still_in_progress_from_an_earlier_atte
     )
     # No create_account is queued: the stubber fails the test if the step calls it.
 
-    outputs = steps.create_account(context_for("create_account"))
+    outputs = creation.create_account(context_for("create_account"))
 
     assert outputs["create_account_request_id"] == "car-earlier"
     assert managed_account().create_request_id == "car-earlier"

@@ -9,7 +9,11 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from apps.baseline import api as baseline
-from apps.baseline import steps
+from apps.baseline.steps import aws as baseline_aws
+from apps.baseline.steps import cloudtrail as cloudtrail_step
+from apps.baseline.steps import config as config_step
+from apps.baseline.steps import iam as iam_step
+from apps.baseline.steps import support as support_step
 from apps.cloud import api as cloud
 from apps.kernel.errors import PermanentError, RetryableError, StepError
 from apps.kernel.steps import StepContext
@@ -56,9 +60,9 @@ def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Stubber
             stubbers[service].activate()
         return stubbers[service]
 
-    monkeypatch.setattr(steps, "aws_client", client)
-    monkeypatch.setattr(steps, "member_session", lambda **kwargs: None)
-    monkeypatch.setattr(steps, "management_session", lambda **kwargs: None)
+    monkeypatch.setattr(baseline_aws, "client", client)
+    monkeypatch.setattr(cloud, "member_session_of", lambda inputs: None)
+    monkeypatch.setattr(cloud, "management_session_of", lambda inputs: None)
     yield stub
     for stubber in stubbers.values():
         stubber.assert_no_pending_responses()
@@ -77,7 +81,7 @@ def test_iam_access_denied_fails_for_good_with_the_aws_code(stubbed: Callable[[s
     deny(stubbed("iam"), "list_saml_providers")
 
     with pytest.raises(PermanentError) as raised:
-        steps.iam(context("iam", ONE_ROLE))
+        iam_step.iam(context("iam", ONE_ROLE))
 
     assert raised.value.code == "AccessDenied"
     assert raised.value.message == "ListSAMLProviders: AccessDenied: no"
@@ -97,7 +101,7 @@ def test_iam_throttling_is_retried_and_a_new_account_creates_the_provider_first(
     throttle(iam, "create_role")
 
     with pytest.raises(RetryableError) as raised:
-        steps.iam(context("iam", ONE_ROLE))
+        iam_step.iam(context("iam", ONE_ROLE))
 
     assert raised.value.code == "Throttling"
 
@@ -113,7 +117,7 @@ def test_a_trust_policy_iam_does_not_accept_yet_is_retried(stubbed: Callable[[st
     iam.add_client_error("create_role", service_error_code="MalformedPolicyDocument", http_status_code=400)
 
     with pytest.raises(RetryableError) as raised:
-        steps.iam(context("iam", ONE_ROLE))
+        iam_step.iam(context("iam", ONE_ROLE))
 
     assert raised.value.code == "MalformedPolicyDocument"
 
@@ -126,7 +130,7 @@ def test_cloudtrail_creates_when_the_lookup_finds_nothing_and_retries_when_throt
     throttle(cloudtrail, "create_trail", "ThrottlingException")
 
     with pytest.raises(RetryableError) as raised:
-        steps.cloudtrail(context("cloudtrail"))
+        cloudtrail_step.cloudtrail(context("cloudtrail"))
 
     assert raised.value.code == "ThrottlingException"
     assert raised.value.message.startswith("CreateTrail: ThrottlingException")
@@ -136,7 +140,7 @@ def test_cloudtrail_access_denied_fails_for_good(stubbed: Callable[[str], Stubbe
     deny(stubbed("cloudtrail"), "get_trail")
 
     with pytest.raises(PermanentError) as raised:
-        steps.cloudtrail(context("cloudtrail"))
+        cloudtrail_step.cloudtrail(context("cloudtrail"))
 
     assert raised.value.code == "AccessDenied"
 
@@ -149,7 +153,7 @@ def test_cloudtrail_refused_by_the_bucket_policy_fails_for_good(stubbed: Callabl
     )
 
     with pytest.raises(PermanentError) as raised:
-        steps.cloudtrail(context("cloudtrail"))
+        cloudtrail_step.cloudtrail(context("cloudtrail"))
 
     assert raised.value.code == "InsufficientS3BucketPolicyException"
 
@@ -160,7 +164,7 @@ def test_config_access_denied_on_the_service_linked_role_is_not_mistaken_for_it_
     deny(stubbed("iam"), "create_service_linked_role")
 
     with pytest.raises(PermanentError) as raised:
-        steps.config(context("config"))
+        config_step.config(context("config"))
 
     assert raised.value.code == "AccessDenied"
 
@@ -177,7 +181,7 @@ def test_config_goes_on_when_aws_says_the_service_linked_role_exists_and_retries
     throttle(stubbed("config"), "describe_configuration_recorders", "ThrottlingException")
 
     with pytest.raises(RetryableError) as raised:
-        steps.config(context("config"))
+        config_step.config(context("config"))
 
     assert raised.value.code == "ThrottlingException"
 
@@ -188,7 +192,7 @@ def test_config_retries_while_a_new_service_linked_role_is_not_usable_yet(stubbe
     config.add_client_error("put_configuration_recorder", service_error_code="InvalidRoleException")
 
     with pytest.raises(RetryableError) as raised:
-        steps.config(context("config", {"create_service_linked_role": False}))
+        config_step.config(context("config", {"create_service_linked_role": False}))
 
     assert raised.value.code == "InvalidRoleException"
 
@@ -199,12 +203,12 @@ def test_support_throttling_is_retried_and_a_missing_support_plan_fails_for_good
     support = stubbed("support")
     throttle(support, "describe_cases", "ThrottlingException")
     with pytest.raises(RetryableError):
-        steps.support(context("support"))
+        support_step.support(context("support"))
 
     support.add_response("describe_cases", {"cases": []})
     support.add_client_error("create_case", service_error_code="SubscriptionRequiredException")
     with pytest.raises(PermanentError) as raised:
-        steps.support(context("support"))
+        support_step.support(context("support"))
 
     assert raised.value.code == "SubscriptionRequiredException"
 

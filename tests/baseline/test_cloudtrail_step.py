@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from apps.baseline import steps
+from apps.baseline.steps import cloudtrail as cloudtrail_step
 from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
 from tests.conftest import EmulatedAws
@@ -33,7 +33,7 @@ def member_client_in(aws: EmulatedAws, service: str, *, account_id: str, region:
 def test_a_logging_multi_region_trail_delivers_to_the_central_bucket_from_the_member_account(
     aws: EmulatedAws, step_context: MakeContext, member_account: str
 ) -> None:
-    outputs = steps.cloudtrail(step_context("cloudtrail"))
+    outputs = cloudtrail_step.cloudtrail(step_context("cloudtrail"))
 
     arn = f"arn:aws:cloudtrail:us-east-1:{member_account}:trail/bespoke-trail"
     assert outputs == {"trail_arn": arn, "trail_name": "bespoke-trail"}
@@ -59,7 +59,7 @@ def test_the_name_prefix_and_home_region_come_from_the_blueprint(
 ) -> None:
     params = {"name": "org-audit", "s3_key_prefix": "cloudtrail", "region": "us-west-2"}
 
-    outputs = steps.cloudtrail(step_context("cloudtrail", step_params=params))
+    outputs = cloudtrail_step.cloudtrail(step_context("cloudtrail", step_params=params))
 
     assert outputs["trail_arn"] == f"arn:aws:cloudtrail:us-west-2:{member_account}:trail/org-audit"
     cloudtrail = member_client_in(aws, "cloudtrail", account_id=member_account, region="us-west-2")
@@ -70,11 +70,11 @@ def test_the_name_prefix_and_home_region_come_from_the_blueprint(
 def test_running_it_again_updates_the_same_trail_and_logs_again(
     aws: EmulatedAws, step_context: MakeContext, member_account: str
 ) -> None:
-    first = steps.cloudtrail(step_context("cloudtrail", step_params={"s3_key_prefix": "old"}))
+    first = cloudtrail_step.cloudtrail(step_context("cloudtrail", step_params={"s3_key_prefix": "old"}))
     cloudtrail = aws.member_client("cloudtrail", account_id=member_account)
     cloudtrail.stop_logging(Name=first["trail_arn"])
 
-    second = steps.cloudtrail(step_context("cloudtrail", step_params={"s3_key_prefix": "new"}, attempt=2))
+    second = cloudtrail_step.cloudtrail(step_context("cloudtrail", step_params={"s3_key_prefix": "new"}, attempt=2))
 
     assert second == first
     [trail] = cloudtrail.describe_trails()["trailList"]
@@ -88,7 +88,7 @@ def test_without_a_log_archive_bucket_it_fails_for_good_and_makes_no_trail(
     context = step_context("cloudtrail", payer_settings={**payer_settings, "log_archive_bucket": ""})
 
     with pytest.raises(PermanentError) as raised:
-        steps.cloudtrail(context)
+        cloudtrail_step.cloudtrail(context)
 
     assert raised.value.code == "missing_log_archive_bucket"
     assert aws.member_client("cloudtrail", account_id=member_account).describe_trails()["trailList"] == []

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from apps.baseline import steps
+from apps.baseline.steps import config as config_step
 from apps.kernel.steps import StepContext
 from tests.conftest import EmulatedAws
 
@@ -30,7 +30,7 @@ def rules_by_name(config: Any) -> dict[str, Any]:
 def test_the_default_blueprint_records_everything_delivers_centrally_and_checks_its_rules(
     aws: EmulatedAws, step_context: MakeContext, member_account: str
 ) -> None:
-    outputs = steps.config(step_context("config"))
+    outputs = config_step.config(step_context("config"))
 
     expected_rules = [
         "bespoke-cloud-trail-enabled",
@@ -72,7 +72,7 @@ def test_the_default_blueprint_records_everything_delivers_centrally_and_checks_
 def test_a_regulated_account_gets_the_regulated_rules_too(
     aws: EmulatedAws, step_context: MakeContext, member_account: str
 ) -> None:
-    outputs = steps.config(step_context("config", step_params=SMALL, regulated=True))
+    outputs = config_step.config(step_context("config", step_params=SMALL, regulated=True))
 
     assert outputs["config_rules"] == [
         "bespoke-cloud-trail-enabled",
@@ -88,7 +88,7 @@ def test_a_regulated_account_gets_the_regulated_rules_too(
 def test_an_unregulated_account_gets_only_the_base_rules(
     aws: EmulatedAws, step_context: MakeContext, member_account: str
 ) -> None:
-    outputs = steps.config(step_context("config", step_params=SMALL, regulated=False))
+    outputs = config_step.config(step_context("config", step_params=SMALL, regulated=False))
 
     assert outputs["config_rules"] == ["bespoke-cloud-trail-enabled", "bespoke-s3-bucket-public-read-prohibited"]
     assert sorted(rules_by_name(aws.member_client("config", account_id=member_account))) == sorted(
@@ -98,11 +98,11 @@ def test_an_unregulated_account_gets_only_the_base_rules(
 
 def test_running_it_again_creates_nothing_new(aws: EmulatedAws, step_context: MakeContext, member_account: str) -> None:
     config = aws.member_client("config", account_id=member_account)
-    first = steps.config(step_context("config", step_params=SMALL, regulated=True))
+    first = config_step.config(step_context("config", step_params=SMALL, regulated=True))
     rule_ids = {name: rule["ConfigRuleId"] for name, rule in rules_by_name(config).items()}
     config.stop_configuration_recorder(ConfigurationRecorderName="default")
 
-    second = steps.config(step_context("config", step_params=SMALL, regulated=True, attempt=2))
+    second = config_step.config(step_context("config", step_params=SMALL, regulated=True, attempt=2))
 
     assert second == first
     assert {name: rule["ConfigRuleId"] for name, rule in rules_by_name(config).items()} == rule_ids
@@ -123,7 +123,7 @@ def test_a_recorder_and_channel_that_already_exist_are_adopted_under_their_names
     )
     config.put_delivery_channel(DeliveryChannel={"name": "landing-zone", "s3BucketName": "bespoke-test-log-archive"})
 
-    outputs = steps.config(step_context("config", step_params={**SMALL, "create_service_linked_role": False}))
+    outputs = config_step.config(step_context("config", step_params={**SMALL, "create_service_linked_role": False}))
 
     assert (outputs["recorder_name"], outputs["delivery_channel_name"]) == ("landing-zone", "landing-zone")
     [recorder] = config.describe_configuration_recorders()["ConfigurationRecorders"]

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from apps.baseline import steps
+from apps.baseline.steps import aws as baseline_aws
+from apps.baseline.steps import iam as iam_step
 from apps.cloud import api as cloud
 from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
@@ -81,7 +82,7 @@ def snapshot(iam: Any) -> dict[str, Any]:
 def test_the_default_roles_are_made_in_the_member_account_and_trust_only_the_saml_provider(
     aws: EmulatedAws, step_context: MakeContext, member_account: str, payer_settings: dict[str, str]
 ) -> None:
-    outputs = steps.iam(step_context("iam"))
+    outputs = iam_step.iam(step_context("iam"))
 
     iam = aws.member_client("iam", account_id=member_account)
     provider_arn = f"arn:aws:iam::{member_account}:saml-provider/bespoke-idp"
@@ -125,10 +126,10 @@ def test_the_default_roles_are_made_in_the_member_account_and_trust_only_the_sam
 
 def test_running_it_again_creates_nothing_new(aws: EmulatedAws, step_context: MakeContext, member_account: str) -> None:
     iam = aws.member_client("iam", account_id=member_account)
-    first = steps.iam(step_context("iam"))
+    first = iam_step.iam(step_context("iam"))
     before = snapshot(iam)
 
-    second = steps.iam(step_context("iam", attempt=2))
+    second = iam_step.iam(step_context("iam", attempt=2))
 
     assert second == first
     assert snapshot(iam) == before
@@ -139,7 +140,7 @@ def test_a_changed_blueprint_is_applied_in_place(
     aws: EmulatedAws, step_context: MakeContext, member_account: str
 ) -> None:
     iam = aws.member_client("iam", account_id=member_account)
-    first = steps.iam(step_context("iam", step_params=ONE_ROLE))
+    first = iam_step.iam(step_context("iam", step_params=ONE_ROLE))
     role_id = iam.get_role(RoleName="bespoke-admin")["Role"]["RoleId"]
     # Someone widened the trust policy by hand; the blueprint changed too.
     iam.update_assume_role_policy(
@@ -160,7 +161,7 @@ def test_a_changed_blueprint_is_applied_in_place(
         ],
     }
 
-    second = steps.iam(step_context("iam", step_params=changed, attempt=2))
+    second = iam_step.iam(step_context("iam", step_params=changed, attempt=2))
 
     assert second == first
     role = iam.get_role(RoleName="bespoke-admin")["Role"]
@@ -179,10 +180,10 @@ def test_a_changed_blueprint_is_applied_in_place(
 def test_a_managed_policy_dropped_from_a_role_is_detached_but_not_deleted(
     aws: EmulatedAws, step_context: MakeContext, member_account: str
 ) -> None:
-    steps.iam(step_context("iam", step_params=ONE_ROLE))
+    iam_step.iam(step_context("iam", step_params=ONE_ROLE))
     without = {**ONE_ROLE, "roles": [{**ONE_ROLE["roles"][0], "managed_policies": []}]}
 
-    steps.iam(step_context("iam", step_params=without, attempt=2))
+    iam_step.iam(step_context("iam", step_params=without, attempt=2))
 
     iam = aws.member_client("iam", account_id=member_account)
     assert iam.list_attached_role_policies(RoleName="bespoke-admin")["AttachedPolicies"] == []
@@ -198,7 +199,7 @@ def test_an_existing_different_alias_is_replaced(
     iam = aws.member_client("iam", account_id=member_account)
     iam.create_account_alias(AccountAlias="old-alias")
 
-    outputs = steps.iam(step_context("iam", step_params={**NO_ROLES, "account_alias": True}))
+    outputs = iam_step.iam(step_context("iam", step_params={**NO_ROLES, "account_alias": True}))
 
     assert outputs["account_alias"] == "demo-msfp-dev"
     assert iam.list_account_aliases()["AccountAliases"] == ["demo-msfp-dev"]
@@ -209,11 +210,11 @@ def test_the_alias_comes_from_the_account_name_or_the_blueprint_or_is_left_alone
 ) -> None:
     iam = aws.member_client("iam", account_id=member_account)
 
-    derived = steps.iam(step_context("iam", step_params=NO_ROLES, account_name="Team_Blue Prod!"))
+    derived = iam_step.iam(step_context("iam", step_params=NO_ROLES, account_name="Team_Blue Prod!"))
     assert derived["account_alias"] == "team-blue-prod"
-    named = steps.iam(step_context("iam", step_params={**NO_ROLES, "account_alias": "acme-blue"}))
+    named = iam_step.iam(step_context("iam", step_params={**NO_ROLES, "account_alias": "acme-blue"}))
     assert named["account_alias"] == "acme-blue"
-    left = steps.iam(step_context("iam", step_params={**NO_ROLES, "account_alias": False}))
+    left = iam_step.iam(step_context("iam", step_params={**NO_ROLES, "account_alias": False}))
 
     assert left["account_alias"] is None
     assert iam.list_account_aliases()["AccountAliases"] == ["acme-blue"]
@@ -225,7 +226,7 @@ def test_without_saml_metadata_it_fails_for_good_and_makes_nothing(
     context = step_context("iam", payer_settings={**payer_settings, "saml_metadata_document": ""})
 
     with pytest.raises(PermanentError) as raised:
-        steps.iam(context)
+        iam_step.iam(context)
 
     assert raised.value.code == "missing_saml_metadata"
     iam = aws.member_client("iam", account_id=member_account)
@@ -238,8 +239,8 @@ def test_an_alias_already_in_place_is_neither_deleted_nor_created_again(
 ) -> None:
     # The emulator lets an account "create" the alias it has; AWS does not: stub the answers.
     iam = cloud.client("iam", region="us-east-1")
-    monkeypatch.setattr(steps, "member_session", lambda **kwargs: None)
-    monkeypatch.setattr(steps, "aws_client", lambda service, **kwargs: iam)
+    monkeypatch.setattr(cloud, "member_session_of", lambda inputs: None)
+    monkeypatch.setattr(baseline_aws, "client", lambda service, **kwargs: iam)
     provider_arn = f"arn:aws:iam::{member_account}:saml-provider/bespoke-idp"
     with Stubber(iam) as stubber:
         stubber.add_response("list_saml_providers", {"SAMLProviderList": [{"Arn": provider_arn}]})
@@ -247,7 +248,7 @@ def test_an_alias_already_in_place_is_neither_deleted_nor_created_again(
         stubber.add_response("get_account_authorization_details", {"RoleDetailList": [], "Policies": []})
         stubber.add_response("list_account_aliases", {"AccountAliases": ["demo-msfp-dev"], "IsTruncated": False})
 
-        outputs = steps.iam(step_context("iam", step_params=NO_ROLES))
+        outputs = iam_step.iam(step_context("iam", step_params=NO_ROLES))
 
         stubber.assert_no_pending_responses()
     assert outputs == {"account_alias": "demo-msfp-dev", "saml_provider_arn": provider_arn, "role_arns": {}}

@@ -6,10 +6,13 @@ from typing import Any
 import pytest
 
 from apps.baseline import api as baseline
-from apps.baseline import steps
 from apps.baseline.contracts import ConfigRuleSpec
+from apps.baseline.steps import config as config_step
+from apps.baseline.steps import iam as iam_step
+from apps.baseline.steps import params as baseline_params
 from apps.kernel import catalog
 from apps.kernel.errors import PermanentError
+from apps.kernel.steptools import merged_params
 
 PROVIDER = "arn:aws:iam::210987654321:saml-provider/bespoke-idp"
 
@@ -25,24 +28,24 @@ PROVIDER = "arn:aws:iam::210987654321:saml-provider/bespoke-idp"
     ],
 )
 def test_the_default_alias_is_the_account_name_made_valid(account_name: str, alias: str) -> None:
-    assert steps.desired_alias(True, account_name=account_name) == alias
+    assert baseline_params.desired_alias(True, account_name=account_name) == alias
 
 
 def test_an_alias_can_be_given_or_left_alone() -> None:
-    assert steps.desired_alias("finance-prod", account_name="ignored") == "finance-prod"
-    assert steps.desired_alias(False, account_name="ignored") is None
+    assert baseline_params.desired_alias("finance-prod", account_name="ignored") == "finance-prod"
+    assert baseline_params.desired_alias(False, account_name="ignored") is None
 
 
 @pytest.mark.parametrize("setting", ["Finance", "fi--nance", "-finance", "ab", True])
 def test_an_alias_aws_would_refuse_fails_for_good(setting: Any) -> None:
     with pytest.raises(PermanentError) as raised:
-        steps.desired_alias(setting, account_name="?!")
+        baseline_params.desired_alias(setting, account_name="?!")
 
     assert raised.value.code == "invalid_account_alias"
 
 
 def test_blueprint_keys_replace_defaults_whole_and_leave_the_defaults_untouched() -> None:
-    params = steps.merged_params("iam", {"roles": [{"name": "only"}]})
+    params = merged_params("iam", {"roles": [{"name": "only"}]}, baseline_params.IAM_DEFAULT_PARAMS)
 
     assert params["roles"] == [{"name": "only"}]
     assert params["password_policy"]["MinimumPasswordLength"] == 14
@@ -52,13 +55,13 @@ def test_blueprint_keys_replace_defaults_whole_and_leave_the_defaults_untouched(
 
 
 def test_every_step_documents_its_defaults() -> None:
-    assert set(steps.DEFAULT_PARAMS) == set(catalog.runners("baseline"))
+    assert set(baseline_params.DEFAULT_PARAMS) == set(catalog.runners("baseline"))
     assert catalog.default_params("support")["enabled"] is True
     assert catalog.default_params("cloudtrail")["name"] == "bespoke-trail"
 
 
 def test_the_default_roles_are_admin_read_only_network_and_security_audit() -> None:
-    roles = steps.role_specs(catalog.default_params("iam"))
+    roles = baseline_params.role_specs(catalog.default_params("iam"))
 
     assert [role.name for role in roles] == [
         "bespoke-admin",
@@ -85,7 +88,7 @@ def test_the_default_roles_are_admin_read_only_network_and_security_audit() -> N
 )
 def test_roles_the_step_cannot_build_fail_for_good(roles: Any) -> None:
     with pytest.raises(PermanentError) as raised:
-        steps.role_specs({"roles": roles})
+        baseline_params.role_specs({"roles": roles})
 
     assert raised.value.code == "invalid_step_params"
 
@@ -99,8 +102,10 @@ def test_regulated_rules_are_added_for_a_regulated_account_each_name_once() -> N
         ],
     }
 
-    assert [rule.name for rule in steps.config_rule_specs(params, regulated=False)] == ["bespoke-cloud-trail-enabled"]
-    assert steps.config_rule_specs(params, regulated=True) == [
+    assert [rule.name for rule in baseline_params.config_rule_specs(params, regulated=False)] == [
+        "bespoke-cloud-trail-enabled"
+    ]
+    assert baseline_params.config_rule_specs(params, regulated=True) == [
         ConfigRuleSpec(identifier="CLOUD_TRAIL_ENABLED", name="bespoke-cloud-trail-enabled"),
         ConfigRuleSpec(
             identifier="ACCESS_KEYS_ROTATED", name="keys-rotated", input_parameters={"maxAccessKeyAge": "45"}
@@ -109,14 +114,14 @@ def test_regulated_rules_are_added_for_a_regulated_account_each_name_once() -> N
 
 
 def test_the_config_role_is_the_service_linked_one_in_the_accounts_partition() -> None:
-    assert steps.config_role_arn(account_id="210987654321", region="us-east-1") == (
+    assert config_step.config_role_arn(account_id="210987654321", region="us-east-1") == (
         "arn:aws:iam::210987654321:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
     )
-    assert steps.config_role_arn(account_id="210987654321", region="cn-north-1").startswith("arn:aws-cn:iam::")
+    assert config_step.config_role_arn(account_id="210987654321", region="cn-north-1").startswith("arn:aws-cn:iam::")
 
 
 def test_the_trust_policy_the_roles_get_is_a_saml_trust() -> None:
-    assert baseline.trusts_saml(steps.saml_trust_policy(PROVIDER), PROVIDER)
+    assert baseline.trusts_saml(iam_step.saml_trust_policy(PROVIDER), PROVIDER)
 
 
 @pytest.mark.parametrize(
@@ -132,7 +137,7 @@ def test_the_trust_policy_the_roles_get_is_a_saml_trust() -> None:
     ids=["deny", "not-saml", "other-provider", "anyone", "other-audience", "no-audience"],
 )
 def test_a_trust_policy_that_differs_in_any_part_is_not_a_saml_trust(change: dict[str, Any]) -> None:
-    document = steps.saml_trust_policy(PROVIDER)
+    document = iam_step.saml_trust_policy(PROVIDER)
     document["Statement"][0].update(change)
 
     assert not baseline.trusts_saml(document, PROVIDER)

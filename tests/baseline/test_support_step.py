@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from botocore.stub import ANY, Stubber
 
-from apps.baseline import handlers, steps
+from apps.baseline import handlers
+from apps.baseline.steps import aws as baseline_aws
+from apps.baseline.steps import support as support_step
 from apps.cloud import api as cloud
 from apps.kernel.contracts import RunStep
 from apps.kernel.models import OutboxMessage
@@ -41,7 +43,7 @@ def open_case(support: Any, subject: str) -> str:
 def test_a_case_naming_the_account_is_opened_from_the_management_account(
     aws: EmulatedAws, step_context: MakeContext, member_account: str
 ) -> None:
-    outputs = steps.support(step_context("support", step_params=PARAMS))
+    outputs = support_step.support(step_context("support", step_params=PARAMS))
 
     [case] = cases(aws.client("support"))
     assert outputs == {"case_id": case["caseId"]}
@@ -60,8 +62,8 @@ def test_the_case_asks_with_the_blueprints_codes_in_english(
     step_context: MakeContext, member_account: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     support = cloud.client("support", region="us-east-1")
-    monkeypatch.setattr(steps, "management_session", lambda **kwargs: None)
-    monkeypatch.setattr(steps, "aws_client", lambda service, **kwargs: support)
+    monkeypatch.setattr(cloud, "management_session_of", lambda inputs: None)
+    monkeypatch.setattr(baseline_aws, "client", lambda service, **kwargs: support)
     with Stubber(support) as stubber:
         stubber.add_response("describe_cases", {"cases": []}, {"includeResolvedCases": True, "language": "en"})
         stubber.add_response(
@@ -79,16 +81,16 @@ def test_the_case_asks_with_the_blueprints_codes_in_english(
             },
         )
 
-        outputs = steps.support(step_context("support", step_params=PARAMS))
+        outputs = support_step.support(step_context("support", step_params=PARAMS))
 
         stubber.assert_no_pending_responses()
     assert outputs == {"case_id": "case-1"}
 
 
 def test_running_it_again_reuses_the_case(aws: EmulatedAws, step_context: MakeContext) -> None:
-    first = steps.support(step_context("support"))
+    first = support_step.support(step_context("support"))
 
-    second = steps.support(step_context("support", attempt=2))
+    second = support_step.support(step_context("support", attempt=2))
 
     assert second == first
     assert len(cases(aws.client("support"))) == 1
@@ -101,7 +103,7 @@ def test_a_case_already_opened_for_the_account_is_reused_and_others_are_not(
     open_case(support, "Add account 999999999999 to Enterprise Support")
     existing = open_case(support, f"Enterprise Support for {member_account} please")
 
-    outputs = steps.support(step_context("support"))
+    outputs = support_step.support(step_context("support"))
 
     assert outputs == {"case_id": existing}
     assert len(cases(support)) == 2
@@ -113,10 +115,10 @@ def test_a_disabled_step_is_skipped_without_calling_aws(
     def no_aws(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the step called AWS")
 
-    monkeypatch.setattr(steps, "management_session", no_aws)
-    monkeypatch.setattr(steps, "aws_client", no_aws)
+    monkeypatch.setattr(cloud, "management_session_of", no_aws)
+    monkeypatch.setattr(baseline_aws, "client", no_aws)
 
-    assert steps.support(step_context("support", step_params={"enabled": False})) == {"skipped": True}
+    assert support_step.support(step_context("support", step_params={"enabled": False})) == {"skipped": True}
     assert cases(aws.client("support")) == []
 
 

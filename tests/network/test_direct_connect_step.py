@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 from apps.cloud import api as cloud
 from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
-from apps.network import steps
+from apps.network.steps import direct_connect as direct_connect_step
 from tests.conftest import EmulatedAws
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +56,7 @@ def direct_connect(aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """The two Direct Connect clients the step uses, answering only what the test queued."""
     management = cloud.client("directconnect", region="us-east-1")
     member = cloud.client("directconnect", region="us-east-1")
-    monkeypatch.setattr(steps, "_directconnect_clients", lambda context: (management, member))
+    monkeypatch.setattr(direct_connect_step, "_directconnect_clients", lambda context: (management, member))
     with Stubber(management) as management_stub, Stubber(member) as member_stub:
         yield DirectConnect(management_stub, member_stub)
         management_stub.assert_no_pending_responses()
@@ -131,7 +131,7 @@ def test_an_interface_is_allocated_by_the_management_account_and_confirmed_by_th
         {"virtualInterfaceId": "dxvif-ffabc123", "virtualGatewayId": confirmed_gateway},
     )
 
-    outputs = steps.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS))
+    outputs = direct_connect_step.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS))
 
     [gateway] = gateways(ec2)
     assert outputs == {"virtual_interface_id": "dxvif-ffabc123", "virtual_gateway_id": gateway["VpnGatewayId"]}
@@ -149,14 +149,16 @@ def test_running_the_step_again_reuses_the_gateway_and_the_interface(
         "allocate_private_virtual_interface", interface(member_account, state="confirming")
     )
     direct_connect.member.add_response("confirm_private_virtual_interface", {"virtualInterfaceState": "pending"})
-    first = steps.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS))
+    first = direct_connect_step.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS))
 
     # Second run: the interface is there, confirmed onto our gateway; no allocate, no confirm queued.
     expect_interfaces(
         direct_connect,
         [interface(member_account, state="available", gateway=first["virtual_gateway_id"])],
     )
-    second = steps.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS, attempt=2))
+    second = direct_connect_step.direct_connect(
+        step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS, attempt=2)
+    )
 
     assert second == first
     assert len(gateways(ec2)) == 1
@@ -175,7 +177,7 @@ def test_an_interface_allocated_by_an_attempt_whose_answer_was_lost_is_confirmed
     )
     direct_connect.member.add_response("confirm_private_virtual_interface", {"virtualInterfaceState": "pending"})
 
-    outputs = steps.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS))
+    outputs = direct_connect_step.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS))
 
     assert outputs["virtual_interface_id"] == "dxvif-ffabc123"
 
@@ -186,7 +188,7 @@ def test_an_interface_on_another_gateway_fails_for_good(
     expect_interfaces(direct_connect, [interface(member_account, state="available", gateway="vgw-someoneelse")])
 
     with pytest.raises(PermanentError) as raised:
-        steps.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS))
+        direct_connect_step.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS))
 
     assert raised.value.code == "virtual_interface_mismatch"
 
@@ -203,7 +205,7 @@ def test_an_aws_refusal_keeps_its_error_code(
     )
 
     with pytest.raises(PermanentError) as raised:
-        steps.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS))
+        direct_connect_step.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS))
 
     assert raised.value.code == "DirectConnectClientException"
     assert "VLAN 101" in raised.value.message
@@ -211,7 +213,7 @@ def test_an_aws_refusal_keeps_its_error_code(
 
 def test_the_connection_vlan_and_asn_are_required(step_context: MakeContext, vpc_id: str) -> None:
     with pytest.raises(PermanentError) as raised:
-        steps.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params={"vlan": 101}))
+        direct_connect_step.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params={"vlan": 101}))
     assert raised.value.code == "invalid_step_params"
     assert "connection_id" in raised.value.message
     assert "asn" in raised.value.message
@@ -232,6 +234,6 @@ def test_routes_from_the_gateway_are_propagated_where_missing(aws: EmulatedAws) 
         )
         stub.add_response("enable_vgw_route_propagation", {}, {"RouteTableId": "rtb-private", "GatewayId": "vgw-1"})
 
-        steps._propagate_routes(ec2, route_table_ids=["rtb-public", "rtb-private"], gateway_id="vgw-1")
+        direct_connect_step._propagate_routes(ec2, route_table_ids=["rtb-public", "rtb-private"], gateway_id="vgw-1")
 
         stub.assert_no_pending_responses()

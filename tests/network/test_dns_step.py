@@ -8,7 +8,7 @@ import pytest
 
 from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
-from apps.network import steps
+from apps.network.steps import dns as dns_step
 from tests.conftest import EmulatedAws
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,7 @@ def zones(route53: Any) -> list[dict[str, Any]]:
 def test_a_private_zone_for_the_account_is_associated_with_its_vpc(
     aws: EmulatedAws, step_context: MakeContext, vpc_id: str, route53: Any
 ) -> None:
-    outputs = steps.dns(step_context("dns", vpc_id=vpc_id))
+    outputs = dns_step.dns(step_context("dns", vpc_id=vpc_id))
 
     [zone] = zones(route53)
     assert outputs == {"hosted_zone_id": zone["Id"].rsplit("/", 1)[-1], "zone_name": ZONE}
@@ -51,15 +51,15 @@ def test_a_private_zone_for_the_account_is_associated_with_its_vpc(
 
 
 def test_the_zone_name_follows_the_template_in_the_params(step_context: MakeContext, vpc_id: str, route53: Any) -> None:
-    outputs = steps.dns(step_context("dns", vpc_id=vpc_id, step_params={"zone_name": "{account_name}.{dns_domain}"}))
+    outputs = dns_step.dns(step_context("dns", vpc_id=vpc_id, step_params={"zone_name": "{account_name}.{dns_domain}"}))
 
     assert outputs["zone_name"] == "demo-msfp-dev.aws.example.com"
     assert [z["Name"] for z in zones(route53)] == ["demo-msfp-dev.aws.example.com."]
 
 
 def test_running_the_step_again_creates_no_second_zone(step_context: MakeContext, vpc_id: str, route53: Any) -> None:
-    first = steps.dns(step_context("dns", vpc_id=vpc_id))
-    second = steps.dns(step_context("dns", vpc_id=vpc_id, attempt=2))
+    first = dns_step.dns(step_context("dns", vpc_id=vpc_id))
+    second = dns_step.dns(step_context("dns", vpc_id=vpc_id, attempt=2))
 
     assert second == first
     assert len(zones(route53)) == 1
@@ -77,7 +77,7 @@ def test_a_zone_an_earlier_attempt_created_is_associated_with_the_vpc_if_it_is_n
         HostedZoneConfig={"Comment": "", "PrivateZone": True},
     )
 
-    outputs = steps.dns(step_context("dns", vpc_id=vpc_id))
+    outputs = dns_step.dns(step_context("dns", vpc_id=vpc_id))
 
     [zone] = zones(route53)
     assert outputs["hosted_zone_id"] == zone["Id"].rsplit("/", 1)[-1]
@@ -88,7 +88,7 @@ def test_a_payer_without_a_dns_domain_fails_for_good(
     step_context: MakeContext, payer_settings: dict[str, str], vpc_id: str, route53: Any
 ) -> None:
     with pytest.raises(PermanentError) as raised:
-        steps.dns(step_context("dns", vpc_id=vpc_id, payer_settings={**payer_settings, "dns_domain": ""}))
+        dns_step.dns(step_context("dns", vpc_id=vpc_id, payer_settings={**payer_settings, "dns_domain": ""}))
 
     assert raised.value.code == "invalid_zone_name"
     assert zones(route53) == []
@@ -96,5 +96,5 @@ def test_a_payer_without_a_dns_domain_fails_for_good(
 
 def test_a_template_naming_an_unknown_value_fails_for_good(step_context: MakeContext, vpc_id: str) -> None:
     with pytest.raises(PermanentError) as raised:
-        steps.dns(step_context("dns", vpc_id=vpc_id, step_params={"zone_name": "{team}.{dns_domain}"}))
+        dns_step.dns(step_context("dns", vpc_id=vpc_id, step_params={"zone_name": "{team}.{dns_domain}"}))
     assert raised.value.code == "invalid_step_params"

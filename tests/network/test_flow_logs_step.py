@@ -8,7 +8,7 @@ import pytest
 
 from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
-from apps.network import steps
+from apps.network.steps import flow_logs as flow_logs_step
 from tests.conftest import EmulatedAws
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,7 @@ def flow_logs_of(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:
 def test_flow_logs_go_to_the_payers_log_archive_bucket(
     aws: EmulatedAws, step_context: MakeContext, member_account: str, vpc_id: str
 ) -> None:
-    outputs = steps.flow_logs(step_context("flow_logs", vpc_id=vpc_id))
+    outputs = flow_logs_step.flow_logs(step_context("flow_logs", vpc_id=vpc_id))
 
     [flow_log] = flow_logs_of(member(aws, member_account, "ec2"), vpc_id)
     assert outputs == {"flow_log_id": flow_log["FlowLogId"]}
@@ -46,7 +46,7 @@ def test_flow_logs_go_to_the_payers_log_archive_bucket(
 def test_flow_logs_can_go_to_cloudwatch_logs_through_a_role(
     aws: EmulatedAws, step_context: MakeContext, member_account: str, vpc_id: str
 ) -> None:
-    outputs = steps.flow_logs(
+    outputs = flow_logs_step.flow_logs(
         step_context(
             "flow_logs", vpc_id=vpc_id, step_params={"destination": "cloud-watch-logs", "traffic_type": "REJECT"}
         )
@@ -70,8 +70,8 @@ def test_flow_logs_can_go_to_cloudwatch_logs_through_a_role(
 def test_running_the_step_again_creates_nothing_new(
     aws: EmulatedAws, step_context: MakeContext, member_account: str, vpc_id: str, step_params: dict[str, str]
 ) -> None:
-    first = steps.flow_logs(step_context("flow_logs", vpc_id=vpc_id, step_params=step_params))
-    second = steps.flow_logs(step_context("flow_logs", vpc_id=vpc_id, step_params=step_params, attempt=2))
+    first = flow_logs_step.flow_logs(step_context("flow_logs", vpc_id=vpc_id, step_params=step_params))
+    second = flow_logs_step.flow_logs(step_context("flow_logs", vpc_id=vpc_id, step_params=step_params, attempt=2))
 
     assert second == first
     assert [f["FlowLogId"] for f in flow_logs_of(member(aws, member_account, "ec2"), vpc_id)] == [first["flow_log_id"]]
@@ -83,12 +83,12 @@ def test_a_payer_without_a_log_archive_bucket_fails_for_good(
     context = step_context("flow_logs", vpc_id=vpc_id, payer_settings={**payer_settings, "log_archive_bucket": ""})
 
     with pytest.raises(PermanentError) as raised:
-        steps.flow_logs(context)
+        flow_logs_step.flow_logs(context)
 
     assert raised.value.code == "missing_log_archive_bucket"
 
 
 def test_an_unknown_destination_fails_for_good(step_context: MakeContext, vpc_id: str) -> None:
     with pytest.raises(PermanentError) as raised:
-        steps.flow_logs(step_context("flow_logs", vpc_id=vpc_id, step_params={"destination": "kinesis"}))
+        flow_logs_step.flow_logs(step_context("flow_logs", vpc_id=vpc_id, step_params={"destination": "kinesis"}))
     assert raised.value.code == "invalid_step_params"

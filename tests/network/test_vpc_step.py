@@ -13,8 +13,8 @@ from apps.cloud import api as cloud
 from apps.kernel.errors import PermanentError, RetryableError
 from apps.kernel.steps import StepContext
 from apps.network import api as network
-from apps.network import steps
 from apps.network.models import Allocation
+from apps.network.steps import vpc as vpc_step
 from tests.conftest import EmulatedAws
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_the_vpc_is_built_in_the_member_account_from_the_pool(
     management = ec2_in(aws, None)
     management_before = inventory(management)
 
-    outputs = steps.vpc(step_context("vpc"))
+    outputs = vpc_step.vpc(step_context("vpc"))
 
     member = ec2_in(aws, member_account)
     assert outputs["cidr"] == "10.64.0.0/24"
@@ -104,7 +104,7 @@ def test_the_vpc_is_built_in_the_member_account_from_the_pool(
 def test_subnets_are_spread_over_zones_and_tiers(
     aws: EmulatedAws, step_context: MakeContext, member_account: str, demo_pool: network.IpPoolSummary
 ) -> None:
-    outputs = steps.vpc(step_context("vpc"))
+    outputs = vpc_step.vpc(step_context("vpc"))
 
     member = ec2_in(aws, member_account)
     zones = sorted(z["ZoneName"] for z in member.describe_availability_zones()["AvailabilityZones"])[:2]
@@ -138,7 +138,7 @@ def test_subnet_count_and_size_follow_the_zones_and_the_prefix(
     prefix_length: int,
     subnet_prefix: int,
 ) -> None:
-    outputs = steps.vpc(step_context("vpc", vpc={"az_count": az_count, "prefix_length": prefix_length}))
+    outputs = vpc_step.vpc(step_context("vpc", vpc={"az_count": az_count, "prefix_length": prefix_length}))
 
     subnets = ec2_in(aws, member_account).describe_subnets(Filters=[{"Name": "vpc-id", "Values": [outputs["vpc_id"]]}])[
         "Subnets"
@@ -156,7 +156,7 @@ def test_subnet_count_and_size_follow_the_zones_and_the_prefix(
 def test_public_subnets_route_to_the_internet_gateway_and_private_ones_to_the_nat_gateway(
     aws: EmulatedAws, step_context: MakeContext, member_account: str, demo_pool: network.IpPoolSummary
 ) -> None:
-    outputs = steps.vpc(step_context("vpc"))
+    outputs = vpc_step.vpc(step_context("vpc"))
 
     member = ec2_in(aws, member_account)
     [igw] = member.describe_internet_gateways(InternetGatewayIds=[outputs["internet_gateway_id"]])["InternetGateways"]
@@ -181,7 +181,7 @@ def test_public_subnets_route_to_the_internet_gateway_and_private_ones_to_the_na
 def test_without_nat_private_subnets_have_no_default_route(
     aws: EmulatedAws, step_context: MakeContext, member_account: str, demo_pool: network.IpPoolSummary
 ) -> None:
-    outputs = steps.vpc(step_context("vpc", step_params={"nat": "none", "tiers": ["public", "private", "data"]}))
+    outputs = vpc_step.vpc(step_context("vpc", step_params={"nat": "none", "tiers": ["public", "private", "data"]}))
 
     member = ec2_in(aws, member_account)
     assert outputs["nat_gateway_id"] is None
@@ -204,7 +204,7 @@ def test_default_vpcs_are_deleted_in_the_listed_regions_only(
     listed = ["us-east-1", "us-west-2"]
     assert all(default_vpcs(ec2_in(aws, member_account, region)) for region in [*listed, "eu-west-1"])
 
-    steps.vpc(step_context("vpc", step_params={"delete_default_vpcs_in": listed}))
+    vpc_step.vpc(step_context("vpc", step_params={"delete_default_vpcs_in": listed}))
 
     assert [default_vpcs(ec2_in(aws, member_account, region)) for region in listed] == [[], []]
     assert default_vpcs(ec2_in(aws, member_account, "eu-west-1"))  # not listed: kept
@@ -217,11 +217,11 @@ def test_default_vpcs_are_deleted_in_the_listed_regions_only(
 def test_running_the_step_again_creates_nothing_new(
     aws: EmulatedAws, step_context: MakeContext, member_account: str, demo_pool: network.IpPoolSummary
 ) -> None:
-    first = steps.vpc(step_context("vpc"))
+    first = vpc_step.vpc(step_context("vpc"))
     member = ec2_in(aws, member_account)
     made = inventory(member)
 
-    second = steps.vpc(step_context("vpc", attempt=2))
+    second = vpc_step.vpc(step_context("vpc", attempt=2))
 
     assert second == first
     assert inventory(member) == made
@@ -231,10 +231,10 @@ def test_running_the_step_again_creates_nothing_new(
 def test_a_vpc_left_by_an_attempt_whose_allocation_was_released_claims_its_block_again(
     aws: EmulatedAws, step_context: MakeContext, member_account: str, demo_pool: network.IpPoolSummary
 ) -> None:
-    first = steps.vpc(step_context("vpc"))
+    first = vpc_step.vpc(step_context("vpc"))
     network.cidr_release(request_id=REQUEST_ID)
 
-    second = steps.vpc(step_context("vpc", attempt=2))
+    second = vpc_step.vpc(step_context("vpc", attempt=2))
 
     assert (second["vpc_id"], second["cidr"]) == (first["vpc_id"], first["cidr"])
     assert Allocation.objects.get(request_id=REQUEST_ID, state=Allocation.State.ALLOCATED).cidr == first["cidr"]
@@ -244,7 +244,7 @@ def test_without_a_pool_the_step_fails_for_good_and_builds_nothing(
     aws: EmulatedAws, step_context: MakeContext, member_account: str
 ) -> None:
     with pytest.raises(PermanentError) as raised:
-        steps.vpc(step_context("vpc"))
+        vpc_step.vpc(step_context("vpc"))
 
     assert raised.value.code == "no_ip_pool"
     assert default_vpcs(ec2_in(aws, member_account)) == [
@@ -254,7 +254,7 @@ def test_without_a_pool_the_step_fails_for_good_and_builds_nothing(
 
 def test_an_unknown_parameter_fails_for_good(step_context: MakeContext, demo_pool: network.IpPoolSummary) -> None:
     with pytest.raises(PermanentError) as raised:
-        steps.vpc(step_context("vpc", step_params={"tier": ["public"]}))
+        vpc_step.vpc(step_context("vpc", step_params={"tier": ["public"]}))
     assert raised.value.code == "invalid_step_params"
 
 
@@ -280,12 +280,12 @@ def test_an_unknown_parameter_fails_for_good(step_context: MakeContext, demo_poo
 def test_the_subnet_layout_is_deterministic(
     cidr: str, zones: list[str], tiers: list[str], expected: list[tuple[str, str, str]]
 ) -> None:
-    assert steps.subnet_layout(cidr, zones, tiers) == expected
+    assert vpc_step.subnet_layout(cidr, zones, tiers) == expected
 
 
 def test_a_vpc_too_small_for_its_subnets_is_refused() -> None:
     with pytest.raises(PermanentError) as raised:
-        steps.subnet_layout("10.0.0.0/28", ["a", "b"], ["public", "private"])
+        vpc_step.subnet_layout("10.0.0.0/28", ["a", "b"], ["public", "private"])
     assert raised.value.code == "vpc_too_small"
 
 
@@ -303,7 +303,7 @@ def test_a_nat_gateway_not_yet_available_is_retried_and_a_failed_one_is_fatal(
         stub.add_response("describe_nat_gateways", {"NatGateways": [gateway]})
 
         with pytest.raises(error) as raised:
-            steps._ensure_nat_gateway(context, ec2, subnet_id="subnet-1", name="demo")
+            vpc_step._ensure_nat_gateway(context, ec2, subnet_id="subnet-1", name="demo")
 
         assert raised.value.code == code  # type: ignore[attr-defined]
         stub.assert_no_pending_responses()

@@ -1,4 +1,4 @@
-"""The egress guard (apps/kernel/egress.py) that webhooks go through: how it reads a URL's
+"""The egress guard (apps/kernel/egress/) that webhooks go through: how it reads a URL's
 host, which addresses it allows, and that it connects to exactly the address it checked."""
 
 import ipaddress

@@ -269,13 +269,13 @@ def test_a_step_bound_by_its_blueprint_gives_up_after_its_own_attempts(
 def test_waiting_for_a_quota_uses_up_no_attempt(
     started: tuple[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from apps.accounts import steps
+    from apps.accounts.steps import creation
 
     def waits(context: StepContext) -> dict[str, Any]:
         raise WaitForQuota("five creations in flight", delay=7.0)
 
     _, command = started
-    monkeypatch.setattr(steps, "create_account", waits)
+    monkeypatch.setattr(creation, "create_account", waits)
     history = [{"attempt": 1, "at": AT.isoformat(), "error_code": "Throttling", "error": "slow down"}]
 
     with pytest.raises(Retry) as waited:

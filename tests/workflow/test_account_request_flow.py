@@ -8,8 +8,8 @@ import pytest
 from botocore.stub import Stubber
 from rest_framework.test import APIClient
 
-from apps.accounts import steps
 from apps.accounts.models import ManagedAccount
+from apps.accounts.steps import aws as accounts_aws
 from apps.cloud import api as cloud
 from apps.kernel.models import OutboxMessage
 from apps.workflow.models import Run
@@ -84,7 +84,7 @@ def test_redelivering_every_message_of_a_finished_flow_changes_nothing(
 def organizations_refuse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     """Organizations finds no earlier attempt, then refuses to create the account."""
     client = cloud.client("organizations")
-    monkeypatch.setattr(steps, "_organizations", lambda payer: client)
+    monkeypatch.setattr(accounts_aws, "organizations", lambda payer: client)
     with Stubber(client) as stubber:
         stubber.add_response("list_accounts", {"Accounts": []})
         stubber.add_response("list_create_account_status", {"CreateAccountStatuses": []})

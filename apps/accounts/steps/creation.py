@@ -1,30 +1,19 @@
-"""The accounts context's workflow steps: create the member account and wait for it."""
+"""The steps every vend starts with: ``create_account`` asks Organizations for the member
+account, within the organization's quotas; ``wait_account`` waits until it exists, moves
+it to the payer's OU and checks that its role can be assumed."""
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from apps.accounts import quotas
-from apps.accounts.models import ManagedAccount, Payer
+from apps.accounts.models import ManagedAccount
 from apps.accounts.services import account_release_slot, account_restart_creation, account_start, account_update
+from apps.accounts.steps import aws
 from apps.cloud import api as cloud
-from apps.kernel import clock
 from apps.kernel.contracts import PlanFacts
 from apps.kernel.errors import PermanentError, RetryableError
 from apps.kernel.steps import StepContext
-
-REQUEST_TAG = "bespoke:request-id"
-# Characters AWS accepts in tag values; anything else (quotes, say) becomes a space.
-_TAG_UNSAFE = re.compile(r"[^\w .:/=+\-@]", re.UNICODE)
-
-
-def _tags(inputs: dict[str, Any] | Any) -> list[dict[str, str]]:
-    tags = {REQUEST_TAG: inputs["request_id"], **{k: str(v) for k, v in inputs.get("tags", {}).items()}}
-    return [{"Key": key[:128], "Value": _TAG_UNSAFE.sub(" ", value)[:256]} for key, value in sorted(tags.items())]
-
-
-def _organizations(payer: Payer) -> Any:
-    return cloud.client("organizations", session=cloud.management_session(role_arn=payer.management_role_arn or None))
+from apps.kernel.steptools import REQUEST_TAG, aws_tags
 
 
 class AccountEmailTaken(PermanentError):
@@ -114,7 +103,7 @@ def create_account(context: StepContext) -> dict[str, Any]:
     quotas.creation_slot_or_wait(account)
     quotas.take_or_wait(organization_id=account.payer.management_account_id, quota=quotas.create_account_quota())
     try:
-        org = _organizations(account.payer)
+        org = aws.organizations(account.payer)
         existing_id, in_progress_id = _find_existing(
             org, email=account.email, name=account.name, request_id=context.require("request_id")
         )
@@ -129,7 +118,7 @@ def create_account(context: StepContext) -> dict[str, Any]:
                 AccountName=account.name,
                 RoleName=account.payer.member_role_name,
                 IamUserAccessToBilling="ALLOW",
-                Tags=_tags(inputs),
+                Tags=aws_tags(inputs),
             )["CreateAccountStatus"]
     except PermanentError as error:
         # Refused for good (access denied, a limit): nothing is in flight; free the slot.
@@ -156,7 +145,7 @@ def wait_account(context: StepContext) -> dict[str, Any]:
     payer = account.payer
     if not account.aws_account_id:
         quotas.take_or_wait(organization_id=payer.management_account_id, quota=quotas.status_poll_quota())
-    org = _organizations(payer)
+    org = aws.organizations(payer)
     if not account.aws_account_id:
         with cloud.aws_errors("DescribeCreateAccountStatus"):
             status = org.describe_create_account_status(CreateAccountRequestId=account.create_request_id)[
@@ -174,8 +163,8 @@ def wait_account(context: StepContext) -> dict[str, Any]:
             raise error
         account_update(account, aws_account_id=status["AccountId"])
     if payer.parent_ou_id:
-        _move_to_ou(org, account_id=account.aws_account_id, ou_id=payer.parent_ou_id)
-    _check_role(payer, account.aws_account_id)
+        aws.move_to_ou(org, account_id=account.aws_account_id, ou_id=payer.parent_ou_id)
+    aws.check_role(payer, account.aws_account_id)
     account_update(account, status=ManagedAccount.Status.ACTIVE)
     return {"account_id": account.aws_account_id, "account_email": account.email}
 
@@ -183,103 +172,3 @@ def wait_account(context: StepContext) -> dict[str, Any]:
 def _creation_failed(account: ManagedAccount, reason: str) -> dict[str, Any]:
     account_update(account, status=ManagedAccount.Status.FAILED, failure_reason=reason)
     raise PermanentError(f"Organizations could not create the account: {reason}", code=reason)
-
-
-def _move_to_ou(org: Any, *, account_id: str, ou_id: str) -> None:
-    with cloud.aws_errors("ListParents"):
-        parent = org.list_parents(ChildId=account_id)["Parents"][0]["Id"]
-    if parent != ou_id:
-        with cloud.aws_errors("MoveAccount"):
-            org.move_account(AccountId=account_id, SourceParentId=parent, DestinationParentId=ou_id)
-
-
-def _check_role(payer: Payer, account_id: str) -> None:
-    # A brand-new account's role can take a while to become assumable: AccessDenied
-    # here means "not yet", not "never".
-    with cloud.aws_errors("AssumeRole", retryable_codes=frozenset({"AccessDenied"})):
-        management = cloud.management_session(role_arn=payer.management_role_arn or None)
-        member = cloud.member_session(management=management, account_id=account_id, role_name=payer.member_role_name)
-        identity = cloud.client("sts", session=member).get_caller_identity()
-    if identity["Account"] != account_id:
-        raise PermanentError(
-            f"Assumed {payer.member_role_name} but landed in {identity['Account']}, not {account_id}.",
-            code="wrong_account",
-        )
-
-
-# --- Steps of commands on existing accounts -----------------------------------------------
-
-
-def _commanded_account(context: StepContext) -> ManagedAccount:
-    return ManagedAccount.objects.select_related("payer").get(id=context.require("managed_account_id"))
-
-
-def _describe(org: Any, account_id: str) -> dict[str, Any]:
-    with cloud.aws_errors("DescribeAccount"):
-        described: dict[str, Any] = org.describe_account(AccountId=account_id)["Account"]
-    return described
-
-
-def _parent(org: Any, account_id: str) -> str:
-    with cloud.aws_errors("ListParents"):
-        return str(org.list_parents(ChildId=account_id)["Parents"][0]["Id"])
-
-
-def adopt_account(context: StepContext) -> dict[str, Any]:
-    """Take an account Bespoke did not vend under management: it must be ACTIVE in the
-    payer's Organization and its member role assumable; it then becomes ``active`` with
-    source ``adopted``, in the environment the command named, with the OU it is in.
-
-    Idempotent: it reads Organizations and STS and only then writes the same values to
-    the account row; a second run (the account already adopted) writes them again.
-    """
-    account = _commanded_account(context)
-    org = _organizations(account.payer)
-    described = _describe(org, account.aws_account_id)
-    if described["Status"] != "ACTIVE":
-        raise PermanentError(
-            f"Account {account.aws_account_id} is {described['Status']} in the Organization, not ACTIVE.",
-            code="account_not_active",
-        )
-    _check_role(account.payer, account.aws_account_id)
-    account_update(
-        account,
-        status=ManagedAccount.Status.ACTIVE,
-        source=ManagedAccount.Source.ADOPTED,
-        environment=str(context.inputs.get("step_params", {}).get("environment") or account.environment),
-        email=described["Email"],
-        ou_id=_parent(org, account.aws_account_id),
-        failure_reason="",
-    )
-    return {"account_id": account.aws_account_id, "account_email": account.email}
-
-
-def move_account(context: StepContext) -> dict[str, Any]:
-    """Move the account into the OU ``step_params.ou_id`` and record it on the account.
-
-    Idempotent: the account's parent is read first (ListParents) and MoveAccount is
-    called only when it is elsewhere.
-    """
-    account = _commanded_account(context)
-    ou_id = str(context.require("step_params")["ou_id"])
-    org = _organizations(account.payer)
-    _move_to_ou(org, account_id=account.aws_account_id, ou_id=ou_id)
-    account_update(account, ou_id=ou_id)
-    return {"ou_id": ou_id}
-
-
-def close_account(context: StepContext) -> dict[str, Any]:
-    """Close the account in Organizations (CloseAccount) and record it ``closed``.
-
-    Idempotent: an account Organizations already reports SUSPENDED or PENDING_CLOSURE is
-    not closed again; the row's ``closed_at`` keeps the first closure's time.
-    """
-    account = _commanded_account(context)
-    org = _organizations(account.payer)
-    state = _describe(org, account.aws_account_id)["Status"]
-    if state not in ("SUSPENDED", "PENDING_CLOSURE"):
-        with cloud.aws_errors("CloseAccount"):
-            org.close_account(AccountId=account.aws_account_id)
-        state = _describe(org, account.aws_account_id)["Status"]
-    account_update(account, status=ManagedAccount.Status.CLOSED, closed_at=account.closed_at or clock.now())
-    return {"organizations_status": state}

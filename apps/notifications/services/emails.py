@@ -1,0 +1,225 @@
+"""The emails: the outcome of a request to its requester and technical contact, and dead
+letters to the operators.
+
+One outcome email per request and outcome (a unique row, created before the send in the
+same transaction, so a second delivery of the event finds it sent and sends nothing).
+"""
+
+import structlog
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.mail import EmailMessage
+from django.db import transaction
+
+from apps.accounts import api as accounts
+from apps.cloud import api as cloud
+from apps.intake import api as intake
+from apps.kernel import clock, ids
+from apps.kernel.contracts import DeadLetterCreated
+from apps.kernel.errors import RetryableError, StepError
+from apps.notifications.contracts import OUTCOME_FAILED, OUTCOME_SUCCEEDED
+from apps.notifications.email import provider_message_id
+from apps.notifications.models import EmailNotification
+from apps.workflow import api as workflow
+
+log = structlog.get_logger(__name__)
+
+
+def from_address() -> str:
+    return str(getattr(settings, "NOTIFICATIONS_FROM_EMAIL", "bespoke@example.com"))
+
+
+def sender_verify() -> str:
+    """Make the sender address a verified SES identity (idempotent); the address.
+
+    On real SES this starts the verification (AWS mails the address a link); the
+    emulator verifies at once.
+    """
+    address = from_address()
+    ses = cloud.client("sesv2")
+    try:
+        with cloud.aws_errors("CreateEmailIdentity"):
+            ses.create_email_identity(EmailIdentity=address)
+    except StepError as error:
+        if error.code != "AlreadyExistsException":
+            raise
+    return address
+
+
+def _public_url(path: str) -> str:
+    """``path`` at Bespoke's public address (``BESPOKE_PUBLIC_URL``)."""
+    return str(getattr(settings, "BESPOKE_PUBLIC_URL", "http://127.0.0.1:8000")).rstrip("/") + path
+
+
+def _status_link(request_id: str) -> str:
+    return _public_url(f"/v1/account-requests/{request_id}")
+
+
+def _recipients(request: intake.AccountRequestSummary) -> list[str]:
+    """The requester and the technical contact (``<username>@<payer email domain>``), once each."""
+    wanted: list[str] = []
+    requester = str(request.body.get("requestor", {}).get("email", "")).strip()
+    if requester:
+        wanted.append(requester)
+    username = str(request.body.get("technical_contact", {}).get("username", "")).strip()
+    if username:
+        try:
+            domain = accounts.payer_settings(name=request.payer)["email_domain"]
+        except ObjectDoesNotExist:
+            log.warning("email.unknown_payer", payer=request.payer, request_id=request.id)
+        else:
+            wanted.append(f"{username}@{domain}")
+    unique: dict[str, str] = {}
+    for address in wanted:
+        unique.setdefault(address.lower(), address)
+    return list(unique.values())
+
+
+def _greeting(request: intake.AccountRequestSummary) -> str:
+    name = str(request.body.get("requestor", {}).get("full_name", "")).strip()
+    return f"Hello {name}," if name else "Hello,"
+
+
+def _request_lines(request: intake.AccountRequestSummary) -> list[str]:
+    tags = request.body.get("tags", {})
+    lines = [
+        f"Project:        {tags.get('project_name', '')}",
+        f"Payer:          {request.payer}",
+        f"Environment:    {request.environment}",
+        f"Region:         {request.region}",
+    ]
+    external = request.body.get("external_transaction_id")
+    if external:
+        lines.append(f"Reference:      {external}")
+    return lines
+
+
+def _success_email(request: intake.AccountRequestSummary, event: workflow.RunSucceeded) -> tuple[str, str]:
+    outputs = event.outputs
+    account_id = outputs.get("account_id")
+    if not account_id:
+        account = accounts.account_for_request(request_id=request.id)
+        account_id = account.id if account else None
+    alias = outputs.get("account_alias")
+    lines = [
+        _greeting(request),
+        "",
+        "The AWS account you requested is ready.",
+        "",
+        f"Account id:     {account_id or 'unknown'}",
+    ]
+    if alias:
+        lines.append(f"Account alias:  {alias}")
+    lines.append(f"Account email:  {request.account_email}")
+    lines.extend(_request_lines(request))
+    if outputs.get("vpc_id"):
+        lines.append(f"VPC:            {outputs['vpc_id']}")
+    if outputs.get("cidr"):
+        lines.append(f"VPC CIDR:       {outputs['cidr']}")
+    lines += ["", f"Status:         {_status_link(request.id)}", f"Request id:     {request.id}", "", "-- Bespoke"]
+    subject = f"Your AWS account {account_id or request.account_email} is ready"
+    if alias:
+        subject += f" ({alias})"
+    return subject, "\n".join(lines) + "\n"
+
+
+def _failure_email(request: intake.AccountRequestSummary, event: workflow.RunFailed) -> tuple[str, str]:
+    lines = [
+        _greeting(request),
+        "",
+        "Your AWS account request could not be completed.",
+        "",
+        f"Failed step:    {event.step}",
+        f"Reason:         {event.message}",
+        f"Error code:     {event.error_code}",
+        f"Account email:  {request.account_email}",
+        *_request_lines(request),
+        "",
+        f"Status:         {_status_link(request.id)}",
+        "",
+        f"Request id:     {request.id}",
+        "",
+        "-- Bespoke",
+    ]
+    return f"Your AWS account request failed at step {event.step}", "\n".join(lines) + "\n"
+
+
+@transaction.atomic
+def outcome_email_send(*, event: workflow.RunSucceeded | workflow.RunFailed) -> EmailNotification | None:
+    """Email the requester and the technical contact the run's outcome, once.
+
+    Idempotent: the ``(request_id, outcome)`` row is unique and created in this
+    transaction before the send; a second call finds it sent and sends nothing. If the
+    send fails the transaction (row included) rolls back and the retry sends again.
+    """
+    if event.kind != workflow.ACCOUNT_REQUEST:  # a command on an existing account: no requester to tell
+        return None
+    outcome = OUTCOME_SUCCEEDED if isinstance(event, workflow.RunSucceeded) else OUTCOME_FAILED
+    existing = EmailNotification.objects.filter(request_id=event.request_id, outcome=outcome).first()
+    if existing is not None and existing.sent_at is not None:
+        log.info("email.already_sent", request_id=event.request_id, outcome=outcome)
+        return existing
+    request = intake.request_get(request_id=event.request_id, viewer=None)
+    if request is None:
+        log.warning("email.unknown_request", request_id=event.request_id)
+        return None
+    recipients = _recipients(request)
+    if not recipients:
+        log.warning("email.no_recipients", request_id=event.request_id)
+        return None
+    if isinstance(event, workflow.RunSucceeded):
+        subject, body = _success_email(request, event)
+    else:
+        subject, body = _failure_email(request, event)
+    notification, _ = EmailNotification.objects.get_or_create(
+        request_id=event.request_id,
+        outcome=outcome,
+        defaults={
+            "id": ids.new_id(),
+            "recipients": recipients,
+            "subject": subject[:300],
+            "body": body,
+            "created_at": clock.now(),
+        },
+    )
+    if notification.sent_at is not None:  # someone else sent it while we composed
+        return notification
+    message = EmailMessage(
+        subject=notification.subject, body=notification.body, from_email=from_address(), to=notification.recipients
+    )
+    try:
+        message.send()
+    except OSError as error:  # SMTP and socket trouble (SES errors arrive classified already)
+        raise RetryableError(f"Sending email: {error}", code="email_send_failed") from error
+    notification.sent_at = clock.now()
+    notification.message_id = provider_message_id(message)
+    notification.save(update_fields=["sent_at", "message_id"])
+    log.info("email.sent", request_id=event.request_id, outcome=outcome, message_id=notification.message_id)
+    return notification
+
+
+# --- To operators ---------------------------------------------------------------------------
+
+
+def operators_alert_dead_letter(*, event: DeadLetterCreated) -> int:
+    """Email the operators (``OPERATOR_EMAILS``) that a message landed in dead letters.
+
+    Runs in the handler's transaction with its inbox claim: once per dead letter.
+    Returns how many addresses were mailed.
+    """
+    recipients = list(getattr(settings, "OPERATOR_EMAILS", []))
+    if not recipients:
+        return 0
+    link = _public_url(f"/v1/dead-letters/{event.dead_letter_id}")
+    body = (
+        f"A {event.message_type} message for {event.handler} gave up after {event.attempts} attempt(s).\n\n"
+        f"Error ({event.error_code}): {event.error}\n\n"
+        f"Redrive it once the cause is fixed, or discard it with a reason:\n{link}\n"
+    )
+    EmailMessage(
+        subject=f"[Bespoke] Dead letter: {event.message_type} → {event.handler}",
+        body=body,
+        from_email=from_address(),
+        to=recipients,
+    ).send()
+    return len(recipients)
