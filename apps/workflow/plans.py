@@ -151,7 +151,7 @@ def _check_params(declaration: StepDeclaration, params: dict[str, Any]) -> None:
     try:
         catalog.resolve(declaration.check_params)(declaration.name, params)
     except StepError as error:
-        raise InvalidPlan(f"Step {declaration.name}: {error.message}") from error
+        raise InvalidPlan(error.message) from error  # the step names itself
 
 
 def plan_from_steps(steps: Sequence[Mapping[str, Any]]) -> tuple[StepSpec, ...]:
