@@ -34,6 +34,7 @@ from django.test import Client  # noqa: E402
 
 from apps.accounts import api as accounts  # noqa: E402
 from apps.cloud.emulator import free_port  # noqa: E402
+from apps.kernel import catalog  # noqa: E402
 from apps.kernel.steps import StepContext  # noqa: E402
 from apps.workflow.models import StepRun  # noqa: E402
 from apps.workflow.plans import execution_order, plan_from_blueprint  # noqa: E402
@@ -44,11 +45,8 @@ from tasks.subscriptions import STEP_RUNNERS  # noqa: E402
 
 
 def _step_functions() -> dict[str, Any]:
-    functions: dict[str, Any] = {}
-    for context in STEP_RUNNERS:
-        module = __import__(f"apps.{context}.steps", fromlist=["STEPS"])
-        functions.update(module.STEPS)
-    return functions
+    """Every declared step's function (the step catalog)."""
+    return {name: function for context in STEP_RUNNERS for name, function in catalog.runners(context).items()}
 
 
 def straight_line(short_name: str) -> tuple[float, dict[str, float]]:

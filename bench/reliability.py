@@ -52,7 +52,8 @@ def _counting_client(*args: Any, **kwargs: Any) -> Any:
         with _calls_lock:
             _calls += 1
 
-    client.meta.events.register("before-send", count)
+    # Clients are reused across calls: count through each one once.
+    client.meta.events.register("before-send", count, unique_id="bench-reliability-counts")
     return client
 
 

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts import api as accounts
 from apps.clients import api as clients
+from apps.cloud import api as cloud
 from apps.cloud.emulator import Emulator, ensure_organization, start_emulator
 from apps.kernel import egress
 from apps.kernel.steps import StepContext
@@ -48,6 +49,16 @@ class EmulatedAws:
 
     def reset(self) -> None:
         requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+        # Credentials and clients of the emulator's previous state mean nothing now.
+        cloud.forget_cached()
+
+
+@pytest.fixture(autouse=True)
+def fresh_aws_clients() -> Iterator[None]:
+    """Each test starts with no cached AWS client or credential (a test may stub one)."""
+    cloud.forget_cached()
+    yield
+    cloud.forget_cached()
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ import functools
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, timedelta
 from typing import Any
 
 import boto3
@@ -18,7 +19,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from django.conf import settings
 
-from apps.cloud import faults
+from apps.cloud import cache, faults
 from apps.kernel.errors import PermanentError, RetryableError
 from apps.kernel.steptools import required_input
 
@@ -61,26 +62,38 @@ def _config() -> Config:
 
 def base_session() -> boto3.Session:
     """The credentials Bespoke itself runs with (one session per thread: boto3 sessions
-    are not thread-safe)."""
+    are not thread-safe; the clients they make are cached and shared)."""
     session: boto3.Session | None = getattr(_local, "session", None)
     if session is None:
-        session = boto3.Session(region_name=settings.AWS_DEFAULT_REGION)
+        session = cache.new_session(region_name=settings.AWS_DEFAULT_REGION)
+        session._bespoke_credentials_key = "base"
         _local.session = session
     return session
 
 
 def client(service: str, *, session: boto3.Session | None = None, region: str | None = None) -> Any:
-    """A boto3 client for ``service``, wired to the configured endpoint."""
+    """A boto3 client for ``service``, wired to the configured endpoint: made once per
+    credentials, service, region and configuration, then reused (``apps.cloud.cache``)."""
     chosen = session or base_session()
-    made = chosen.client(
+    region_name = region or chosen.region_name or settings.AWS_DEFAULT_REGION
+    key = (
+        cache.credentials_key(chosen),
         service,
-        region_name=region or chosen.region_name or settings.AWS_DEFAULT_REGION,
-        endpoint_url=settings.AWS_ENDPOINT_URL,
-        config=_config(),
+        region_name,
+        settings.AWS_ENDPOINT_URL,
+        settings.AWS_FAULTS,
+        settings.AWS_MAX_ATTEMPTS,
+        settings.AWS_CONNECT_TIMEOUT,
+        settings.AWS_READ_TIMEOUT,
     )
-    if settings.AWS_FAULTS:
-        faults.install(made, _fault_rules(settings.AWS_FAULTS))
-    return made
+
+    def make() -> Any:
+        made = chosen.client(service, region_name=region_name, endpoint_url=settings.AWS_ENDPOINT_URL, config=_config())
+        if settings.AWS_FAULTS:
+            faults.install(made, _fault_rules(settings.AWS_FAULTS))
+        return made
+
+    return cache.client(key, make, enabled=settings.AWS_CLIENT_CACHE)
 
 
 @functools.cache
@@ -89,15 +102,30 @@ def _fault_rules(spec: str) -> tuple[faults.FaultRule, ...]:
 
 
 def assume_role(*, role_arn: str, session_name: str, session: boto3.Session | None = None) -> boto3.Session:
-    """A session with the credentials of ``role_arn`` (assumed from ``session``)."""
-    sts: BaseClient = client("sts", session=session)
-    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=(session or base_session()).region_name,
-    )
+    """A session with the credentials of ``role_arn`` (assumed from ``session``), reused
+    until ``AWS_CREDENTIALS_REFRESH_SECONDS`` before they expire."""
+    source = session or base_session()
+
+    def assume() -> cache.Assumed:
+        sts: BaseClient = client("sts", session=source)
+        credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
+        expiration = credentials["Expiration"]
+        return cache.Assumed(
+            access_key_id=credentials["AccessKeyId"],
+            secret_access_key=credentials["SecretAccessKey"],
+            session_token=credentials["SessionToken"],
+            expiration=expiration if expiration.tzinfo else expiration.replace(tzinfo=UTC),
+        )
+
+    key = (role_arn, cache.credentials_key(source), settings.AWS_ENDPOINT_URL)
+    margin = timedelta(seconds=settings.AWS_CREDENTIALS_REFRESH_SECONDS)
+    credentials = cache.assumed(key, assume, margin=margin, enabled=settings.AWS_CLIENT_CACHE)
+    return cache.session_for(credentials, region=source.region_name)
+
+
+def forget_cached() -> None:
+    """Drop every cached client and assumed credential (an emulator was reset)."""
+    cache.forget()
 
 
 def management_session(*, role_arn: str | None) -> boto3.Session:

@@ -217,6 +217,11 @@ AWS_DEFAULT_REGION = env_str("AWS_DEFAULT_REGION", "us-east-1")
 AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
 AWS_CONNECT_TIMEOUT = env_float("AWS_CONNECT_TIMEOUT", 5.0)
 AWS_READ_TIMEOUT = env_float("AWS_READ_TIMEOUT", 30.0)
+# Assumed roles' credentials are reused until this long before they expire.
+AWS_CREDENTIALS_REFRESH_SECONDS = env_int("AWS_CREDENTIALS_REFRESH_SECONDS", 300)
+# Reuse boto3 clients and assumed credentials (apps/cloud/cache.py); off only to measure
+# what that saves.
+AWS_CLIENT_CACHE = env_bool("AWS_CLIENT_CACHE", True)
 # AWS Organizations quotas, enforced across every worker (apps/accounts/quotas.py): at most
 # this many account creations in flight per organization, CreateAccount calls at this rate
 # (per second) with this burst, and creation-status polls likewise.

@@ -86,8 +86,11 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[datetime]]:
     def observed(payer: Any) -> Any:
         client = real(payer)
         for operation, times in made.items():
+            # Clients are reused: registered once per client (the unique id), observed once per call.
             client.meta.events.register(
-                f"before-call.organizations.{operation}", lambda times=times, **_: times.append(clock.now())
+                f"before-call.organizations.{operation}",
+                lambda times=times, **_: times.append(clock.now()),
+                unique_id=f"quota-flow-observes-{operation}",
             )
         return client
 

@@ -56,12 +56,18 @@ def config_answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Plan]]
     queues on its Stubber. Which account a client is for is asked of STS, as AWS would."""
     plans: dict[str, Plan] = {}
     stubbers: list[Stubber] = []
+    active: dict[int, Stubber] = {}  # clients are reused: one poll's stubber gives way to the next's
     real = services._config_client
 
     def stubbed(session: boto3.Session) -> Any:
         client = real(session)
         account = services.cloud.client("sts", session=session).get_caller_identity()["Account"]
+        previous = active.pop(id(client), None)
+        if previous is not None:
+            previous.assert_no_pending_responses()
+            previous.deactivate()
         stubber = Stubber(client)
+        active[id(client)] = stubber
         plans[account](stubber)
         stubber.activate()
         stubbers.append(stubber)

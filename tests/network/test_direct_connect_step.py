@@ -54,8 +54,8 @@ class DirectConnect:
 @pytest.fixture
 def direct_connect(aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[DirectConnect]:
     """The two Direct Connect clients the step uses, answering only what the test queued."""
-    management = cloud.client("directconnect", region="us-east-1")
-    member = cloud.client("directconnect", region="us-east-1")
+    management = aws.client("directconnect")
+    member = aws.client("directconnect")
     monkeypatch.setattr(direct_connect_step, "_directconnect_clients", lambda context: (management, member))
     with Stubber(management) as management_stub, Stubber(member) as member_stub:
         yield DirectConnect(management_stub, member_stub)

@@ -1,0 +1,117 @@
+"""A vend pays for its AWS calls and little else: clients are made once per credentials,
+service, region and configuration and then reused; an assumed role's credentials are
+reused until shortly before they expire, then assumed again."""
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.accounts import api as accounts
+from apps.cloud import api as cloud
+from apps.cloud import cache
+from tests.conftest import EmulatedAws
+from tests.support.bus import drain
+from tests.support.factories import request_body
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_client_is_made_once_and_reused(aws: EmulatedAws) -> None:
+    first = cloud.client("ec2", region="us-east-1")
+
+    assert cloud.client("ec2", region="us-east-1") is first
+    assert cloud.client("ec2", region="us-west-2") is not first
+    assert cloud.client("s3", region="us-east-1") is not first
+
+
+def test_a_configuration_change_gets_its_own_client(aws: EmulatedAws, settings: Any) -> None:
+    first = cloud.client("sts")
+    settings.AWS_READ_TIMEOUT = 7.0
+
+    assert cloud.client("sts") is not first
+
+
+def test_clients_of_two_accounts_are_apart_and_each_lands_in_its_own(aws: EmulatedAws) -> None:
+    one = cloud.assume_role(role_arn="arn:aws:iam::111111111111:role/Admin", session_name="bespoke-one")
+    two = cloud.assume_role(role_arn="arn:aws:iam::222222222222:role/Admin", session_name="bespoke-two")
+
+    sts_one, sts_two = cloud.client("sts", session=one), cloud.client("sts", session=two)
+
+    assert sts_one is not sts_two
+    assert sts_one.get_caller_identity()["Account"] == "111111111111"
+    assert sts_two.get_caller_identity()["Account"] == "222222222222"
+
+
+def _counting_assume_roles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    assumed: list[str] = []
+    real = cache.Assumed
+
+    def recording(**fields: Any) -> cache.Assumed:
+        assumed.append(fields["access_key_id"])
+        return real(**fields)
+
+    monkeypatch.setattr(cache, "Assumed", recording)
+    return assumed
+
+
+def test_an_assumed_roles_credentials_are_reused_until_shortly_before_they_expire(
+    aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    assumed = _counting_assume_roles(monkeypatch)
+    role = "arn:aws:iam::111111111111:role/Admin"
+
+    first = cloud.assume_role(role_arn=role, session_name="bespoke-x")
+    again = cloud.assume_role(role_arn=role, session_name="bespoke-x")
+
+    assert again is first
+    assert len(assumed) == 1
+    # The credentials now expire within the refresh margin: they are assumed anew.
+    [key] = list(cache._assumed)
+    stale = cache._assumed[key]
+    almost = datetime.now(UTC) + timedelta(seconds=settings.AWS_CREDENTIALS_REFRESH_SECONDS - 1)
+    cache._assumed[key] = dataclasses.replace(stale, expiration=almost)
+
+    renewed = cloud.assume_role(role_arn=role, session_name="bespoke-x")
+
+    assert len(assumed) == 2
+    assert renewed is not first
+    assert cloud.client("sts", session=renewed) is not cloud.client("sts", session=first)
+    assert cloud.client("sts", session=renewed).get_caller_identity()["Account"] == "111111111111"
+
+
+def test_one_vend_makes_each_client_once_and_assumes_each_role_once(
+    api: APIClient,
+    payer_settings: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    make_api_client: Callable[..., APIClient],
+) -> None:
+    accounts.blueprint_save(
+        payer_name="demo",
+        name="baseline",
+        definition={"steps": [{"name": "iam"}, {"name": "cloudtrail"}, {"name": "config"}]},
+    )
+    cloud.forget_cached()
+    assumed = _counting_assume_roles(monkeypatch)
+    made: list[tuple[Any, ...]] = []
+    real_client = cache.client
+
+    def recording(key: Any, make: Callable[[], Any]) -> Any:
+        def counted() -> Any:
+            made.append(key)
+            return make()
+
+        return real_client(key, counted)
+
+    monkeypatch.setattr(cache, "client", recording)
+    request_id = api.post("/v1/account-requests", request_body(), format="json").json()["id"]
+
+    drain()
+
+    assert api.get(f"/v1/account-requests/{request_id}").json()["status"] == "succeeded"
+    assert len(made) == len(set(made))  # no client made twice
+    member_keys = {key[0] for key in made if key[0] not in ("base",)}
+    assert len(assumed) == len(member_keys) == 1  # the member role, assumed once for every step
