@@ -41,4 +41,4 @@ def test_an_operator_approves_a_request_from_the_list(awaiting: AccountRequest, 
 
     assert console.messages() == [("info", capfirst(f"{awaiting.account_email}: approved; provisioning starts."))]
     awaiting.refresh_from_db()
-    assert (awaiting.status, awaiting.approved_by) == ("accepted", "operator:otto")
+    assert (awaiting.status, awaiting.approved_by) == ("accepted", "user:otto")
