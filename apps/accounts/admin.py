@@ -2,8 +2,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from apps.accounts.commands import account_reapply_baseline, command_approve, command_reject
 from apps.accounts.models import AccountCommand, Blueprint, ManagedAccount, Payer, QuotaBucket
@@ -30,7 +32,10 @@ class PayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(ManagedAccount)
-class ManagedAccountAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
+class ManagedAccountAdmin(ReadOnlyAdmin):
+    """The accounts, listed; an account's page is the console's (its facts, the request it
+    was vended for, its commands and actions: apps/console/screens.py)."""
+
     list_display = (
         "aws_account_id",
         "email",
@@ -43,6 +48,11 @@ class ManagedAccountAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type
     list_filter = ("payer", "status", "source", "environment")
     search_fields = ("aws_account_id", "email", "name", "id", "request_id")
     actions = ["reapply_baseline"]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return redirect("admin:console_account", account_id=unquote(object_id))
 
     @admin.action(description="Reapply baseline (every step of the account's blueprint)", permissions=["reapply"])
     def reapply_baseline(self, request: HttpRequest, queryset: QuerySet[ManagedAccount]) -> None:
@@ -59,7 +69,7 @@ class ManagedAccountAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type
 
 
 @admin.register(QuotaBucket)
-class QuotaBucketAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
+class QuotaBucketAdmin(ReadOnlyAdmin):
     """The Organizations quota buckets (apps/accounts/quotas.py), for looking only."""
 
     list_display = ("organization_id", "name", "tokens", age_column("updated_at", description="updated"))
@@ -121,9 +131,10 @@ class BlueprintAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(AccountCommand)
-class AccountCommandAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
+class AccountCommandAdmin(ReadOnlyAdmin):
     """Commands on existing accounts, for looking only (issue them through the API or the
-    accounts' actions)."""
+    accounts' actions); a command's page is the console's (its account, its run and the
+    approval it may wait for: apps/console/screens.py)."""
 
     list_display = (
         short_id_column(),
@@ -138,6 +149,11 @@ class AccountCommandAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type
     list_filter = ("command", "status")
     search_fields = ("id", "account__aws_account_id", "account__id", "client_id", "requested_by_name")
     actions = ["approve", "reject"]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return redirect("admin:console_command", command_id=unquote(object_id))
 
     @admin.action(description="Approve (commands awaiting approval; not your own)", permissions=["approve"])
     def approve(self, request: HttpRequest, queryset: QuerySet[AccountCommand]) -> None:

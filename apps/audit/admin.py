@@ -6,7 +6,7 @@ from apps.kernel.readonly import ReadOnlyAdmin
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
+class AuditEntryAdmin(ReadOnlyAdmin):
     """Read-only for everyone, superusers included: an audit log nobody can edit."""
 
     list_display = (

@@ -6,7 +6,7 @@ from apps.kernel.readonly import ReadOnlyAdmin
 
 
 @admin.register(ComplianceSnapshot)
-class ComplianceSnapshotAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
+class ComplianceSnapshotAdmin(ReadOnlyAdmin):
     """Read-only: snapshots are what AWS Config said; only the poller writes them."""
 
     list_display = ("aws_account_id", "payer", age_column("taken_at", description="taken"), "compliant")

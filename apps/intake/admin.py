@@ -1,8 +1,11 @@
 from datetime import datetime
+from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from apps.intake.contracts import CANCELLED, FAILED, SUCCEEDED
 from apps.intake.models import AccountRequest
@@ -20,7 +23,10 @@ def _finished_at(request: AccountRequest) -> datetime | None:
 
 
 @admin.register(AccountRequest)
-class AccountRequestAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
+class AccountRequestAdmin(ReadOnlyAdmin):
+    """The requests, listed; a request's page is the console's (its run, account and
+    actions together: apps/console/screens.py)."""
+
     list_display = (
         short_id_column(),
         "account_email",
@@ -34,6 +40,11 @@ class AccountRequestAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type
     search_fields = ("id", "account_email", "external_transaction_id", "client_id")
     date_hierarchy = "created_at"
     actions = ["approve", "reject", "retry", "cancel"]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return redirect("admin:console_request", request_id=unquote(object_id))
 
     @admin.action(description="Approve (regulated requests awaiting approval)", permissions=["approve"])
     def approve(self, request: HttpRequest, queryset: QuerySet[AccountRequest]) -> None:

@@ -12,7 +12,7 @@ from apps.kernel.readonly import ReadOnlyAdmin
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
+class DeadLetterAdmin(ReadOnlyAdmin):
     list_display = (
         age_column("created_at"),
         "message_type",
@@ -64,7 +64,7 @@ class DeadLetterAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
+class OutboxMessageAdmin(ReadOnlyAdmin):
     list_display = (
         age_column("recorded_at", description="recorded"),
         "type",

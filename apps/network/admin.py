@@ -61,7 +61,7 @@ class IpPoolAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Allocation)
-class AllocationAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
+class AllocationAdmin(ReadOnlyAdmin):
     list_display = (
         "cidr",
         short_id_column("request_id", description="request"),

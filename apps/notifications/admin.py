@@ -153,7 +153,7 @@ def _show_secret_once(request: HttpRequest, subscription: WebhookSubscription, s
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = (
         short_id_column(),
         "subscription",
@@ -179,7 +179,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[typ
 
 
 @admin.register(EmailNotification)
-class EmailNotificationAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
+class EmailNotificationAdmin(ReadOnlyAdmin):
     list_display = (
         short_id_column("request_id", description="request"),
         "outcome",
