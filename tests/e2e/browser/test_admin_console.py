@@ -85,7 +85,7 @@ def test_retrying_a_failed_request_from_its_runs_page_puts_its_failed_step_back_
     assert steps["wait_account"]["state"] in {"pending", "running"}
     assert "failed" not in {step["state"] for step in steps.values()}  # the account's creation is redone too
     assert Run.objects.get(id=run.id).status == "running"
-    screenshot("run-retried")
+    screenshot("run-retried", showing="#timeline")
 
 
 def test_cancelling_a_request_asks_why_first(transactional_db: None, operator: Console, laptop: Console) -> None:
