@@ -9,17 +9,14 @@ when the thing is in a state the action applies to.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from apps.accounts import api as accounts
-from apps.clients import api as clients
 from apps.console import outputs
 from apps.console.actions import ACCOUNT, COMMAND, REQUEST, RUN, User, action, step_reapplicable
+from apps.console.cards import Card, account_card, command_card, request_card, run_card
 from apps.intake import api as intake
 from apps.kernel import clock
 from apps.kernel.columns import SHORT_ID_LENGTH, ago, at, short_id, took
@@ -34,19 +31,6 @@ VIEW_COMMANDS = "accounts.view_accountcommand"
 # Request statuses each request action applies to (intake refuses the others anyway).
 UNFINISHED = ("awaiting_approval", "accepted", "provisioning")
 RETRYABLE = ("failed", "cancelled")
-
-
-@dataclass(frozen=True)
-class Fact:
-    label: str
-    value: SafeString
-
-
-@dataclass(frozen=True)
-class Card:
-    title: str
-    facts: tuple[Fact, ...]
-    url: str = ""  # the thing's own page, when this one is not it
 
 
 @dataclass(frozen=True)
@@ -120,23 +104,6 @@ class Screen:
         return status_pill(self.status)
 
 
-def _fact(label: str, value: object) -> Fact:
-    if isinstance(value, SafeString):
-        return Fact(label, value)
-    return Fact(label, format_html("{}", value if value not in (None, "") else "-"))
-
-
-def _code(value: object) -> SafeString:
-    return format_html("<code>{}</code>", value) if value else format_html("{}", "-")
-
-
-def _when(value: datetime | None) -> SafeString:
-    """The time to the second and, beside it, how long ago."""
-    if value is None:
-        return format_html("{}", "-")
-    return format_html('{} <span class="quiet">({})</span>', at(value), ago(value))
-
-
 def _url(name: str, **kwargs: str) -> str:
     return reverse(f"admin:{name}", kwargs=kwargs)
 
@@ -150,103 +117,6 @@ def _button(user: User, subject: str, name: str, subject_id: str, *, step: str =
     key = {REQUEST: "request_id", COMMAND: "command_id", ACCOUNT: "account_id", RUN: "run_id"}[subject]
     url = _url(f"console_{subject}_{name}", **{key: subject_id})
     return [Button(f"{found.label} {step}" if step else found.label, url, found.destructive, step)]
-
-
-def _person(person: dict[str, str], detail: str) -> str:
-    return f"{person.get('full_name', '')} ({person.get(detail, '')})" if person else ""
-
-
-# --- Cards ---------------------------------------------------------------------------------------
-
-
-def request_card(request: intake.AccountRequestSummary, *, linked: bool) -> Card:
-    body: dict[str, Any] = request.body or {}
-    tags = body.get("tags") or {}
-    vpc = body.get("vpc") or {}
-    requestor = body.get("requestor") or {}
-    contact = body.get("technical_contact") or {}
-    client = clients.client_get(client_id=request.client_id)
-    where = f"{request.payer} · {request.environment} · {request.region}"
-    if request.regulated:
-        where += " · regulated"
-    project = f"{tags.get('project_name', '')} ({tags.get('project_short_name', '')})" if tags else ""
-    if tags.get("cost_center"):
-        project += f" · cost center {tags['cost_center']}"
-    ticket = body.get("external_transaction_id") or "none"
-    facts = [
-        _fact("Request", _code(request.id)),
-        _fact("Status", status_pill(request.status)),
-        _fact("Account email", request.account_email),
-        _fact("Where", where),
-        _fact("Project", project),
-        _fact("VPC", f"{vpc.get('az_count')} AZs, /{vpc.get('prefix_length')}" if vpc else "none"),
-        _fact("Requested by", _person(requestor, "email")),
-        _fact("Technical contact", _person(contact, "username")),
-        _fact("Ticket", f"{ticket} · client {client.name if client else request.client_id}"),
-        _fact("Received", _when(request.created_at)),
-    ]
-    if request.approved_by:
-        facts.append(_fact("Approved", format_html("{} · {}", request.approved_by, _when(request.approved_at))))
-    if request.failure:
-        facts.append(_fact("Failure", request.failure))
-    url = _url("console_request", request_id=request.id) if linked else ""
-    return Card("Request", tuple(facts), url)
-
-
-def account_card(account: accounts.ManagedAccountSummary, *, linked: bool = True) -> Card:
-    facts = [
-        _fact("AWS account", _code(account.aws_account_id) if account.aws_account_id else "not yet created"),
-        _fact("Bespoke id", _code(account.id)),
-        _fact("Status", status_pill(account.status)),
-        _fact("Name", account.name),
-        _fact("Email", account.email),
-        _fact("Where", f"{account.payer} · {account.environment or 'no environment'} · OU {account.ou_id or '-'}"),
-        _fact("Source", account.source),
-        _fact("Created", _when(account.created_at)),
-    ]
-    if account.closed_at:
-        facts.append(_fact("Closed", _when(account.closed_at)))
-    if account.failure_reason:
-        facts.append(_fact("Failure", account.failure_reason))
-    url = _url("console_account", account_id=account.id) if linked else ""
-    return Card("Account", tuple(facts), url)
-
-
-def run_card(run: workflow.RunSummary, *, failure: bool = True) -> Card:
-    """``failure``: False where the request's card beside it says the same."""
-    blueprint = f"{run.blueprint_name} v{run.blueprint_version}" if run.blueprint_name else "none (a bare account)"
-    facts = [
-        _fact("Run", _code(run.id)),
-        _fact("Status", status_pill(run.status)),
-        _fact("Kind", "vend" if run.kind == workflow.ACCOUNT_REQUEST else "command on an account"),
-        _fact("Blueprint", blueprint),
-        _fact("Steps", f"{sum(s.state == 'succeeded' for s in run.steps)} of {len(run.steps)} succeeded"),
-        _fact("Started", _when(run.started_at)),
-        _fact("Finished", _when(run.finished_at)),
-        _fact("Took", took(run.started_at, run.finished_at)),
-        _fact("Retries", run.retries),
-    ]
-    if run.failure and failure:
-        facts.append(_fact("Failure", run.failure))
-    return Card("Run", tuple(facts))
-
-
-def command_card(command: accounts.AccountCommandSummary) -> Card:
-    params = ", ".join(f"{key}: {value}" for key, value in command.params.items())
-    facts = [
-        _fact("Command", _code(command.id)),
-        _fact("Status", status_pill(command.status)),
-        _fact("Does", f"{command.command} ({params})" if params else command.command),
-        _fact("Asked by", command.requested_by),
-        _fact("Asked", _when(command.created_at)),
-    ]
-    if command.approved_by:
-        facts.append(_fact("Decided", format_html("{} · {}", command.approved_by, _when(command.approved_at))))
-    if command.finished_at:
-        facts.append(_fact("Finished", _when(command.finished_at)))
-    if command.failure:
-        facts.append(_fact("Failure", command.failure))
-    return Card("Command", tuple(facts))
 
 
 # --- The run: timeline and steps ---------------------------------------------------------------------
