@@ -2,6 +2,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -69,6 +70,8 @@ class StepRunAdmin(ReadOnlyAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         # A step is read on its run's page, among the others, where its outputs are shown.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         step = self.get_object(request, unquote(object_id))
         if step is None:
             raise Http404(f"No step run {object_id}.")

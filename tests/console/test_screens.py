@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.apps import apps
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from apps.accounts.models import AccountCommand, ManagedAccount
@@ -196,3 +197,13 @@ def test_staff_who_may_not_view_runs_are_refused_their_pages(vended: tuple[str, 
 
     assert logged_in(nobody).get(f"/admin/runs/{run.id}/").status_code == 403
     assert Client().get(f"/admin/runs/{run.id}/").status_code == 302  # to the login page
+
+
+def test_a_step_runs_page_is_refused_to_staff_who_may_not_view_step_runs(vended: tuple[str, Run]) -> None:
+    _, run = vended
+    runs_only = staff_in(VIEWERS, "runs-only")
+    runs_only.groups.clear()
+    runs_only.user_permissions.set(Permission.objects.filter(codename="view_run"))
+    step = run.steps.get(name="vpc")
+
+    assert logged_in(runs_only).get(f"/admin/workflow/steprun/{step.pk}/change/").status_code == 403
