@@ -2,15 +2,19 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from apps.accounts.commands import account_reapply_baseline, command_approve, command_reject
 from apps.accounts.models import AccountCommand, Blueprint, ManagedAccount, Payer, QuotaBucket
 from apps.accounts.services import InvalidBlueprint, blueprint_save, blueprint_validate
+from apps.kernel.columns import age_column, duration_column, short_id_column
 from apps.kernel.contracts import Actor
 from apps.kernel.errors import ApplicationError
 from apps.kernel.pills import pill_column
+from apps.kernel.readonly import ReadOnlyAdmin
 
 
 @admin.register(Payer)
@@ -28,22 +32,27 @@ class PayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(ManagedAccount)
-class ManagedAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ManagedAccountAdmin(ReadOnlyAdmin):
+    """The accounts, listed; an account's page is the console's (its facts, the request it
+    was vended for, its commands and actions: apps/console/screens.py)."""
+
     list_display = (
         "aws_account_id",
         "email",
         "payer",
+        "environment",
         pill_column("status"),
         "source",
-        "environment",
-        "created_at",
-        "slot_taken_at",
-        "slot_released_at",
+        age_column("created_at"),
     )
     list_filter = ("payer", "status", "source", "environment")
-    search_fields = ("aws_account_id", "email", "name", "request_id")
-    readonly_fields = [f.name for f in ManagedAccount._meta.fields]
+    search_fields = ("aws_account_id", "email", "name", "id", "request_id")
     actions = ["reapply_baseline"]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return redirect("admin:console_account", account_id=unquote(object_id))
 
     @admin.action(description="Reapply baseline (every step of the account's blueprint)", permissions=["reapply"])
     def reapply_baseline(self, request: HttpRequest, queryset: QuerySet[ManagedAccount]) -> None:
@@ -58,19 +67,13 @@ class ManagedAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_reapply_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.reapply_managedaccount")
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
 
 @admin.register(QuotaBucket)
-class QuotaBucketAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class QuotaBucketAdmin(ReadOnlyAdmin):
     """The Organizations quota buckets (apps/accounts/quotas.py), for looking only."""
 
-    list_display = ("organization_id", "name", "tokens", "updated_at")
+    list_display = ("organization_id", "name", "tokens", age_column("updated_at", description="updated"))
     readonly_fields = ("organization_id", "name", "tokens", "updated_at")
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
 
 
 class BlueprintForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -91,7 +94,15 @@ class BlueprintForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(Blueprint)
 class BlueprintAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = BlueprintForm
-    list_display = ("name", "payer", "environment", "regulated", "version", "active", "updated_at")
+    list_display = (
+        "name",
+        "payer",
+        "environment",
+        "regulated",
+        "version",
+        "active",
+        age_column("updated_at", description="updated"),
+    )
     list_filter = ("payer", "environment", "regulated", "active")
     search_fields = ("name", "description")
     readonly_fields = ("version", "updated_at")
@@ -120,24 +131,29 @@ class BlueprintAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(AccountCommand)
-class AccountCommandAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AccountCommandAdmin(ReadOnlyAdmin):
     """Commands on existing accounts, for looking only (issue them through the API or the
-    accounts' actions)."""
+    accounts' actions); a command's page is the console's (its account, its run and the
+    approval it may wait for: apps/console/screens.py)."""
 
     list_display = (
-        "id",
-        "account",
+        short_id_column(),
+        "account__aws_account_id",
         "command",
         pill_column("status"),
         "requested_by_name",
         "approved_by",
-        "created_at",
-        "finished_at",
+        age_column("created_at"),
+        duration_column("created_at", "finished_at"),
     )
     list_filter = ("command", "status")
     search_fields = ("id", "account__aws_account_id", "account__id", "client_id", "requested_by_name")
-    readonly_fields = [f.name for f in AccountCommand._meta.fields]
     actions = ["approve", "reject"]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return redirect("admin:console_command", command_id=unquote(object_id))
 
     @admin.action(description="Approve (commands awaiting approval; not your own)", permissions=["approve"])
     def approve(self, request: HttpRequest, queryset: QuerySet[AccountCommand]) -> None:
@@ -167,12 +183,3 @@ class AccountCommandAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_reject_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.reject_accountcommand")
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False

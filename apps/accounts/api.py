@@ -63,3 +63,42 @@ from apps.accounts.contracts import AccountCommandSummary, ManagedAccountSummary
 from apps.accounts.selectors import account_get_unscoped, command_get_unscoped  # noqa: E402
 
 __all__ += ["AccountCommandSummary", "ManagedAccountSummary", "account_get_unscoped", "command_get_unscoped"]
+
+# The operator console: finding accounts and commands, and acting on them as an operator
+# (the console's buttons; the same services as the admin's actions, four eyes included).
+from apps.accounts import commands as _commands  # noqa: E402
+from apps.accounts.selectors import (  # noqa: E402
+    account_of_request,
+    accounts_find,
+    command_summary,
+    commands_find,
+    commands_for_account,
+)
+from apps.kernel.contracts import Actor  # noqa: E402
+
+__all__ += [
+    "account_of_request",
+    "account_reapply_baseline",
+    "accounts_find",
+    "command_approve",
+    "command_reject",
+    "commands_find",
+    "commands_for_account",
+]
+
+
+def account_reapply_baseline(*, account_id: str, actor: Actor) -> str:
+    """Reapply every step of the account's blueprint; the id of the reapply command."""
+    return str(_commands.account_reapply_baseline(account_id=account_id, actor=actor).id)
+
+
+def command_approve(*, command_id: str, approver: Actor) -> AccountCommandSummary:
+    """Approve a command awaiting approval: it runs from here. Never by whoever issued it."""
+    return command_summary(_commands.command_approve(command_id=command_id, approver=approver, viewer=None))
+
+
+def command_reject(*, command_id: str, approver: Actor, reason: str) -> AccountCommandSummary:
+    """Refuse a command awaiting approval: it ends cancelled, the account untouched."""
+    return command_summary(
+        _commands.command_reject(command_id=command_id, approver=approver, reason=reason, viewer=None)
+    )

@@ -16,6 +16,7 @@ from apps.accounts.contracts import (
 from apps.accounts.models import AccountCommand, Blueprint, ManagedAccount, Payer
 from apps.accounts.quotas import peak_in_flight
 from apps.clients import api as clients
+from apps.kernel.search import id_matches, text_matches
 
 
 def payer_get(*, name: str) -> PayerSummary | None:
@@ -273,3 +274,34 @@ def command_get_unscoped(*, command_id: str) -> AccountCommandSummary | None:
     """A command on an account (its id is the request id of the run that carries it out)."""
     command = AccountCommand.objects.filter(id=command_id).first()
     return command_summary(command) if command else None
+
+
+# --- For the operator console -----------------------------------------------------------------
+# Staff see every payer's accounts: their admin permissions decide whether they may look at
+# accounts and commands at all.
+
+
+def accounts_find(*, term: str, limit: int) -> list[ManagedAccountSummary]:
+    """Accounts whose Bespoke or AWS account id (or its first characters), or the id of the
+    request they were vended for, is ``term``, or whose email or name holds it; newest first."""
+    matching = (
+        id_matches("id", term)
+        | id_matches("aws_account_id", term)
+        | id_matches("request_id", term)
+        | text_matches("email", term)
+        | text_matches("name", term)
+    )
+    found = ManagedAccount.objects.select_related("payer").filter(matching).order_by("-created_at", "id")
+    return [account_summary(a) for a in found[:limit]]
+
+
+def account_of_request(*, request_id: str) -> ManagedAccountSummary | None:
+    """The account vended (or being vended) for ``request_id``."""
+    account = ManagedAccount.objects.select_related("payer").filter(request_id=request_id).first()
+    return account_summary(account) if account else None
+
+
+def commands_find(*, term: str, limit: int) -> list[AccountCommandSummary]:
+    """Commands whose id is ``term`` or starts with it; newest first."""
+    found = AccountCommand.objects.filter(id_matches("id", term)).order_by("-created_at")
+    return [command_summary(c) for c in found[:limit]]

@@ -18,6 +18,7 @@ from apps.accounts import api as accounts
 from apps.clients.contracts import ALL_SCOPES, OPERATIONS_ADMIN
 from apps.clients.models import ApiClient, ApiToken, PayerGrant
 from apps.clients.services import ALL_PAYERS_NEEDS_OPERATOR, NO_PAYER_GRANTED
+from apps.kernel.columns import age_column
 
 
 class ApiTokenInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -129,7 +130,7 @@ class ApiClientForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = ApiClientForm
-    list_display = ("name", "active", "scopes", "payers", "created_at")
+    list_display = ("name", "active", "scopes", "payers", age_column("created_at"))
     search_fields = ("name",)
     list_filter = ("active", "all_payers")
     fields = ("id", "name", "scopes", "all_payers", "active", "created_at")

@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class ConsoleConfig(AppConfig):
-    """The operator console: the admin's dashboard, look and status pills (no models)."""
+    """The operator console: the admin's look, its dashboard, the pages of a run, a request,
+    a command and an account with their buttons, and the search (no models)."""
 
     name = "apps.console"
     label = "console"

@@ -1,31 +1,50 @@
-from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from datetime import datetime
+from typing import Any
 
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from apps.intake.contracts import CANCELLED, FAILED, SUCCEEDED
 from apps.intake.models import AccountRequest
 from apps.intake.services import request_approve, request_cancel, request_reject, request_retry
+from apps.kernel.columns import age_column, duration_column, short_id_column
 from apps.kernel.contracts import Actor
 from apps.kernel.errors import ApplicationError
 from apps.kernel.pills import pill_column
+from apps.kernel.readonly import ReadOnlyAdmin
+
+
+def _finished_at(request: AccountRequest) -> datetime | None:
+    """A finished request's last change is its end; an unfinished one is still going."""
+    return request.updated_at if request.status in (SUCCEEDED, FAILED, CANCELLED) else None
 
 
 @admin.register(AccountRequest)
-class AccountRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AccountRequestAdmin(ReadOnlyAdmin):
+    """The requests, listed; a request's page is the console's (its run, account and
+    actions together: apps/console/screens.py)."""
+
     list_display = (
-        "id",
+        short_id_column(),
         "account_email",
         "payer",
         "environment",
-        "region",
-        "regulated",
         pill_column("status"),
-        "created_at",
+        age_column("created_at"),
+        duration_column("created_at", _finished_at),
     )
     list_filter = ("status", "payer", "environment", "region", "regulated")
     search_fields = ("id", "account_email", "external_transaction_id", "client_id")
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in AccountRequest._meta.fields]
     actions = ["approve", "reject", "retry", "cancel"]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return redirect("admin:console_request", request_id=unquote(object_id))
 
     @admin.action(description="Approve (regulated requests awaiting approval)", permissions=["approve"])
     def approve(self, request: HttpRequest, queryset: QuerySet[AccountRequest]) -> None:
@@ -78,9 +97,3 @@ class AccountRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("intake.cancel_accountrequest")
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False

@@ -1,7 +1,7 @@
 """The intake context's public surface."""
 
 from apps.intake.contracts import AccountRequested, AccountRequestSummary, RequestActivity
-from apps.intake.selectors import request_activity, request_created_times, request_get
+from apps.intake.selectors import request_activity, request_created_times, request_get, requests_find
 from apps.intake.services import RequestStateConflict, request_approve, request_cancel, request_reject, request_retry
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "request_get",
     "request_reject",
     "request_retry",
+    "requests_find",
 ]
 
 # Unscoped, for routing events by tenant (notifications): never serve a caller with it.

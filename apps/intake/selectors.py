@@ -1,11 +1,12 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.clients import api as clients
 from apps.intake.contracts import AccountRequestSummary, RequestActivity
 from apps.intake.models import AccountRequest
+from apps.kernel.search import id_matches, text_matches
 
 
 def summarize(request: AccountRequest) -> AccountRequestSummary:
@@ -52,6 +53,19 @@ def request_list(
     if status:
         queryset = queryset.filter(status=status)
     return queryset.count(), [summarize(r) for r in queryset.order_by("-created_at")[offset : offset + limit]]
+
+
+def requests_find(*, term: str, limit: int) -> list[AccountRequestSummary]:
+    """Requests whose id (or its first characters) or external transaction id is ``term``,
+    or whose account email holds it; newest first. For the operator console's search:
+    staff see every payer's requests (their admin permissions decide whether they may
+    look at requests at all)."""
+    matching = (
+        id_matches("id", term)
+        | text_matches("account_email", term)
+        | (Q(external_transaction_id=term.strip()) if term.strip() else Q(pk__in=[]))
+    )
+    return [summarize(r) for r in AccountRequest.objects.filter(matching).order_by("-created_at")[:limit]]
 
 
 def request_activity(*, since: datetime, until: datetime | None = None) -> list[RequestActivity]:

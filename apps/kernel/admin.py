@@ -1,20 +1,20 @@
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from apps.kernel.columns import age_column, short_id_column
 from apps.kernel.deadletters import dead_letter_discard, dead_letter_redrive
 from apps.kernel.errors import ApplicationError
 from apps.kernel.models import DeadLetter, OutboxMessage
 from apps.kernel.pills import pill_column
+from apps.kernel.readonly import ReadOnlyAdmin
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class DeadLetterAdmin(ReadOnlyAdmin):
     list_display = (
-        "created_at",
+        age_column("created_at"),
         "message_type",
         "handler",
         "error_code",
@@ -27,12 +27,6 @@ class DeadLetterAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in DeadLetter._meta.fields]
     actions = ["redrive", "discard"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_redrive_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("kernel.redrive_deadletter")
@@ -70,14 +64,14 @@ class DeadLetterAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("recorded_at", "type", "aggregate_id", "published_at", "publish_attempts")
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    list_display = (
+        age_column("recorded_at", description="recorded"),
+        "type",
+        short_id_column("aggregate_id", description="aggregate"),
+        age_column("published_at", description="published"),
+        "publish_attempts",
+    )
     list_filter = ("type",)
     search_fields = ("message_id", "aggregate_id")
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -5,8 +5,10 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
+from apps.kernel.columns import age_column, short_id_column
 from apps.kernel.errors import ApplicationError
 from apps.kernel.pills import usage_bar
+from apps.kernel.readonly import ReadOnlyAdmin
 from apps.network.models import Allocation, IpPool
 from apps.network.selectors import pool_utilisation
 from apps.network.services import pool_check, pool_create
@@ -31,7 +33,7 @@ class IpPoolForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(IpPool)
 class IpPoolAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = IpPoolForm
-    list_display = ("cidr", "name", "payer", "region", "utilisation", "created_at")
+    list_display = ("cidr", "name", "payer", "region", "utilisation", age_column("created_at"))
     list_filter = ("payer", "region")
     search_fields = ("cidr", "name", "payer")
     readonly_fields = ("id", "created_at", "utilisation")
@@ -59,17 +61,15 @@ class IpPoolAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Allocation)
-class AllocationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("cidr", "request_id", "pool", "state", "allocated_at", "released_at")
+class AllocationAdmin(ReadOnlyAdmin):
+    list_display = (
+        "cidr",
+        short_id_column("request_id", description="request"),
+        "pool",
+        "state",
+        age_column("allocated_at", description="allocated"),
+        age_column("released_at", description="released"),
+    )
     list_filter = ("state", "pool")
     search_fields = ("cidr", "request_id")
     readonly_fields = [f.name for f in Allocation._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Allocation | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Allocation | None = None) -> bool:
-        return False

@@ -14,7 +14,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.clients import api as clients
+from apps.kernel.columns import age_column, short_id_column
 from apps.kernel.pills import pill_column
+from apps.kernel.readonly import ReadOnlyAdmin
 from apps.notifications.contracts import WEBHOOK_EVENT_TYPES
 from apps.notifications.delivery import webhook_url_problem
 from apps.notifications.models import EmailNotification, WebhookDelivery, WebhookSubscription
@@ -87,7 +89,14 @@ class WebhookSubscriptionForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # The secret (and its ciphertext) is on no page: not in the list, not on a subscription's.
-    list_display = ("url", "client_id", "events", "description", "active", "created_at")
+    list_display = (
+        "url",
+        short_id_column("client_id", description="client"),
+        "events",
+        "description",
+        "active",
+        age_column("created_at"),
+    )
     list_filter = ("active",)
     search_fields = ("id", "url", "client_id", "description")
     inlines = [WebhookDeliveryInline]
@@ -144,24 +153,21 @@ def _show_secret_once(request: HttpRequest, subscription: WebhookSubscription, s
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = (
-        "id",
+        short_id_column(),
         "subscription",
         "event_type",
         pill_column("state"),
         "attempts",
         "last_status_code",
-        "created_at",
+        age_column("created_at"),
     )
     list_filter = ("state", "event_type", "subscription")
     search_fields = ("id", "event_id", "subscription__url", "subscription__client_id")
     date_hierarchy = "created_at"
     readonly_fields = ("subscription", *_DELIVERY_FIELDS, "payload")
     actions = ["redeliver"]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
 
     def has_redeliver_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("notifications.redeliver_webhookdelivery")
@@ -173,11 +179,14 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(EmailNotification)
-class EmailNotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("request_id", "outcome", "recipients", "subject", "sent_at")
+class EmailNotificationAdmin(ReadOnlyAdmin):
+    list_display = (
+        short_id_column("request_id", description="request"),
+        "outcome",
+        "recipients",
+        "subject",
+        age_column("sent_at", description="sent"),
+    )
     list_filter = ("outcome",)
     search_fields = ("request_id", "subject", "message_id")
     readonly_fields = [f.name for f in EmailNotification._meta.fields]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False

@@ -1,119 +1,81 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 
 from apps.accounts import api as accounts
-from apps.kernel import clock
+from apps.kernel.columns import age_column, duration_column, short_id_column
 from apps.kernel.contracts import Actor
 from apps.kernel.errors import ApplicationError
-from apps.kernel.pills import pill_column, status_tone
+from apps.kernel.pills import pill_column
+from apps.kernel.readonly import ReadOnlyAdmin
 from apps.workflow.models import Run, StepRun
 from apps.workflow.plans import blueprint_steps
 
 
-def timeline(run: Run) -> dict[str, Any]:
-    """Each step as a bar over the run's time span (percentages for the template)."""
-    steps = list(run.steps.order_by("position"))
-    end = run.finished_at or clock.now()
-    total = max((end - run.started_at).total_seconds(), 0.001)
-    rows = []
-    for step in steps:
-        left = width = 0.0
-        duration = None
-        if step.started_at is not None:
-            finished = step.finished_at or end
-            duration = (finished - step.started_at).total_seconds()
-            left = 100 * (step.started_at - run.started_at).total_seconds() / total
-            width = max(100 * duration / total, 0.5)
-        rows.append(
-            {
-                "name": step.name,
-                "legacy_name": step.legacy_name,
-                "state": step.state,
-                "tone": status_tone(step.state),
-                "attempts": step.attempts,
-                "started_at": step.started_at,
-                "finished_at": step.finished_at,
-                "left": round(min(left, 99.5), 2),
-                "width": round(min(width, 100 - min(left, 99.5)), 2),
-                "duration": duration,
-                "message": step.message,
-            }
-        )
-    return {"total": total, "rows": rows}
+def _param(field: str, description: str) -> Any:
+    @admin.display(description=description)
+    def column(run: Run) -> str:
+        return str((run.params or {}).get(field) or "-")
 
-
-class StepRunInline(admin.TabularInline):  # type: ignore[type-arg]
-    model = StepRun
-    fields = (
-        "name",
-        "legacy_name",
-        "state",
-        "attempts",
-        "started_at",
-        "finished_at",
-        "error_code",
-        "message",
-        "outputs",
-    )
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ("position",)
-
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
+    column.__name__ = f"params_{field}"
+    return column
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RunAdmin(ReadOnlyAdmin):
+    """The task-status table's runs, listed; a run's page is the console's (its request,
+    account, timeline, outputs and actions together: apps/console/screens.py)."""
+
     list_display = (
-        "id",
-        "request_id",
+        short_id_column(),
+        _param("account_email", "account email"),
+        _param("payer", "payer"),
+        _param("environment", "environment"),
         pill_column("status"),
-        "blueprint_name",
-        "blueprint_version",
-        "started_at",
-        "finished_at",
+        "kind",
+        age_column("started_at", description="started"),
+        duration_column("started_at", "finished_at"),
     )
     list_filter = ("status", "kind")
     search_fields = ("id", "request_id")
-    readonly_fields = (
-        "id",
-        "request_id",
-        "status",
-        "blueprint_name",
-        "blueprint_version",
-        "started_at",
-        "finished_at",
-        "failure",
-        "params",
-    )
-    inlines = [StepRunInline]
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        run = self.get_object(request, object_id)
-        context = {**(extra_context or {}), "timeline": timeline(run) if run else None}
-        return super().change_view(request, object_id, form_url, extra_context=context)
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False  # the task-status table is history: runs end, they are never erased
+        return redirect("admin:console_run", run_id=unquote(object_id))
 
 
 @admin.register(StepRun)
-class StepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("run", "name", "legacy_name", pill_column("state"), "attempts", "started_at", "finished_at")
+class StepRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        short_id_column("run_id", description="run"),
+        "name",
+        pill_column("state"),
+        "attempts",
+        age_column("started_at", description="started"),
+        duration_column("started_at", "finished_at"),
+        "message",
+    )
     list_filter = ("state", "name")
     search_fields = ("run__id", "run__request_id", "name")
-    readonly_fields = [f.name for f in StepRun._meta.fields]
     actions = ["reapply"]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # A step is read on its run's page, among the others, where its outputs are shown.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        step = self.get_object(request, unquote(object_id))
+        if step is None:
+            raise Http404(f"No step run {object_id}.")
+        return redirect(f"{reverse('admin:console_run', kwargs={'run_id': step.run_id})}#step-{step.name}")
 
     @admin.action(description="Reapply on the account (a reapply command, then verify)", permissions=["reapply"])
     def reapply(self, request: HttpRequest, queryset: QuerySet[StepRun]) -> None:
@@ -142,9 +104,3 @@ class StepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_reapply_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("workflow.reapply_steprun")
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False  # the task-status table is history: runs end, they are never erased

@@ -24,7 +24,7 @@ from apps.workflow.plans import (
     plan_from_blueprint,
     plan_from_steps,
 )
-from apps.workflow.selectors import run_finishes, run_for_request, run_get, step_outcomes
+from apps.workflow.selectors import run_finishes, run_for_request, run_get, runs_find, step_outcomes
 from apps.workflow.services import RunControlError, run_sweep_stuck
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "run_get",
     "run_retry",
     "run_sweep_stuck",
+    "runs_find",
     "step_outcomes",
 ]
 

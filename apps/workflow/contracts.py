@@ -87,6 +87,7 @@ class StepSummary:
     finished_at: datetime | None
     message: str
     outputs: dict[str, Any]
+    error_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ class RunSummary:
     steps: tuple[StepSummary, ...]
     kind: str = ACCOUNT_REQUEST
     params: dict[str, Any] = field(default_factory=dict)  # the inputs every step received
+    blueprint_name: str = ""
+    blueprint_version: int | None = None
+    retries: int = 0  # how often an operator or client retried it
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,5 +1,6 @@
 from datetime import datetime
 
+from apps.kernel.search import id_matches
 from apps.workflow.contracts import RunFinish, RunSummary, StepOutcome, StepSummary
 from apps.workflow.models import Run, StepRun
 
@@ -24,6 +25,9 @@ def _summarize(run: Run) -> RunSummary:
         failure=run.failure,
         kind=run.kind,
         params=dict(run.params),
+        blueprint_name=run.blueprint_name,
+        blueprint_version=run.blueprint_version,
+        retries=run.retries,
         steps=tuple(
             StepSummary(
                 name=step.name,
@@ -36,10 +40,19 @@ def _summarize(run: Run) -> RunSummary:
                 finished_at=step.finished_at,
                 message=step.message,
                 outputs=step.outputs,
+                error_code=step.error_code,
             )
             for step in run.steps.all()
         ),
     )
+
+
+def runs_find(*, term: str, limit: int) -> list[RunSummary]:
+    """Runs whose id, or the id of what they execute (a request, a command), is ``term``
+    or starts with it; newest first. For the operator console's search: staff see every
+    run (their admin permissions decide whether they may look at runs at all)."""
+    runs = Run.objects.filter(id_matches("id", term) | id_matches("request_id", term)).prefetch_related("steps")
+    return [_summarize(run) for run in runs.order_by("-started_at")[:limit]]
 
 
 def run_finishes(*, since: datetime, until: datetime | None = None) -> list[RunFinish]:

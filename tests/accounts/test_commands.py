@@ -477,5 +477,5 @@ def test_the_admin_reapplies_an_accounts_whole_baseline(
     drain()
     command.refresh_from_db()
     assert command.status == "succeeded"
-    assert admin_client.get(f"/admin/accounts/accountcommand/{command.id}/change/").status_code == 200
+    assert admin_client.get(f"/admin/accounts/accountcommand/{command.id}/change/", follow=True).status_code == 200
     assert admin_client.get("/admin/accounts/managedaccount/?source=vended&environment=dev").status_code == 200

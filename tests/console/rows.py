@@ -8,7 +8,12 @@ from apps.accounts import api as accounts
 from apps.accounts.models import AccountCommand, ManagedAccount, Payer, QuotaBucket
 from apps.clients import api as clients
 from apps.compliance.models import ComplianceSnapshot
-from apps.intake.services import request_create, request_mark_failed
+from apps.intake.services import (
+    request_create,
+    request_mark_failed,
+    request_mark_provisioning,
+    request_mark_succeeded,
+)
 from apps.kernel import clock, ids
 from apps.kernel.contracts import StepFailed, StepSucceeded
 from apps.kernel.deadletters import dead_letter_record
@@ -61,6 +66,49 @@ def failed_request(project: str) -> tuple[str, Run]:
         StepFailed(run_id=run.id, step="iam", attempts=3, error_code="AccessDenied", message="denied")
     )
     request_mark_failed(request_id=request_id, failure="iam: denied")
+    return request_id, Run.objects.get(id=run.id)
+
+
+VPC_OUTPUTS = {
+    "vpc_id": "vpc-0a1b2c3d4e5f",
+    "cidr": "10.64.3.0/24",
+    "subnets": [
+        {"id": "subnet-01", "tier": "private", "az": "us-east-1a", "cidr": "10.64.3.0/26"},
+        {"id": "subnet-02", "tier": "private", "az": "us-east-1b", "cidr": "10.64.3.64/26"},
+    ],
+    "internet_gateway_id": None,
+    "nat_gateway_id": None,
+    "route_table_ids": ["rtb-01", "rtb-02"],
+}
+IAM_OUTPUTS = {
+    "account_alias": "demo-ledger-dev",
+    "saml_provider_arn": "arn:aws:iam::222222222222:saml-provider/bespoke-idp",
+    "role_arns": {
+        "admin": "arn:aws:iam::222222222222:role/admin",
+        "readonly": "arn:aws:iam::222222222222:role/readonly",
+    },
+}
+
+
+def vended_request(project: str, *, aws_account_id: str = "222222222222") -> tuple[str, Run]:
+    """A request whose vend run succeeded (its VPC and IAM steps with their outputs), and
+    its account, active."""
+    request_id = request(project)
+    run = workflow.run_start(
+        request_id=request_id,
+        params={"request_id": request_id, "payer": "demo", "environment": "dev", "regulated": False},
+        plan=(
+            StepSpec("create_account", "accounts", legacy_name="CLA_SUBMISSION"),
+            StepSpec("vpc", "network", depends_on=("create_account",), legacy_name="VPC"),
+            StepSpec("iam", "baseline", depends_on=("create_account",), legacy_name="IAM"),
+        ),
+    )
+    account(request_id=request_id, aws_account_id=aws_account_id)
+    outputs = {"create_account": {"account_id": aws_account_id}, "vpc": VPC_OUTPUTS, "iam": IAM_OUTPUTS}
+    for step, produced in outputs.items():
+        workflow.step_record_succeeded(StepSucceeded(run_id=run.id, step=step, attempts=1, outputs=produced))
+    request_mark_provisioning(request_id=request_id)
+    request_mark_succeeded(request_id=request_id)
     return request_id, Run.objects.get(id=run.id)
 
 

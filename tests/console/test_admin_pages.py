@@ -75,10 +75,10 @@ def test_status_columns_render_as_pills(staff: Client) -> None:
 def test_the_run_timeline_uses_the_console_palette(staff: Client) -> None:
     step = make_step(name="vpc", state="failed", started_at=NOW, seconds=2)
 
-    html = staff.get(f"/admin/workflow/run/{step.run_id}/change/").content.decode()
+    html = staff.get(f"/admin/runs/{step.run_id}/").content.decode()
 
-    assert "var(--bespoke-bad" in html
-    assert '<span class="pill pill-bad">failed</span>' in html
+    assert '<div class="bar failed"' in html  # .console-timeline .failed: var(--bespoke-bad)
+    assert '<span class="pill pill-bad" data-status="failed">failed</span>' in html
 
 
 def test_ip_pools_show_their_utilisation_as_a_bar(staff: Client) -> None:

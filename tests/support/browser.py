@@ -24,6 +24,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WINDOW = (1440, 900)
+LAPTOP = (1366, 768)  # the smallest screen the console is laid out for
 FLAGS = (
     "--headless=new",
     "--no-sandbox",
@@ -38,6 +39,26 @@ FLAGS = (
 REPOSITORY = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPOSITORY / "docs" / "screenshots"
 WAIT_SECONDS = 10  # the longest any page or element may take to appear
+
+
+SIDEWAYS = """
+const describe = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+    + (el.classList.length ? "." + [...el.classList].join(".") : "");
+const found = [];
+const page = document.documentElement;
+if (page.scrollWidth > page.clientWidth) {
+    found.push(`the page: ${page.scrollWidth} px wide in ${page.clientWidth} px`);
+}
+for (const el of document.querySelectorAll("body *")) {
+    const style = getComputedStyle(el);
+    if (!["auto", "scroll"].includes(style.overflowX)) continue;
+    if (!el.checkVisibility({visibilityProperty: true})) continue;
+    if (el.scrollWidth > el.clientWidth) {
+        found.push(`${describe(el)}: ${el.scrollWidth} px wide in ${el.clientWidth} px`);
+    }
+}
+return found;
+"""
 
 
 class BrowserMissing(RuntimeError):
@@ -115,6 +136,17 @@ class Console:
                 box.click()
         self.visible("select[name=action]").find_element(By.CSS_SELECTOR, f"option[value='{action}']").click()
         self.visible("#changelist-form button[name=index]").click()
+
+    def viewport(self, width: int, height: int) -> None:
+        """Make the page itself ``width`` x ``height`` CSS pixels (the window is a little larger)."""
+        self.driver.set_window_size(width, height)
+        inner = self.driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        self.driver.set_window_size(2 * width - inner[0], 2 * height - inner[1])
+
+    def sideways(self) -> list[str]:
+        """What scrolls sideways on the page: the page itself, or any box inside it that
+        scrolls (``overflow`` auto or scroll) and is shown. Empty: nothing does."""
+        return list(self.driver.execute_script(SIDEWAYS))
 
     def messages(self) -> list[tuple[str, str]]:
         """The messages the admin shows after an action: (level, text as shown; the admin

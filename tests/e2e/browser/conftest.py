@@ -18,8 +18,18 @@ from apps.accounts import api as accounts
 from apps.clients import api as clients
 from apps.kernel import outbox
 from apps.workflow.models import Run
+from tasks.demo import seed_demo
 from tests.conftest import EmulatedAws
-from tests.support.browser import SCREENSHOTS, WAIT_SECONDS, BrowserMissing, Console, chromium, screenshots_wanted
+from tests.support.browser import (
+    LAPTOP,
+    SCREENSHOTS,
+    WAIT_SECONDS,
+    WINDOW,
+    BrowserMissing,
+    Console,
+    chromium,
+    screenshots_wanted,
+)
 from tests.support.bus import drain
 from tests.support.factories import request_body
 from tests.support.faults import inject
@@ -39,6 +49,14 @@ def browser() -> Iterator[WebDriver]:
 @pytest.fixture
 def console(browser: WebDriver, live_server: Any) -> Console:
     return Console(browser, live_server.url)
+
+
+@pytest.fixture
+def laptop(browser: WebDriver, console: Console) -> Iterator[Console]:
+    """The console on a 1366 x 768 laptop screen (the window as before afterwards)."""
+    console.viewport(*LAPTOP)
+    yield console
+    browser.set_window_size(*WINDOW)
 
 
 @pytest.fixture
@@ -107,4 +125,23 @@ def failed_request(
     status = client.get(f"/v1/account-requests/{request_id}").json()
     assert status["status"] == "failed", status
     inject(settings, "")  # the fault is gone: what the operator does next can succeed
+    return request_id, Run.objects.get(request_id=request_id)
+
+
+@pytest.fixture
+def vended(transactional_db: None, aws: EmulatedAws, tmp_path: Path) -> tuple[str, Run]:
+    """A request vended for real with the demo payer's whole blueprint (``make run``'s
+    seed): IAM roles, CloudTrail, Config, a VPC with public and private subnets, flow
+    logs, DNS. Returns the request's id and its run."""
+    seed = seed_demo(var_dir=tmp_path)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {seed.token}")
+    response = client.post("/v1/account-requests", request_body(), format="json")
+    assert response.status_code == 202, response.json()
+    request_id = str(response.json()["id"])
+
+    drain()
+
+    status = client.get(f"/v1/account-requests/{request_id}").json()
+    assert status["status"] == "succeeded", status
     return request_id, Run.objects.get(request_id=request_id)

@@ -44,7 +44,7 @@ def succeeded_request(failed_request: tuple[str, Run]) -> str:
 
 
 def test_the_dashboard_draws_every_chart(
-    succeeded_request: str, operator: Console, screenshot: Callable[..., Path]
+    succeeded_request: str, operator: Console, laptop: Console, screenshot: Callable[..., Path]
 ) -> None:
     network.pool_create(payer="demo", region="us-east-1", cidr="10.64.0.0/16", name="demo us-east-1")
 
@@ -59,4 +59,5 @@ def test_the_dashboard_draws_every_chart(
         assert svg.size["height"] > 0, name
         # An empty <svg> has a size too (300x150 by default): a drawn chart has marks in it.
         assert svg.find_elements(By.CSS_SELECTOR, "path, rect, circle, line, polyline, polygon, text"), name
+    assert operator.sideways() == []
     screenshot("dashboard")
