@@ -99,12 +99,12 @@ def test_one_vend_makes_each_client_once_and_assumes_each_role_once(
     made: list[tuple[Any, ...]] = []
     real_client = cache.client
 
-    def recording(key: Any, make: Callable[[], Any]) -> Any:
+    def recording(key: Any, make: Callable[[], Any], **options: Any) -> Any:
         def counted() -> Any:
             made.append(key)
             return make()
 
-        return real_client(key, counted)
+        return real_client(key, counted, **options)
 
     monkeypatch.setattr(cache, "client", recording)
     request_id = api.post("/v1/account-requests", request_body(), format="json").json()["id"]
