@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
-from project import docs, health
+from project import docs, health, observability
 
 v1: tuple[list[URLPattern | URLResolver], str] = (
     [
@@ -25,6 +25,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
+    path("metrics", observability.MetricsView.as_view(), name="metrics"),
 ]
 
 admin.site.site_header = "Bespoke operations"

@@ -210,6 +210,8 @@ def _world(op: Operation) -> World:
     factories.payer("sandbox", management_account_id="555555555555")
     accounts.blueprint_save(payer_name="demo", name="baseline", definition={"steps": [{"name": "iam"}]})
     scopes = sorted({*op.scopes, "requests:read"})
+    if op.all_payers and "operations:admin" not in op.scopes:
+        scopes = sorted(op.scopes)  # every payer without operations:admin: a scraper's token, that scope alone
     right = _client(scopes, all_payers=True) if op.all_payers else _client(scopes, payers=["demo"])
     world = World(
         right=right, requester=_client(["requests:read", "requests:write", "accounts:admin"], payers=["demo"])
