@@ -1,6 +1,7 @@
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
+from apps.intake.legacy.errors import legacy_not_found
 from project import docs, health
 
 v1: tuple[list[URLPattern | URLResolver], str] = (
@@ -25,6 +26,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
+    # Any other path outside v1 and the admin was one of Tailor's: its JSON 404.
+    re_path(r"^(?!v1/|admin/|static/)", legacy_not_found, name="legacy-not-found"),
 ]
 
 admin.site.site_header = "Bespoke operations"
