@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -27,7 +27,10 @@ from apps.intake.legacy.errors import LegacyBadRequest, LegacyNotFound
 from apps.intake.legacy.serializers import (
     ACCOUNT_ID,
     AccountIdSerializer,
+    AccountUpdateEnvelopeSerializer,
     AccountUpdateSerializer,
+    LegacyAccountIdsSerializer,
+    LegacyAccountSerializer,
     VpcDnsSerializer,
     VpcFlowLogsSerializer,
 )
@@ -46,6 +49,17 @@ def re_match(pattern: str, value: str) -> bool:
     return re.match(pattern, value) is not None
 
 
+BAD_REQUEST = {
+    400: OpenApiResponse(LegacyErrorSerializer, description="A header, query or body value is invalid (4000).")
+}
+NOT_FOUND = {
+    404: OpenApiResponse(LegacyErrorSerializer, description="No such account within the client's grants (4040).")
+}
+CONFLICT = {
+    409: OpenApiResponse(
+        LegacyErrorSerializer, description="A command is still running on the account, or it is not active (4090)."
+    )
+}
 _View = TypeVar("_View", bound=Callable[..., Response])
 
 CB_ALIAS = OpenApiParameter("accountCbAlias", str, OpenApiParameter.HEADER, required=True)
@@ -132,7 +146,7 @@ class LegacyAccountsView(LegacyAPIView):
             OpenApiParameter("emailaddress", str),
             OpenApiParameter("ipaddress", str),
         ],
-        responses={200: serializers.DictField()},
+        responses={200: LegacyAccountSerializer, **BAD_REQUEST, **NOT_FOUND},
     )
     def get(self, request: Request) -> Response:
         payer = _payer(request, self)
@@ -179,8 +193,8 @@ class LegacyAccountsView(LegacyAPIView):
         summary="Change an account's tags (Tailor's API)",
         tags=["legacy"],
         parameters=[CB_ALIAS, OpenApiParameter("accountid", str, required=True)],
-        request=serializers.DictField(),
-        responses={202: LegacyAcceptedSerializer},
+        request=AccountUpdateEnvelopeSerializer,
+        responses={202: LegacyAcceptedSerializer, **BAD_REQUEST, **NOT_FOUND, **CONFLICT},
     )
     def put(self, request: Request) -> Response:
         payer = _payer(request, self)
@@ -210,7 +224,7 @@ class LegacyAccountIdsView(LegacyAPIView):
         summary="The payer's active account ids (Tailor's API)",
         tags=["legacy"],
         parameters=[CB_ALIAS],
-        responses={202: serializers.DictField()},
+        responses={202: LegacyAccountIdsSerializer, **BAD_REQUEST},
     )
     def get(self, request: Request) -> Response:
         payer = _payer(request, self)
@@ -256,10 +270,7 @@ def _reapply_schema(
         tags=["legacy"],
         parameters=[CB_ALIAS] if alias else [],
         request=body,
-        responses={
-            202: LegacyAcceptedSerializer,
-            409: OpenApiResponse(LegacyErrorSerializer, description="A command is still running on it (4090)."),
-        },
+        responses={202: LegacyAcceptedSerializer, **BAD_REQUEST, **NOT_FOUND, **CONFLICT},
     )
     return decorator
 

@@ -58,3 +58,33 @@ class AccountUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
         if not attrs:
             raise serializers.ValidationError("Name accountTagCostCenter or accountTagLongProjectName.")
         return attrs
+
+
+class AccountUpdateEnvelopeSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    accountUpdate = AccountUpdateSerializer()
+
+
+# --- Answers, as documented in the OpenAPI schema --------------------------------------
+
+
+class LegacyAccountSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Tailor's account lookup (by IP address: without ``costCenter``, ``environment`` and
+    ``department``, with ``vpcCidr`` by region)."""
+
+    accountId = serializers.CharField()
+    accountStatus = serializers.CharField()
+    emailAddress = serializers.CharField()
+    regulated = serializers.BooleanField()
+    accountName = serializers.CharField()
+    costCenter = serializers.CharField(required=False)
+    environment = serializers.CharField(required=False)
+    department = serializers.CharField(required=False)
+    requestorName = serializers.CharField()
+    technicalContactName = serializers.CharField()
+    vpcCidr = serializers.DictField(child=serializers.CharField(), required=False)
+
+
+class LegacyAccountIdsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    accountCbAlias = serializers.CharField()
+    accountIds = serializers.ListField(child=serializers.CharField())
+    count = serializers.IntegerField()

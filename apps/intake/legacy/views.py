@@ -91,6 +91,7 @@ class LegacyStatusSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class LegacyAPIView(APIView):
     openapi_error_serializer = LegacyErrorSerializer
+    openapi_unauthenticated_status = "403"
     authentication_classes = [LegacyAuthentication]
     parser_classes = [JSONParser]
     renderer_classes = [wire.LegacyRenderer]
