@@ -212,9 +212,9 @@ def task_status(*, status: str, steps: Iterable[StepSummary], keys: Iterable[str
     return tasks
 
 
-def keys_reported(steps: Iterable[StepSummary]) -> list[str]:
-    """The task keys the steps of a command's run report, in Tailor's order."""
-    found = {_KEY_OF_TASK.get(step.legacy_name) for step in steps}
+def keys_reported(legacy_names: Iterable[str]) -> list[str]:
+    """The task keys steps with these legacy names report, in Tailor's order."""
+    found = {_KEY_OF_TASK.get(name) for name in legacy_names}
     return [key for key in TASK_KEYS if key in found]
 
 

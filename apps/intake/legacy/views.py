@@ -43,6 +43,7 @@ from apps.intake.legacy.translate import (
 )
 from apps.intake.selectors import request_get
 from apps.intake.services import request_submit
+from apps.kernel import catalog
 from apps.kernel.rest import JSONParser
 from apps.workflow import api as workflow
 
@@ -175,11 +176,15 @@ class LegacyRequestStatusView(LegacyAPIView):
         run = workflow.run_for_request(request_id=command_id)
         steps = run.steps if run else ()
         state = run_status(run.status) if run else "in_progress"
+        # Until its run starts, the command's own list of steps says what it reports.
+        names = [step.legacy_name for step in steps] or [
+            catalog.get(name).legacy_name for name in command.params.get("steps", []) if catalog.known(name)
+        ]
         return status_document(
             status=state,
             account_name=account.tags.get("project_name") or account.name,
             account_id=account.aws_account_id,
-            tasks=task_status(status=state, steps=steps, keys=keys_reported(steps)),
+            tasks=task_status(status=state, steps=steps, keys=keys_reported(names)),
         )
 
 
