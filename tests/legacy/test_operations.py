@@ -369,3 +369,15 @@ def _vpc_cidrs(signed: SignedClient, request_id: str) -> dict[str, str]:
     assert run is not None
     [vpc] = [step for step in run.steps if step.name == "vpc"]
     return {str(run.params["region"]): str(vpc.outputs["cidr"])}
+
+
+def test_a_signed_per_service_put_is_audited_under_its_client(signed: SignedClient, account: ManagedAccount) -> None:
+    from apps.audit.models import AuditEntry
+
+    command_id = assert_accepted(signed.call("PUT", f"/cloudtrail/{account.aws_account_id}"))
+
+    [entry] = AuditEntry.objects.all()
+    assert entry.action == "PUT legacy-cloudtrail"
+    assert entry.status_code == 202
+    assert entry.actor.startswith("tailor-0 (")
+    assert command_id
