@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from apps.intake.legacy.errors import legacy_not_found
+from apps.intake import api as intake
 from project import docs, health
 
 v1: tuple[list[URLPattern | URLResolver], str] = (
@@ -27,7 +27,7 @@ urlpatterns = [
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
     # Any other path outside v1 and the admin was one of Tailor's: its JSON 404.
-    re_path(r"^(?!v1/|admin/|static/)", legacy_not_found, name="legacy-not-found"),
+    re_path(r"^(?!v1/|admin/|static/)", intake.legacy_not_found, name="legacy-not-found"),
 ]
 
 admin.site.site_header = "Bespoke operations"

@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from apps.clients.authentication import MISSING_TOKEN, GatewayRefusal
+from apps.clients.api import MISSING_TOKEN, GatewayRefusal
 from apps.intake.legacy import wire
 from apps.intake.legacy.translate import legacy_errors
 from apps.intake.services import DuplicateRequest

@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import api as accounts
-from apps.clients.authentication import LegacyAuthentication
+from apps.clients.api import LegacyAuthentication
 from apps.clients.contracts import ACCOUNTS_READ, REQUESTS_READ, Principal
 from apps.intake.legacy import wire
 from apps.intake.legacy.errors import LegacyBadRequest, LegacyNotFound, legacy_exception_handler
