@@ -13,7 +13,7 @@ refused). Pure functions: no database, no Django request.
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote, unquote
@@ -204,7 +204,3 @@ def verify(request: SignedRequest, credential: Credential, secret_access_key: st
         matched |= hmac.compare_digest(expected, credential.signature)
     if not matched:
         raise SignatureError(INVALID_SIGNATURE, SIGNATURE_MISMATCH)
-
-
-def lower_headers(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
-    return {name.lower(): value for name, value in pairs}
