@@ -166,6 +166,8 @@ STEPS: tuple[StepDeclaration, ...] = (
         run=f"{_CREATION_STEPS}:wait_account",
         placement=CREATION,
         depends_on=("create_account",),
+        default_params=f"{_CREATION_STEPS}:WAIT_ACCOUNT_DEFAULT_PARAMS",
+        check_params=f"{_CREATION_STEPS}:check_wait_account_params",
         describe=f"{_CREATION_STEPS}:describe_wait_account",
     ),
     StepDeclaration(
