@@ -10,6 +10,7 @@ from typing import Any
 from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from apps.accounts import api as accounts
 from apps.kernel.rest import StrictSerializer
@@ -136,7 +137,7 @@ class AccountRequestInputSerializer(StrictSerializer):
             value = super().to_internal_value(data)
         except serializers.ValidationError as error:
             if missing and isinstance(error.detail, dict):
-                error.detail.setdefault("region", [REGION_REQUIRED])
+                error.detail.setdefault("region", [ErrorDetail(REGION_REQUIRED, code="required")])
             raise
         if missing:
             raise serializers.ValidationError({"region": [REGION_REQUIRED]})
