@@ -330,10 +330,12 @@ def test_a_vended_account_is_found_by_ip_and_a_reapply_completes(signed: SignedC
         log_archive_bucket="acme-log-archive",
     )
     network.pool_create(payer=PAYER, region="us-east-1", cidr="10.64.0.0/16")
+    network.pool_create(payer=PAYER, region="us-west-2", cidr="10.65.0.0/16")
     accounts.blueprint_save(
         payer_name=PAYER, name="baseline", definition={"steps": [{"name": n} for n in ["vpc", "flow_logs"]]}
     )
-    request_id = accepted(signed.call("POST", "/accounts", REQUEST))
+    two_regions = {"accountRequest": {**REQUEST["accountRequest"], "accountRegion": ["us-east-1", "us-west-2"]}}
+    request_id = accepted(signed.call("POST", "/accounts", two_regions))
     drain()
     account = accounts.account_of_request(request_id=request_id)
     assert account is not None
@@ -343,7 +345,8 @@ def test_a_vended_account_is_found_by_ip_and_a_reapply_completes(signed: SignedC
     status = signed.call("GET", f"/requeststatus/{request_id}").json()
     assert status["taskStatus"]["vpc"] == "complete"
     cidrs = _vpc_cidrs(signed, request_id)
-    address = str(next(ipaddress.ip_network(next(iter(cidrs.values()))).hosts()))
+    assert set(cidrs) == {"us-east-1", "us-west-2"}  # a VPC in each region Tailor's array named
+    address = str(next(ipaddress.ip_network(cidrs["us-west-2"]).hosts()))
 
     found = signed.call("GET", "/accounts", query={"ipaddress": address}, headers=ALIAS)
 
@@ -368,7 +371,7 @@ def _vpc_cidrs(signed: SignedClient, request_id: str) -> dict[str, str]:
     run = workflow.run_for_request(request_id=request_id)
     assert run is not None
     [vpc] = [step for step in run.steps if step.name == "vpc"]
-    return {str(run.params["region"]): str(vpc.outputs["cidr"])}
+    return {str(region): str(built["cidr"]) for region, built in vpc.outputs["vpcs"].items()}
 
 
 def test_a_signed_per_service_put_is_audited_under_its_client(signed: SignedClient, account: ManagedAccount) -> None:

@@ -148,9 +148,16 @@ def test_account_region_may_be_an_array(signed: SignedClient) -> None:
     assert AccountRequest.objects.get(id=request_id).region == "us-west-2"
 
 
-def test_more_than_one_region_answers_4000_until_bespoke_builds_in_several(signed: SignedClient) -> None:
-    errors = assert_bad_request(signed.call("POST", "/accounts", with_fields(accountRegion=["us-east-1", "us-west-2"])))
-    assert errors == {"accountRegion": ["One region per request."]}
+def test_an_array_of_regions_reaches_v1_as_its_regions(signed: SignedClient) -> None:
+    request_id = accepted(signed.call("POST", "/accounts", with_fields(accountRegion=["us-west-2", "us-east-1"])))
+    stored = AccountRequest.objects.get(id=request_id)
+    assert stored.region == "us-west-2"  # the primary region: the first
+    assert stored.body["regions"] == ["us-west-2", "us-east-1"]
+
+
+def test_a_region_the_payer_does_not_allow_among_several_answers_4000(signed: SignedClient) -> None:
+    errors = assert_bad_request(signed.call("POST", "/accounts", with_fields(accountRegion=["us-east-1", "eu-west-9"])))
+    assert "accountRegion" in errors
     assert_nothing_written()
 
 
@@ -160,6 +167,7 @@ BAD_FIELDS = [
     ("accountVpcPrefix", "/16"),
     ("accountRegion", "mars-north-1"),
     ("accountRegion", []),
+    ("accountRegion", ["us-east-1", "us-east-1"]),
     ("accountTagCostCenter", "12"),
     ("accountTagLongProjectName", "ab"),
     ("accountTagShortProjectName", "Not Short!"),

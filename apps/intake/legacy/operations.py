@@ -105,15 +105,15 @@ def account_document(account: ManagedAccountSummary) -> dict[str, Any]:
 def _vpc_cidrs(account: ManagedAccountSummary) -> dict[str, str]:
     """The account's VPC CIDRs by region, from the run that vended it."""
     run = workflow.run_for_request(request_id=account.request_id) if account.request_id else None
-    region = str((run.params if run else {}).get("region", ""))
     found: dict[str, str] = {}
     for step in run.steps if run else ():
-        if step.name == "vpc" and step.state == "succeeded":
-            cidrs = step.outputs.get("cidrs")
-            if isinstance(cidrs, dict):
-                found.update({str(k): str(v) for k, v in cidrs.items()})
-            elif step.outputs.get("cidr"):
-                found[region] = str(step.outputs["cidr"])
+        if step.name != "vpc" or step.state != "succeeded":
+            continue
+        vpcs = step.outputs.get("vpcs")
+        if isinstance(vpcs, dict):
+            found.update({str(region): str(vpc["cidr"]) for region, vpc in vpcs.items() if vpc.get("cidr")})
+        elif step.outputs.get("cidr") and run is not None:
+            found[str(run.params.get("region", ""))] = str(step.outputs["cidr"])
     return found
 
 

@@ -32,7 +32,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "accountRegulated": ("regulated",),
     "accountVpcAzCount": ("vpc", "az_count"),
     "accountVpcPrefix": ("vpc", "prefix_length"),
-    "accountRegion": ("region",),
+    "accountRegion": ("regions",),
     "accountTagCostCenter": ("tags", "cost_center"),
     "accountTagLongProjectName": ("tags", "project_name"),
     "accountTagShortProjectName": ("tags", "project_short_name"),
@@ -48,7 +48,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "externalTransactionId": ("external_transaction_id",),
     "comment": ("comment",),
 }
-LEGACY_NAMES: dict[tuple[str, ...], str] = {path: name for name, path in FIELDS.items()}
+LEGACY_NAMES: dict[tuple[str, ...], str] = {path: name for name, path in FIELDS.items()} | {
+    ("region",): "accountRegion"
+}
 # v1's nested objects: always present, so that v1 names the missing leaf, not the object.
 _OBJECTS = ("vpc", "tags", "technical_contact", "requestor")
 # Tailor's optional fields; a null there means "not given".
@@ -127,7 +129,7 @@ _CONVERTERS = {
 
 def to_v1(data: Any) -> dict[str, Any]:
     """The v1 body for a legacy body; raises ``ValidationError`` when the envelope is wrong.
-    ``accountRegion`` arrives as v1's ``regions`` (a list) for the caller to place."""
+    ``accountRegion`` becomes v1's ``regions`` (one region: a list of one)."""
     if not isinstance(data, Mapping):
         raise serializers.ValidationError({ENVELOPE: ['Send a JSON object {"accountRequest": {...}}.']})
     fields = data.get(ENVELOPE)

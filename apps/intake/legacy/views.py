@@ -107,22 +107,8 @@ class LegacyAPIView(APIView):
         return user
 
 
-def single_region(body: dict[str, Any]) -> None:
-    """v1 takes one region: Tailor's ``accountRegion`` array must name exactly one."""
-    regions = body.pop("region", None)
-    if regions is None:
-        return
-    if isinstance(regions, list) and len(regions) == 1:
-        body["region"] = regions[0]
-    elif isinstance(regions, list) and len(regions) > 1:
-        raise LegacyBadRequest({"accountRegion": ["One region per request."]})
-    else:
-        body["region"] = regions
-
-
 def submit_account_request(view: LegacyAPIView, request: Request) -> Response:
     body = to_v1(request.data)
-    single_region(body)
     serializer = LegacyAccountRequestInputSerializer(data=body, context={"access": view.principal.access})
     serializer.is_valid(raise_exception=True)
     submitted = request_submit(principal=view.principal, data=dict(serializer.validated_data))
