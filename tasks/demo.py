@@ -50,6 +50,11 @@ DEMO_BLUEPRINT: dict[str, Any] = {
         },
         {"name": "flow_logs", "params": {"destination": "s3", "traffic_type": "ALL"}},
         {"name": "dns"},
+        {"name": "account_validation"},
+        {
+            "name": "notify",
+            "depends_on": ["iam", "cloudtrail", "config", "support", "vpc", "flow_logs", "dns", "account_validation"],
+        },
     ]
 }
 

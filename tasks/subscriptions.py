@@ -88,7 +88,7 @@ EVENT_SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
 # RunStep commands, by the context named in the command.
 STEP_RUNNERS: dict[str, Subscriber] = {
     context: Subscriber(f"{context}.run_step", f"apps.{context}.handlers.run_step", runner=True)
-    for context in ("accounts", "baseline", "network", "compliance")
+    for context in ("accounts", "baseline", "network", "compliance", "notifications")
 }
 
 # Other commands: exactly one handler each.

@@ -149,6 +149,7 @@ class AccountCommandSummary:
 # --- The steps this context runs (apps/accounts/steps/) --------------------------------
 
 _CREATION_STEPS = "apps.accounts.steps.creation"
+_VALIDATION_STEP = "apps.accounts.steps.validation"
 _COMMAND_STEPS = "apps.accounts.steps.commands"
 STEPS: tuple[StepDeclaration, ...] = (
     StepDeclaration(
@@ -166,7 +167,19 @@ STEPS: tuple[StepDeclaration, ...] = (
         run=f"{_CREATION_STEPS}:wait_account",
         placement=CREATION,
         depends_on=("create_account",),
+        default_params=f"{_CREATION_STEPS}:WAIT_ACCOUNT_DEFAULT_PARAMS",
+        check_params=f"{_CREATION_STEPS}:check_wait_account_params",
         describe=f"{_CREATION_STEPS}:describe_wait_account",
+    ),
+    StepDeclaration(
+        name="account_validation",
+        context="accounts",
+        legacy_name="CLA_VALIDATION",
+        run=f"{_VALIDATION_STEP}:account_validation",
+        depends_on=("iam",),  # it checks the alias the iam step sets
+        default_params=f"{_VALIDATION_STEP}:ACCOUNT_VALIDATION_DEFAULT_PARAMS",
+        check_params=f"{_VALIDATION_STEP}:check_account_validation_params",
+        describe=f"{_VALIDATION_STEP}:describe_account_validation",
     ),
     StepDeclaration(
         name="adopt_account",

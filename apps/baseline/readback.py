@@ -10,7 +10,7 @@ from apps.baseline.steps.iam import find_saml_provider, iam_state
 from apps.baseline.steps.params import DEFAULT_PARAMS, config_rule_specs, role_specs
 from apps.cloud import api as cloud
 from apps.kernel.contracts import ReadBack
-from apps.kernel.steptools import merged_params
+from apps.kernel.steptools import merged_params, request_regions
 
 # The steps read_back knows how to check (support leaves nothing in the member account).
 _CHECKED = ("iam", "cloudtrail", "config")
@@ -38,6 +38,7 @@ def _problems_of(step: str, check: ReadBack) -> list[str]:
         account_id=check.account_id,
         expectations={step: params},
         region=check.inputs.get("region"),
+        regions=request_regions(check.inputs) if check.inputs.get("region") else None,
     )
 
 
@@ -47,6 +48,7 @@ def read_back(
     account_id: str,
     expectations: Mapping[str, Mapping[str, Any] | None],
     region: str | None = None,
+    regions: list[str] | None = None,
 ) -> list[str]:
     """What is wrong with the baseline of member account ``account_id``: one sentence per
     problem, ``[]`` when everything the blueprint asked for is in place.
@@ -55,7 +57,8 @@ def read_back(
     (``{"iam": {...}, "cloudtrail": {...}, "config": {..., "regulated": bool}}``), laid over
     the step's defaults as the step does; a step that is absent is not checked. CloudTrail
     and Config are read in their ``region`` parameter, else ``region`` (pass the request's:
-    it is where the steps built them). AWS errors raise ``StepError``s, as in a step.
+    it is where the steps built them); Config in each of ``regions`` too when its parameter
+    names no region (the request's regions: it is built in each). AWS errors raise ``StepError``s, as in a step.
     """
     wanted: dict[str, dict[str, Any]] = {}
     for step, given in expectations.items():
@@ -75,8 +78,12 @@ def read_back(
         problems += _cloudtrail_problems(client, payer_settings, params)
     if "config" in wanted:
         params = wanted["config"]
-        client = aws.client("config", session=session, region=aws.region_for(params, {"region": region}))
-        problems += _config_problems(client, payer_settings, params)
+        config_regions = [aws.region_for(params, {"region": region})]
+        if not params.get("region") and regions:
+            config_regions = list(regions)
+        for config_region in config_regions:
+            client = aws.client("config", session=session, region=config_region)
+            problems += _config_problems(client, payer_settings, params)
     return problems
 
 

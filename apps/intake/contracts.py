@@ -23,10 +23,11 @@ class AccountRequested(Event):
     request_id: str
     payer: str
     environment: str
-    region: str
+    region: str  # the primary region: the first of ``regions``
     regulated: bool
     account_email: str
     account_name: str
+    regions: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     vpc: dict[str, int] = field(default_factory=dict)
     user_access_list: list[str] = field(default_factory=list)

@@ -7,7 +7,7 @@ from typing import Any
 from apps.accounts import api as accounts
 from apps.intake.contracts import LIVE_STATUSES
 from apps.intake.models import AccountRequest
-from apps.intake.services import DuplicateRequest, UnknownPayer
+from apps.intake.services import DuplicateRequest, UnknownPayer, request_regions
 from apps.kernel import catalog
 from apps.kernel.contracts import PlanFacts
 from apps.network import api as network
@@ -42,18 +42,21 @@ def request_plan(*, data: dict[str, Any]) -> dict[str, Any]:
     plan = workflow.plan_from_blueprint(blueprint.steps) if blueprint else workflow.account_creation()
     waves = workflow.execution_order(plan)
     wave_of = {step: index for index, wave in enumerate(waves) for step in wave}
-    cidr = None
+    regions = request_regions(data)
+    cidrs: dict[str, str | None] = {}
     warnings: list[str] = []
     if any(spec.name == "vpc" for spec in plan):
         prefix = data["vpc"]["prefix_length"]
-        cidr = network.cidr_preview(payer=payer.name, region=data["region"], prefix_length=prefix)
-        if cidr is None:
-            warnings.append(
-                f"No free /{prefix} in payer {payer.name}'s IP pool for {data['region']}: the vpc step would fail."
-            )
+        for region in regions:
+            cidrs[region] = network.cidr_preview(payer=payer.name, region=region, prefix_length=prefix)
+            if cidrs[region] is None:
+                warnings.append(
+                    f"No free /{prefix} in payer {payer.name}'s IP pool for {region}: the vpc step would fail."
+                )
     facts = PlanFacts(
         payer=payer.name,
-        region=data["region"],
+        region=regions[0],
+        regions=tuple(regions),
         regulated=bool(data["regulated"]),
         account_email=email,
         account_name=name,
@@ -79,6 +82,7 @@ def request_plan(*, data: dict[str, Any]) -> dict[str, Any]:
             }
             for spec in sorted(plan, key=lambda spec: wave_of[spec.name])
         ],
-        "cidr": cidr,
+        "cidr": cidrs.get(regions[0]),
+        "cidrs": cidrs,
         "warnings": warnings,
     }

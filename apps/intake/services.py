@@ -154,6 +154,12 @@ def request_create(
     return summarize(request)
 
 
+def request_regions(data: dict[str, Any]) -> list[str]:
+    """The regions a stored request builds in, its primary region first (a request stored
+    before requests could name several has its one ``region``)."""
+    return [str(region) for region in data.get("regions") or [data["region"]]]
+
+
 def _requested(request: AccountRequest, payer: accounts.PayerSummary) -> AccountRequested:
     """The event that starts the request's run, with everything the run needs (the
     blueprint pinned now, the payer's settings)."""
@@ -165,6 +171,7 @@ def _requested(request: AccountRequest, payer: accounts.PayerSummary) -> Account
         payer=payer.name,
         environment=request.environment,
         region=request.region,
+        regions=request_regions(data),
         regulated=request.regulated,
         account_email=request.account_email,
         account_name=accounts.account_name(

@@ -76,6 +76,11 @@ class PlanFacts:
     account_email: str
     account_name: str
     vpc: Mapping[str, Any] = field(default_factory=dict)
+    regions: tuple[str, ...] = ()  # every region the request builds in (``region`` first)
+
+    @property
+    def all_regions(self) -> tuple[str, ...]:
+        return self.regions or (self.region,)
 
 
 @dataclass(frozen=True)

@@ -77,3 +77,9 @@ class WaitForQuota(RetryableError):
     def __init__(self, message: str, *, delay: float, code: str = "quota_wait") -> None:
         super().__init__(message, code=code)
         self.delay = delay
+
+
+class StillInProgress(WaitForQuota):
+    """Not a failure: something the step started outside is still under way (an account
+    Organizations is creating). Tried again after ``delay`` seconds without using up an
+    attempt, like a quota wait; the step bounds the wait itself, with a deadline."""

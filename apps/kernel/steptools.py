@@ -36,6 +36,14 @@ def required_input(inputs: Mapping[str, Any], name: str, *, step: str = "") -> A
         ) from None
 
 
+def request_regions(inputs: Mapping[str, Any]) -> list[str]:
+    """The regions a request builds its regional resources in (its VPCs, AWS Config), the
+    first being its primary region (the ``region`` input): the ``regions`` input, or
+    ``[region]`` for a run started before requests could name several."""
+    regions = inputs.get("regions") or [required_input(inputs, "region")]
+    return [str(region) for region in regions]
+
+
 def merged_params(step: str, given: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> dict[str, Any]:
     """A blueprint's parameters for ``step`` laid over its ``defaults``, key by key (a key
     the blueprint gives replaces the default whole). A key the step does not take is

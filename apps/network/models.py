@@ -36,6 +36,7 @@ class Allocation(models.Model):
     id = models.CharField(max_length=36, primary_key=True)
     pool = models.ForeignKey(IpPool, on_delete=models.PROTECT, related_name="allocations")
     request_id = models.CharField(max_length=36, db_index=True)
+    region = models.CharField(max_length=30, default="", help_text="The pool's region (one block per region).")
     cidr = models.CharField(max_length=18)
     prefix_length = models.PositiveSmallIntegerField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.ALLOCATED)
@@ -51,11 +52,11 @@ class Allocation(models.Model):
                 condition=models.Q(state="allocated"),
                 name="network_allocation_unique_live_cidr",
             ),
-            # And a request holds at most one live block.
+            # And a request holds at most one live block per region.
             models.UniqueConstraint(
-                fields=["request_id"],
+                fields=["request_id", "region"],
                 condition=models.Q(state="allocated"),
-                name="network_allocation_one_live_per_request",
+                name="network_allocation_one_live_per_region",
             ),
         ]
 

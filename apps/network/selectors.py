@@ -15,8 +15,9 @@ def pools_in(*, payer: str, region: str) -> QuerySet[IpPool]:
     return IpPool.objects.filter(payer=payer, region=region).order_by("created_at", "id")
 
 
-def live_allocation(*, request_id: str) -> Allocation | None:
-    return Allocation.objects.filter(request_id=request_id, state=Allocation.State.ALLOCATED).first()
+def live_allocation(*, request_id: str, region: str) -> Allocation | None:
+    """The block ``request_id`` holds in ``region``, if any."""
+    return Allocation.objects.filter(request_id=request_id, region=region, state=Allocation.State.ALLOCATED).first()
 
 
 def live_blocks(*, pool: IpPool) -> list[IPv4Network]:

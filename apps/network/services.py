@@ -1,6 +1,7 @@
 """Writes of the network context: pools, and CIDR blocks allocated from them.
 
-A block is never given twice: ``cidr_allocate`` locks the payer's pools in the region
+A request holds one block per region it builds in (``cidrs_allocate`` takes them all or
+none). A block is never given twice: ``cidr_allocate`` locks the payer's pools in the region
 (``SELECT … FOR UPDATE``) before it reads what is taken, so concurrent allocations queue
 on the lock and each sees the blocks the others committed; a partial unique constraint
 (one live row per pool and CIDR) backs the lock up in the database itself.
@@ -87,7 +88,7 @@ def cidr_allocate(*, payer: str, region: str, request_id: str, prefix_length: in
     """A block of ``prefix_length`` for ``request_id`` from the payer's pools in ``region``:
     the lowest free block, aligned on its size, of the oldest pool with room.
 
-    Idempotent: a request holds one live block, and asking again returns it. ``cidr`` asks
+    Idempotent: a request holds one live block per region, and asking again returns it. ``cidr`` asks
     for that exact block (a VPC an earlier attempt created whose allocation was released
     meanwhile): it is taken again if still free.
 
@@ -98,11 +99,12 @@ def cidr_allocate(*, payer: str, region: str, request_id: str, prefix_length: in
     # The lock comes first: what is read after it includes every allocation committed by
     # those who held it before.
     pools = list(selectors.pools_in(payer=payer, region=region).select_for_update())
-    live = selectors.live_allocation(request_id=request_id)
+    live = selectors.live_allocation(request_id=request_id, region=region)
     if live is not None:
         if cidr is not None and live.cidr != cidr:
             raise PermanentError(
-                f"Request {request_id} holds {live.cidr}, but its VPC has {cidr}.", code="cidr_mismatch"
+                f"Request {request_id} holds {live.cidr} in {region}, but its VPC there has {cidr}.",
+                code="cidr_mismatch",
             )
         return live.cidr
     if not pools:
@@ -124,6 +126,28 @@ def cidr_allocate(*, payer: str, region: str, request_id: str, prefix_length: in
     return _insert(pool, request_id=request_id, block=block)
 
 
+@transaction.atomic
+def cidrs_allocate(
+    *, payer: str, regions: list[str], request_id: str, prefix_length: int, existing: dict[str, str] | None = None
+) -> dict[str, str]:
+    """A block for ``request_id`` in each of ``regions`` (``cidr_allocate`` each), all or
+    nothing: when one region's allocation is refused (its pool exhausted, say), the
+    blocks of the others are not kept either. ``existing`` gives, per region, the CIDR of a
+    VPC an earlier attempt created there. Raises ``cidr_allocate``'s errors, naming the
+    region."""
+    existing = existing or {}
+    return {
+        region: cidr_allocate(
+            payer=payer,
+            region=region,
+            request_id=request_id,
+            prefix_length=prefix_length,
+            cidr=existing.get(region),
+        )
+        for region in regions
+    }
+
+
 def _claim_exact(pools: list[IpPool], *, request_id: str, cidr: str) -> str:
     block = IPv4Network(cidr)
     for pool in pools:
@@ -139,6 +163,7 @@ def _insert(pool: IpPool, *, request_id: str, block: IPv4Network) -> str:
         id=ids.new_id(),
         pool=pool,
         request_id=request_id,
+        region=pool.region,
         cidr=str(block),
         prefix_length=block.prefixlen,
         state=Allocation.State.ALLOCATED,
@@ -149,7 +174,8 @@ def _insert(pool: IpPool, *, request_id: str, block: IPv4Network) -> str:
 
 @transaction.atomic
 def cidr_release(*, request_id: str) -> bool:
-    """Give the request's live block back to its pool. Idempotent: False when it holds none."""
+    """Give the request's live blocks (one per region) back to their pools. Idempotent:
+    False when it holds none."""
     released = Allocation.objects.filter(request_id=request_id, state=Allocation.State.ALLOCATED).update(
         state=Allocation.State.RELEASED, released_at=clock.now()
     )
@@ -157,25 +183,33 @@ def cidr_release(*, request_id: str) -> bool:
 
 
 @transaction.atomic
-def cidr_reclaim(*, request_id: str) -> str | None:
-    """Take back the block a request held before its run failed or was cancelled, so a
-    retried run finds its VPC's CIDR reserved again. None when it held no block, or holds
-    one still. Raises ``PermanentError`` ``CidrTaken`` when another request got it meanwhile.
+def cidr_reclaim(*, request_id: str) -> dict[str, str]:
+    """Take back the blocks a request held before its run failed or was cancelled (its
+    latest block in each region where it holds none now), so a retried run finds its
+    VPCs' CIDRs reserved again: the blocks taken back, by region (empty: nothing to take).
+    All or nothing: raises ``PermanentError`` ``CidrTaken`` when another request got one
+    of them meanwhile.
     """
-    if Allocation.objects.filter(request_id=request_id, state=Allocation.State.ALLOCATED).exists():
-        return None
-    released = (
+    held = set(
+        Allocation.objects.filter(request_id=request_id, state=Allocation.State.ALLOCATED).values_list(
+            "region", flat=True
+        )
+    )
+    latest: dict[str, Allocation] = {}
+    for released in (
         Allocation.objects.select_related("pool")
         .filter(request_id=request_id, state=Allocation.State.RELEASED)
         .order_by("-released_at")
-        .first()
-    )
-    if released is None:
-        return None
-    return cidr_allocate(
-        payer=released.pool.payer,
-        region=released.pool.region,
-        request_id=request_id,
-        prefix_length=released.prefix_length,
-        cidr=released.cidr,
-    )
+    ):
+        if released.region not in held:
+            latest.setdefault(released.region, released)
+    return {
+        region: cidr_allocate(
+            payer=released.pool.payer,
+            region=region,
+            request_id=request_id,
+            prefix_length=released.prefix_length,
+            cidr=released.cidr,
+        )
+        for region, released in latest.items()
+    }

@@ -9,6 +9,10 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications (email and webhooks)"
 
     def ready(self) -> None:
+        from apps.kernel import catalog
+        from apps.notifications.contracts import STEPS
+
+        catalog.declare(STEPS)
         # Fail at start-up, naming the setting, rather than at the first subscription or
         # delivery: every process that loads this app encrypts or decrypts signing secrets
         # and sends webhooks. The deployable modes have no default for either.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from apps.kernel.contracts import Command
+from apps.kernel.contracts import Command, StepDeclaration
 
 RUN_STARTED = "run.started"
 STEP_SUCCEEDED = "step.succeeded"
@@ -136,3 +136,18 @@ class WebhookDeliverySummary:
     last_outcome: str  # a category (see the OUTCOME_* above); "" before the first attempt
     created_at: datetime
     delivered_at: datetime | None
+
+
+# --- The steps this context runs (apps/notifications/steps.py) ------------------------
+
+STEPS: tuple[StepDeclaration, ...] = (
+    StepDeclaration(
+        name="notify",
+        context="notifications",
+        legacy_name="NOTIFY",
+        run="apps.notifications.steps:notify",
+        # Its place is last: a blueprint lists the steps it follows (``depends_on``).
+        depends_on=("wait_account",),
+        describe="apps.notifications.steps:describe_notify",
+    ),
+)

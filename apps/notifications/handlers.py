@@ -2,11 +2,18 @@
 
 from apps.accounts.contracts import AccountDrifted
 from apps.compliance.contracts import AccountNonCompliant
-from apps.kernel.contracts import DeadLetterCreated, StepFailed, StepSucceeded
+from apps.kernel import catalog
+from apps.kernel.contracts import DeadLetterCreated, RunStep, StepFailed, StepSucceeded
+from apps.kernel.steps import execute_step
 from apps.notifications.contracts import DeliverWebhook
 from apps.notifications.delivery import webhook_deliver
 from apps.notifications.services import deliveries_create_for_event, operators_alert_dead_letter, outcome_email_send
 from apps.workflow.contracts import RunFailed, RunStarted, RunSucceeded
+
+
+def run_step(command: RunStep, *, attempt: int, retry_delay: float | None) -> StepSucceeded | StepFailed | None:
+    """Run one of this context's steps (each says in its docstring how it is idempotent)."""
+    return execute_step(command, catalog.runners("notifications"), attempt=attempt, retry_delay=retry_delay)
 
 
 def on_run_event(event: RunStarted | StepSucceeded | StepFailed | RunSucceeded | RunFailed) -> None:

@@ -101,9 +101,9 @@ def plan_from_blueprint(steps: Sequence[Mapping[str, Any]]) -> tuple[StepSpec, .
     """
     if not isinstance(steps, Sequence) or isinstance(steps, str):
         raise InvalidPlan("'steps' must be a list.")
-    creation = account_creation()
+    creation = list(account_creation())
     allowed = blueprint_steps()
-    specs = list(creation)
+    specs = creation
     for index, entry in enumerate(steps):
         if not isinstance(entry, Mapping):
             raise InvalidPlan(f"Step {index + 1} must be an object.")
@@ -111,6 +111,9 @@ def plan_from_blueprint(steps: Sequence[Mapping[str, Any]]) -> tuple[StepSpec, .
         if unknown_keys:
             raise InvalidPlan(f"Step {index + 1} has unknown keys: {', '.join(sorted(unknown_keys))}.")
         name = entry.get("name")
+        if name in creation_steps() and catalog.get(name).default_params:
+            _tune_creation(creation, entry)
+            continue
         if name not in allowed:
             raise InvalidPlan(f"Step {index + 1}: {name!r} is not a step a blueprint can use ({', '.join(allowed)}).")
         params = entry.get("params", {})
@@ -129,19 +132,34 @@ def plan_from_blueprint(steps: Sequence[Mapping[str, Any]]) -> tuple[StepSpec, .
         specs.append(
             _spec(name, params=params, depends_on=tuple(depends_on), required=required, max_attempts=max_attempts)
         )
-    chosen = [spec.name for spec in specs[len(creation) :]]
+    creation_count = len(creation_steps())
+    chosen = [spec.name for spec in specs[creation_count:]]
     verification = catalog.names(placement=VERIFICATION)
     for name in verification:
         specs.append(
             _spec(
                 name,
-                depends_on=(*(spec.name for spec in creation[-1:]), *chosen),
-                params={"expectations": {spec.name: spec.params for spec in specs[len(creation) :]}},
+                depends_on=(*(spec.name for spec in specs[creation_count - 1 : creation_count]), *chosen),
+                params={"expectations": {spec.name: spec.params for spec in specs[creation_count:]}},
             )
         )
     plan = tuple(specs)
     validate_plan(plan)
     return plan
+
+
+def _tune_creation(creation: list[StepSpec], entry: Mapping[str, Any]) -> None:
+    """A blueprint entry naming a creation step that takes parameters (``wait_account``)
+    gives it parameters (its deadline, say); it stays where every plan has it."""
+    name = str(entry["name"])
+    if set(entry) - {"name", "params"}:
+        raise InvalidPlan(f"Step {name}: a blueprint may give the account's creation steps only 'params'.")
+    params = entry.get("params", {})
+    if not isinstance(params, dict):
+        raise InvalidPlan(f"Step {name}: 'params' must be an object.")
+    _check_params(catalog.get(name), params)
+    index = next(i for i, spec in enumerate(creation) if spec.name == name)
+    creation[index] = _spec(name, params=params)
 
 
 def _check_params(declaration: StepDeclaration, params: dict[str, Any]) -> None:

@@ -291,6 +291,9 @@ WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", [])
 # loads the notifications app refuses to start without one (the embedded mode and the tests
 # set their own).
 WEBHOOK_SECRET_KEYS = env_list("WEBHOOK_SECRET_KEYS", [])
+# The secrets of API clients' SigV4 access key pairs (the legacy paths) are stored encrypted
+# with these Fernet keys, rotated the same way; empty: WEBHOOK_SECRET_KEYS.
+CLIENT_SECRET_KEYS = env_list("CLIENT_SECRET_KEYS", [])
 
 
 def derived_fernet_key(secret: str, *, purpose: str) -> str:

@@ -16,7 +16,7 @@ from apps.cloud import api as cloud
 from apps.intake.contracts import AccountRequested
 from apps.kernel import catalog
 from apps.kernel.contracts import RunStep
-from apps.kernel.errors import PermanentError, RetryableError, WaitForQuota
+from apps.kernel.errors import PermanentError, RetryableError, StillInProgress, WaitForQuota
 from apps.kernel.models import OutboxMessage
 from apps.kernel.steps import RetryLater, StepContext, execute_step
 from tests.accounts.conftest import FakeClock
@@ -203,11 +203,11 @@ def test_wait_account_polls_only_with_a_status_poll_token(
         try:
             wait(0)
             outcomes.append("done")
+        except StillInProgress as error:
+            outcomes.append(error.code)
         except WaitForQuota as waiting:
             outcomes.append(f"wait {waiting.delay:g}")
             fake_clock.advance(waiting.delay)
-        except RetryableError as error:
-            outcomes.append(error.code)
 
     # Two polls at once (the burst), then one every half second; a quota wait polls
     # nothing, so the three IN_PROGRESS answers come from exactly three polls.
@@ -231,7 +231,7 @@ def test_an_account_whose_id_is_known_is_not_polled_and_takes_no_poll_token(
 # --- Injected Organizations answers ---------------------------------------------------------------
 
 
-def test_in_progress_for_n_polls_retries_n_times_then_succeeds(
+def test_in_progress_for_n_polls_waits_n_times_then_succeeds(
     organization_id: str, settings: Any, fake_clock: FakeClock
 ) -> None:
     inject(settings, "organizations:DescribeCreateAccountStatus:in_progress=4")
@@ -239,10 +239,10 @@ def test_in_progress_for_n_polls_retries_n_times_then_succeeds(
 
     for _ in range(4):
         fake_clock.advance(1)
-        with pytest.raises(RetryableError) as raised:
+        with pytest.raises(StillInProgress) as raised:
             wait(0)
         assert raised.value.code == "create_account_in_progress"
-        assert not isinstance(raised.value, WaitForQuota)
+        assert raised.value.delay == 10  # the default poll interval; no attempt used up
         assert quotas.holds_slot(account(0))
     fake_clock.advance(1)
     waited = wait(0)

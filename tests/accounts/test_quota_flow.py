@@ -162,7 +162,7 @@ def test_requests_beyond_the_quotas_wait_their_turn_and_all_complete(
             "organizations:DescribeCreateAccountStatus:in_progress=2,"
             "organizations:DescribeCreateAccountStatus:failed=EMAIL_ALREADY_EXISTS",
             "wait_account",
-            3,  # two polls in progress (retried), then FAILED: not retried
+            1,  # two polls in progress (waits, not attempts), then FAILED: not retried
         ),
     ],
 )

@@ -17,6 +17,7 @@ def test_each_step_is_declared_by_the_context_that_runs_it() -> None:
     assert contexts == {
         "create_account": "accounts",
         "wait_account": "accounts",
+        "account_validation": "accounts",
         "adopt_account": "accounts",
         "move_account": "accounts",
         "close_account": "accounts",
@@ -29,6 +30,7 @@ def test_each_step_is_declared_by_the_context_that_runs_it() -> None:
         "dns": "network",
         "direct_connect": "network",
         "verify": "compliance",
+        "notify": "notifications",
     }
 
 

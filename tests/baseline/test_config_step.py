@@ -43,7 +43,12 @@ def test_the_default_blueprint_records_everything_delivers_centrally_and_checks_
         "bespoke-incoming-ssh-disabled",
         "bespoke-vpc-flow-logs-enabled",
     ]
-    assert outputs == {"recorder_name": "default", "delivery_channel_name": "default", "config_rules": expected_rules}
+    assert outputs == {
+        "recorder_name": "default",
+        "delivery_channel_name": "default",
+        "config_rules": expected_rules,
+        "config_regions": ["us-east-1"],
+    }
     config = aws.member_client("config", account_id=member_account)
     [recorder] = config.describe_configuration_recorders()["ConfigurationRecorders"]
     assert recorder["roleARN"] == (

@@ -36,7 +36,7 @@ def test_flow_logs_go_to_the_payers_log_archive_bucket(
     outputs = flow_logs_step.flow_logs(step_context("flow_logs", vpc_id=vpc_id))
 
     [flow_log] = flow_logs_of(member(aws, member_account, "ec2"), vpc_id)
-    assert outputs == {"flow_log_id": flow_log["FlowLogId"]}
+    assert outputs == {"flow_log_id": flow_log["FlowLogId"], "flow_logs": {"us-east-1": flow_log["FlowLogId"]}}
     assert flow_log["LogDestinationType"] == "s3"
     assert flow_log["LogDestination"] == "arn:aws:s3:::bespoke-test-log-archive"
     assert flow_log["TrafficType"] == "ALL"
@@ -53,7 +53,7 @@ def test_flow_logs_can_go_to_cloudwatch_logs_through_a_role(
     )
 
     [flow_log] = flow_logs_of(member(aws, member_account, "ec2"), vpc_id)
-    assert outputs == {"flow_log_id": flow_log["FlowLogId"]}
+    assert outputs == {"flow_log_id": flow_log["FlowLogId"], "flow_logs": {"us-east-1": flow_log["FlowLogId"]}}
     assert (flow_log["LogDestinationType"], flow_log["LogGroupName"], flow_log["TrafficType"]) == (
         "cloud-watch-logs",
         "/bespoke/vpc-flow-logs",

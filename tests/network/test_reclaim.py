@@ -32,14 +32,14 @@ def test_a_released_block_is_taken_back(pool: None) -> None:
     block = allocate("a")
     network.cidr_release(request_id="a")
 
-    assert network.cidr_reclaim(request_id="a") == block
+    assert network.cidr_reclaim(request_id="a") == {"us-east-1": block}
     assert Allocation.objects.get(request_id="a", state="allocated").cidr == block
 
 
 def test_nothing_to_reclaim_without_a_released_block_or_with_a_live_one(pool: None) -> None:
-    assert network.cidr_reclaim(request_id="never") is None
+    assert network.cidr_reclaim(request_id="never") == {}
     allocate("live")
-    assert network.cidr_reclaim(request_id="live") is None
+    assert network.cidr_reclaim(request_id="live") == {}
 
 
 def test_a_block_another_request_took_cannot_be_reclaimed(pool: None) -> None:

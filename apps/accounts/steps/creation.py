@@ -3,6 +3,7 @@ account, within the organization's quotas; ``wait_account`` waits until it exist
 it to the payer's OU and checks that its role can be assumed."""
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from apps.accounts import quotas
@@ -10,10 +11,26 @@ from apps.accounts.models import ManagedAccount
 from apps.accounts.services import account_release_slot, account_restart_creation, account_start, account_update
 from apps.accounts.steps import aws
 from apps.cloud import api as cloud
+from apps.kernel import clock
 from apps.kernel.contracts import PlanFacts
-from apps.kernel.errors import PermanentError, RetryableError
+from apps.kernel.errors import PermanentError, StillInProgress
 from apps.kernel.steps import StepContext
-from apps.kernel.steptools import REQUEST_TAG, aws_tags
+from apps.kernel.steptools import REQUEST_TAG, aws_tags, invalid_params, merged_params
+
+# How long ``wait_account`` waits for Organizations, and how often it asks. A blueprint may
+# change both (``{"name": "wait_account", "params": {...}}``).
+WAIT_ACCOUNT_DEFAULT_PARAMS: dict[str, Any] = {
+    "deadline_minutes": 30,
+    "poll_seconds": 10,
+}
+
+
+def check_wait_account_params(step: str, given: Mapping[str, Any] | None) -> None:
+    params = merged_params(step, given, WAIT_ACCOUNT_DEFAULT_PARAMS)
+    for key, (low, high) in {"deadline_minutes": (1, 24 * 60), "poll_seconds": (1, 900)}.items():
+        value = params[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise invalid_params(step, f"{key} must be a number from {low} to {high}, not {value!r}.")
 
 
 class AccountEmailTaken(PermanentError):
@@ -66,7 +83,8 @@ def describe_create_account(given: Mapping[str, Any], facts: PlanFacts) -> list[
 
 
 def describe_wait_account(given: Mapping[str, Any], facts: PlanFacts) -> list[str]:
-    return ["(waits for Organizations, then assumes the account's role)"]
+    deadline = merged_params("wait_account", given, WAIT_ACCOUNT_DEFAULT_PARAMS)["deadline_minutes"]
+    return [f"(waits for Organizations, up to {deadline:g} minutes, then assumes the account's role)"]
 
 
 def create_account(context: StepContext) -> dict[str, Any]:
@@ -134,9 +152,15 @@ def wait_account(context: StepContext) -> dict[str, Any]:
     """Wait until Organizations reports the account created, move it to the payer's OU and
     check that its role can be assumed.
 
-    Each status poll first takes a token of the organization's status-poll quota (it
-    waits its turn otherwise). The account leaving ``creating`` (active, or failed when
-    Organizations reports FAILED) gives back its in-flight creation slot.
+    The wait is bounded by a deadline, not by the step's attempts: while Organizations says
+    IN_PROGRESS the step asks again every ``poll_seconds`` (``StillInProgress``, which uses
+    up no attempt), until ``deadline_minutes`` after the creation took its slot (just
+    before CreateAccount); IN_PROGRESS after that fails the step
+    (``create_account_deadline_passed``) — a retry finds the account if Organizations has
+    finished by then. Each status poll first takes a token of the organization's
+    status-poll quota (it waits its turn otherwise). The account leaving ``creating``
+    (active, or failed when Organizations reports FAILED) gives back its in-flight
+    creation slot.
 
     Idempotent: it only reads the creation status; the move happens only when the account
     is not already in the target OU; the account id is stored once known.
@@ -153,7 +177,7 @@ def wait_account(context: StepContext) -> dict[str, Any]:
             ]
         state = status["State"]
         if state == "IN_PROGRESS":
-            raise RetryableError("Organizations is still creating the account.", code="create_account_in_progress")
+            _still_creating(account, context.params(WAIT_ACCOUNT_DEFAULT_PARAMS))
         if state == "FAILED":
             _creation_failed(account, status.get("FailureReason", "UNKNOWN"))
         # A creation found in progress (an earlier attempt's, by name) may be someone else's.
@@ -167,6 +191,23 @@ def wait_account(context: StepContext) -> dict[str, Any]:
     aws.check_role(payer, account.aws_account_id)
     account_update(account, status=ManagedAccount.Status.ACTIVE)
     return {"account_id": account.aws_account_id, "account_email": account.email}
+
+
+def _still_creating(account: ManagedAccount, params: Mapping[str, Any]) -> None:
+    """Wait for Organizations again, unless the deadline has passed (then fail)."""
+    started = account.slot_taken_at or account.created_at
+    deadline = started + timedelta(minutes=params["deadline_minutes"])
+    if clock.now() >= deadline:
+        raise PermanentError(
+            f"Organizations was still creating the account {params['deadline_minutes']:g} minutes after it was "
+            f"asked to (since {started.isoformat()}); retry the request once it has finished.",
+            code="create_account_deadline_passed",
+        )
+    raise StillInProgress(
+        f"Organizations is still creating the account (waiting until {deadline.isoformat()}).",
+        delay=float(params["poll_seconds"]),
+        code="create_account_in_progress",
+    )
 
 
 def _creation_failed(account: ManagedAccount, reason: str) -> dict[str, Any]:

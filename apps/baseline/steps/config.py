@@ -8,7 +8,7 @@ from apps.baseline.steps.params import CONFIG_DEFAULT_PARAMS, config_rule_specs
 from apps.cloud import api as cloud
 from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
-from apps.kernel.steptools import aws_tags
+from apps.kernel.steptools import aws_tags, request_regions
 
 CONFIG_SERVICE = "config.amazonaws.com"
 
@@ -20,24 +20,35 @@ def config_role_arn(*, account_id: str, region: str | None) -> str:
 
 
 def config(context: StepContext) -> dict[str, Any]:
-    """AWS Config in the request's region: the service-linked role, a recorder of every
-    supported resource type (global ones included), a delivery channel to the payer's
-    central bucket, recording started, and the blueprint's AWS-managed rules.
+    """AWS Config in each of the request's regions (or in the one its ``region`` parameter
+    names): the service-linked role, a recorder of every supported resource type (global
+    ones included), a delivery channel to the payer's central bucket, recording started,
+    and the blueprint's AWS-managed rules. Outputs the primary region's names and the
+    regions it is on in (``config_regions``).
 
     Idempotent: every call is an upsert. Create-service-linked-role treats "already
     exists" as done; the recorder and the channel keep the name of any that already exist
-    (AWS allows one of each); StartConfigurationRecorder on a recording recorder and
-    PutConfigRule on an existing rule (same name) change nothing new.
+    (AWS allows one of each per region); StartConfigurationRecorder on a recording recorder
+    and PutConfigRule on an existing rule (same name) change nothing new.
     """
     inputs = context.inputs
     params = context.params(CONFIG_DEFAULT_PARAMS)
-    bucket = aws.log_archive_bucket(context.require("payer_settings"))
-    account_id = str(context.require("account_id"))
-    region = aws.region_for(params, inputs)
-    rules = config_rule_specs(params, regulated=bool(inputs.get("regulated")))
+    aws.log_archive_bucket(context.require("payer_settings"))
+    regions: list[str | None] = [aws.region_for(params, inputs)]
+    if not params.get("region") and (inputs.get("regions") or inputs.get("region")):
+        regions = list(request_regions(inputs))
     session = cloud.member_session_of(context.inputs)
     if params.get("create_service_linked_role", True):
         _ensure_config_service_linked_role(aws.client("iam", session=session))
+    outputs = [_config_in(context, session, params, region=region) for region in regions]
+    return {**outputs[0], "config_regions": regions}
+
+
+def _config_in(context: StepContext, session: Any, params: dict[str, Any], *, region: str | None) -> dict[str, Any]:
+    inputs = context.inputs
+    bucket = aws.log_archive_bucket(context.require("payer_settings"))
+    account_id = str(context.require("account_id"))
+    rules = config_rule_specs(params, regulated=bool(inputs.get("regulated")))
     client = aws.client("config", session=session, region=region)
 
     with cloud.aws_errors("DescribeConfigurationRecorders"):

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from apps.accounts import api as accounts
 from apps.kernel.rest import StrictSerializer
@@ -22,6 +23,8 @@ PRINTABLE = RegexValidator(r"^[^\x00-\x1f\x7f]*$", "Control characters are not a
 AZ_COUNTS = (2, 3)
 PREFIX_LENGTHS = (23, 24)
 MAX_ACCESS_LIST = 50
+MAX_REGIONS = 10
+REGION_REQUIRED = "This field is required (or give regions)."
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -98,7 +101,16 @@ class AccountRequestInputSerializer(StrictSerializer):
     payer = serializers.CharField(max_length=10)
     regulated = StrictBooleanField()
     environment = serializers.CharField(max_length=20)
-    region = serializers.CharField(max_length=30)
+    region = serializers.CharField(
+        max_length=30, required=False, help_text="The one region to build in (or give `regions`)."
+    )
+    regions = serializers.ListField(
+        child=serializers.CharField(max_length=30),
+        min_length=1,
+        max_length=MAX_REGIONS,
+        required=False,
+        help_text="The regions to build the VPC and AWS Config in, the primary region first.",
+    )
     vpc = VpcSerializer()
     tags = TagsSerializer()
     user_access_list = serializers.ListField(child=username(), min_length=1, max_length=MAX_ACCESS_LIST)
@@ -112,7 +124,33 @@ class AccountRequestInputSerializer(StrictSerializer):
             raise serializers.ValidationError("Usernames must not repeat.")
         return value
 
+    def validate_regions(self, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Regions must not repeat.")
+        return value
+
+    def to_internal_value(self, data: Any) -> Any:
+        # ``region`` is required unless ``regions`` is given: said with the other missing
+        # fields, not after them.
+        missing = isinstance(data, dict) and "region" not in data and "regions" not in data
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if missing and isinstance(error.detail, dict):
+                error.detail.setdefault("region", [ErrorDetail(REGION_REQUIRED, code="required")])
+            raise
+        if missing:
+            raise serializers.ValidationError({"region": [REGION_REQUIRED]})
+        return value
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A request names its regions one way or the other (both only when ``region`` is
+        # the first of ``regions``); ``region`` is then always the primary region.
+        region_field = "regions" if "regions" in attrs else "region"
+        regions: list[str] = attrs.get("regions") or [attrs["region"]]
+        if attrs.get("region", regions[0]) != regions[0]:
+            raise serializers.ValidationError({"region": ["When regions is given, region must be its first."]})
+        attrs["region"] = regions[0]
         # A payer the caller is not granted is refused (403) before anything reveals
         # whether it exists or what it allows.
         access = self.context.get("access")
@@ -126,8 +164,12 @@ class AccountRequestInputSerializer(StrictSerializer):
             errors["environment"] = [
                 f"Payer {payer.name} allows the environments {', '.join(payer.allowed_environments)}."
             ]
-        if attrs["region"] not in payer.allowed_regions:
-            errors["region"] = [f"Payer {payer.name} allows the regions {', '.join(payer.allowed_regions)}."]
+        refused = [region for region in regions if region not in payer.allowed_regions]
+        if refused:
+            errors[region_field] = [
+                f"Payer {payer.name} does not allow {', '.join(refused)}; "
+                f"it allows the regions {', '.join(payer.allowed_regions)}."
+            ]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -167,7 +209,10 @@ class AccountRequestPlanSerializer(serializers.Serializer):  # type: ignore[type
     blueprint = BlueprintRefSerializer(allow_null=True)
     waves = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
     steps = PlanStepSerializer(many=True)
-    cidr = serializers.CharField(allow_null=True)
+    cidr = serializers.CharField(allow_null=True, help_text="The primary region's VPC block.")
+    cidrs = serializers.DictField(
+        child=serializers.CharField(allow_null=True), help_text="Each region's VPC block (null: no room)."
+    )
     warnings = serializers.ListField(child=serializers.CharField())
 
 
@@ -221,6 +266,7 @@ class AccountRequestStatusSerializer(serializers.Serializer):  # type: ignore[ty
     payer = serializers.CharField()
     environment = serializers.CharField()
     region = serializers.CharField()
+    regions = serializers.ListField(child=serializers.CharField())
     regulated = serializers.BooleanField()
     account_email = serializers.CharField()
     external_transaction_id = serializers.CharField(allow_blank=True)

@@ -24,6 +24,16 @@ NOT_YET = frozenset(
 )
 
 
+def vpc_ids_by_region(inputs: Mapping[str, Any]) -> dict[str, str]:
+    """The request's VPC in each region, from the ``vpc`` step's outputs (``vpcs``; a run
+    whose ``vpc`` step predates them has its one ``vpc_id`` in the primary region)."""
+    vpcs = inputs.get("vpcs")
+    if vpcs:
+        return {str(region): str(vpc["vpc_id"]) for region, vpc in vpcs.items()}
+    vpc_id = inputs.get("vpc_id")
+    return {str(inputs["region"]): str(vpc_id)} if vpc_id else {}
+
+
 def tag_spec(resource_type: str, tags: list[dict[str, str]]) -> list[dict[str, Any]]:
     """EC2's ``TagSpecifications`` for a resource created with ``tags``."""
     return [{"ResourceType": resource_type, "Tags": tags}]

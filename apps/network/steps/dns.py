@@ -8,14 +8,15 @@ from apps.cloud import api as cloud
 from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
 from apps.kernel.steptools import aws_tags, invalid_params
-from apps.network.steps.aws import NOT_YET
+from apps.network.steps.aws import NOT_YET, vpc_ids_by_region
 from apps.network.steps.params import DNS_DEFAULT_PARAMS
 
 _DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 def dns(context: StepContext) -> dict[str, Any]:
-    """A private hosted zone for the account, associated with its VPC.
+    """A private hosted zone for the account, associated with its VPC in each of its
+    regions (one zone: a name resolves the same in every region).
 
     Params (``DNS_DEFAULT_PARAMS``): ``zone_name`` (``"{project_short_name}.{environment}.
     {dns_domain}"``), a template over ``project_short_name`` (from the request's tags),
@@ -28,6 +29,7 @@ def dns(context: StepContext) -> dict[str, Any]:
     request_id = context.require("request_id")
     region = context.require("region")
     vpc_id = context.require("vpc_id")
+    vpcs = vpc_ids_by_region(context.inputs)
     params = context.params(DNS_DEFAULT_PARAMS)
     zone_name = _zone_name(context, params["zone_name"])
     caller_reference = f"bespoke-{request_id}-dns"
@@ -43,12 +45,14 @@ def dns(context: StepContext) -> dict[str, Any]:
                 CallerReference=caller_reference,
                 HostedZoneConfig={"Comment": f"Bespoke request {request_id}", "PrivateZone": True},
             )["HostedZone"]["Id"]
-    else:
-        with cloud.aws_errors("GetHostedZone"):
-            vpcs = route53.get_hosted_zone(Id=zone_id).get("VPCs", [])
-        if not any(v.get("VPCId") == vpc_id for v in vpcs):
+    with cloud.aws_errors("GetHostedZone"):
+        associated = {v.get("VPCId") for v in route53.get_hosted_zone(Id=zone_id).get("VPCs", [])}
+    for vpc_region, regional_vpc_id in vpcs.items():
+        if regional_vpc_id not in associated:
             with cloud.aws_errors("AssociateVPCWithHostedZone", retryable_codes=NOT_YET):
-                route53.associate_vpc_with_hosted_zone(HostedZoneId=zone_id, VPC={"VPCRegion": region, "VPCId": vpc_id})
+                route53.associate_vpc_with_hosted_zone(
+                    HostedZoneId=zone_id, VPC={"VPCRegion": vpc_region, "VPCId": regional_vpc_id}
+                )
     short_id = str(zone_id).rsplit("/", 1)[-1]
     tags = [t for t in aws_tags(context.inputs, component="hosted-zone", name=zone_name) if t["Key"] != "Name"]
     with cloud.aws_errors("ChangeTagsForResource"):

@@ -9,7 +9,7 @@ from apps.cloud import api as cloud
 from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
 from apps.kernel.steptools import aws_tags
-from apps.network.steps.aws import NOT_YET, described, tag_spec
+from apps.network.steps.aws import NOT_YET, described, tag_spec, vpc_ids_by_region
 from apps.network.steps.params import FLOW_LOGS_DEFAULT_PARAMS, flow_logs_destination
 
 _FLOW_LOGS_TRUST = (
@@ -19,7 +19,7 @@ _FLOW_LOGS_TRUST = (
 
 
 def flow_logs(context: StepContext) -> dict[str, Any]:
-    """Turn on flow logs for the request's VPC.
+    """Turn on flow logs for the request's VPC in each of its regions.
 
     Params (``FLOW_LOGS_DEFAULT_PARAMS``):
       ``destination`` (``"s3"``): ``"s3"`` — the payer's log-archive bucket
@@ -30,17 +30,26 @@ def flow_logs(context: StepContext) -> dict[str, Any]:
       ``log_group_name`` (``"/bespoke/vpc-flow-logs"``) and ``role_name``
       (``"bespoke-vpc-flow-logs"``): for ``cloud-watch-logs`` only.
 
-    Idempotent: the VPC's flow logs are described (filtered by resource id) first and one
+    Outputs the primary region's ``flow_log_id`` and every region's under ``flow_logs``.
+
+    Idempotent: each VPC's flow logs are described (filtered by resource id) first and one
     with the same destination and traffic type is reused; the create call carries a client
     token derived from the request id; the log group and role are created only if missing.
     """
-    request_id = context.require("request_id")
-    region = context.require("region")
-    vpc_id = context.require("vpc_id")
+    context.require("vpc_id")
     params = context.params(FLOW_LOGS_DEFAULT_PARAMS)
-    destination_type, traffic_type = flow_logs_destination(params)
-
     session = cloud.member_session_of(context.inputs)
+    ids = {
+        region: _flow_log(context, session, params, region=region, vpc_id=vpc_id)
+        for region, vpc_id in vpc_ids_by_region(context.inputs).items()
+    }
+    return {"flow_log_id": ids[context.require("region")], "flow_logs": ids}
+
+
+def _flow_log(context: StepContext, session: Any, params: Mapping[str, Any], *, region: str, vpc_id: str) -> str:
+    """The id of the flow log of ``vpc_id`` (in ``region``), created if missing."""
+    request_id = context.require("request_id")
+    destination_type, traffic_type = flow_logs_destination(params)
     ec2 = cloud.client("ec2", session=session, region=region)
     if destination_type == "s3":
         bucket = context.require("payer_settings").get("log_archive_bucket")
@@ -54,7 +63,7 @@ def flow_logs(context: StepContext) -> dict[str, Any]:
 
     existing = _matching_flow_log(ec2, vpc_id=vpc_id, destination_type=destination_type, target=target)
     if existing:
-        return {"flow_log_id": existing}
+        return existing
 
     if destination_type == "cloud-watch-logs":
         _ensure_log_group(cloud.client("logs", session=session, region=region), params["log_group_name"])
@@ -75,12 +84,12 @@ def flow_logs(context: StepContext) -> dict[str, Any]:
             **target,
         )
     if answer.get("FlowLogIds"):
-        return {"flow_log_id": answer["FlowLogIds"][0]}
+        return str(answer["FlowLogIds"][0])
     problems = [item.get("Error", {}) for item in answer.get("Unsuccessful", [])]
     if any(p.get("Code") == "FlowLogAlreadyExists" for p in problems):
         existing = _matching_flow_log(ec2, vpc_id=vpc_id, destination_type=destination_type, target=target)
         if existing:
-            return {"flow_log_id": existing}
+            return existing
     detail = "; ".join(f"{p.get('Code')}: {p.get('Message')}" for p in problems) or "no flow log id returned"
     raise PermanentError(
         f"CreateFlowLogs: {detail}", code=str(problems[0].get("Code")) if problems else "flow_logs_not_created"

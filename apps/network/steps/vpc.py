@@ -7,8 +7,8 @@ from typing import Any
 from apps.cloud import api as cloud
 from apps.kernel.errors import PermanentError, RetryableError
 from apps.kernel.steps import StepContext
-from apps.kernel.steptools import aws_tags
-from apps.network.services import cidr_allocate
+from apps.kernel.steptools import aws_tags, request_regions
+from apps.network.services import cidrs_allocate
 from apps.network.steps.aws import NOT_YET, described, ours, tag_spec, tag_value
 from apps.network.steps.params import VPC_DEFAULT_PARAMS, vpc_tiers
 
@@ -37,50 +37,86 @@ def subnet_layout(cidr: str, zones: list[str], tiers: list[str]) -> list[tuple[s
 
 
 def vpc(context: StepContext) -> dict[str, Any]:
-    """Carve the VPC's CIDR from the payer's IP pool and build the VPC in the member account:
-    DNS support and hostnames, one subnet per availability zone and tier, an internet
-    gateway, a NAT gateway, route tables (public → internet gateway, the other tiers → NAT
-    gateway), and delete the default VPCs.
+    """Carve a CIDR from the payer's IP pool in each of the request's regions and build a
+    VPC there in the member account: DNS support and hostnames, one subnet per availability
+    zone and tier, an internet gateway, a NAT gateway, route tables (public → internet
+    gateway, the other tiers → NAT gateway), and delete the default VPCs.
 
     Params (``VPC_DEFAULT_PARAMS``):
       ``tiers`` (``["public", "private"]``): subnet tiers; the ``public`` tier routes to the
       internet gateway, every other tier to the NAT gateway.
       ``nat`` (``"single"``): ``"single"`` — one NAT gateway with an Elastic IP in the first
       public subnet; ``"none"`` — no NAT gateway, the other tiers have no default route.
-      ``delete_default_vpcs_in`` (``None``, meaning ``[region]``): regions whose default VPC
-      is deleted (its internet gateway and subnets first).
+      ``delete_default_vpcs_in`` (``None``, meaning the request's regions): regions whose
+      default VPC is deleted (its internet gateway and subnets first).
 
-    Idempotent: the allocation is per request (a second call returns the same block); every
-    resource carries ``bespoke:request-id`` and ``bespoke:component`` tags (plus
-    ``bespoke:tier`` for subnets and route tables) and is looked up by them before it is
-    created; routes and associations are only added when missing; the NAT gateway uses a
-    client token; default VPCs already gone are not looked for again. If the step fails, the
-    block stays allocated until the run fails (``on_run_failed`` releases it).
+    The CIDRs of every region are allocated together before anything is built, all or
+    nothing: one region's pool exhausted leaves no block taken in the others. Outputs: the
+    primary region's VPC at the top level (``vpc_id``, ``cidr``, …, what later steps and
+    older readers use) and every region's under ``vpcs`` (by region).
+
+    Idempotent: the allocations are per request and region (a second call returns the same
+    blocks); every resource carries ``bespoke:request-id`` and ``bespoke:component`` tags
+    (plus ``bespoke:tier`` for subnets and route tables) and is looked up by them before it
+    is created; routes and associations are only added when missing; the NAT gateway uses a
+    client token; default VPCs already gone are not looked for again. If the step fails,
+    the blocks stay allocated until the run fails (``on_run_failed`` releases them).
     """
     request_id = context.require("request_id")
-    region = context.require("region")
+    regions = request_regions(context.inputs)
     wanted = context.require("vpc")
     params = context.params(VPC_DEFAULT_PARAMS)
     tiers = vpc_tiers(params)
     delete_in = params["delete_default_vpcs_in"]
     if delete_in is None:
-        delete_in = [region]
+        delete_in = regions
 
     session = cloud.member_session_of(context.inputs)
-    ec2 = cloud.client("ec2", session=session, region=region)
-    name = str(context.inputs.get("account_name") or request_id)
-
-    found = described(ec2.describe_vpcs, "Vpcs", "DescribeVpcs", Filters=ours(context, "vpc"))
-    cidr = cidr_allocate(
+    ec2s = {region: cloud.client("ec2", session=session, region=region) for region in regions}
+    found = {
+        region: described(ec2.describe_vpcs, "Vpcs", f"DescribeVpcs({region})", Filters=ours(context, "vpc"))
+        for region, ec2 in ec2s.items()
+    }
+    cidrs = cidrs_allocate(
         payer=context.require("payer"),
-        region=region,
+        regions=regions,
         request_id=request_id,
         prefix_length=int(wanted["prefix_length"]),
-        cidr=found[0]["CidrBlock"] if found else None,
+        existing={region: vpcs[0]["CidrBlock"] for region, vpcs in found.items() if vpcs},
     )
-    if found:
-        vpc_id = found[0]["VpcId"]
-    else:
+    vpcs = {
+        region: _build(
+            context,
+            ec2s[region],
+            region=region,
+            cidr=cidrs[region],
+            existing_vpc_id=found[region][0]["VpcId"] if found[region] else None,
+            az_count=int(wanted["az_count"]),
+            tiers=tiers,
+            nat=params["nat"],
+        )
+        for region in regions
+    }
+    for default_region in delete_in:
+        _delete_default_vpc(cloud.client("ec2", session=session, region=default_region), region=default_region)
+    return {**vpcs[regions[0]], "vpcs": vpcs}
+
+
+def _build(
+    context: StepContext,
+    ec2: Any,
+    *,
+    region: str,
+    cidr: str,
+    existing_vpc_id: str | None,
+    az_count: int,
+    tiers: list[str],
+    nat: str,
+) -> dict[str, Any]:
+    """The VPC of one region, from its VPC on (what ``vpc`` outputs for the region)."""
+    name = str(context.inputs.get("account_name") or context.require("request_id"))
+    vpc_id = existing_vpc_id
+    if vpc_id is None:
         with cloud.aws_errors("CreateVpc"):
             vpc_id = ec2.create_vpc(
                 CidrBlock=cidr, TagSpecifications=tag_spec("vpc", aws_tags(context.inputs, component="vpc", name=name))
@@ -89,11 +125,11 @@ def vpc(context: StepContext) -> dict[str, Any]:
         ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
         ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
 
-    zones = _availability_zones(ec2, int(wanted["az_count"]), region=region)
+    zones = _availability_zones(ec2, az_count, region=region)
     subnets = _ensure_subnets(context, ec2, vpc_id=vpc_id, layout=subnet_layout(cidr, zones, tiers), name=name)
     internet_gateway_id = _ensure_internet_gateway(context, ec2, vpc_id=vpc_id, name=name)
     nat_gateway_id = None
-    if params["nat"] == "single":
+    if nat == "single":
         first_public = next(s for s in subnets if s["tier"] == "public")
         nat_gateway_id = _ensure_nat_gateway(context, ec2, subnet_id=first_public["id"], name=name)
     route_table_ids = [
@@ -110,8 +146,6 @@ def vpc(context: StepContext) -> dict[str, Any]:
         )
         for tier in tiers
     ]
-    for default_region in delete_in:
-        _delete_default_vpc(cloud.client("ec2", session=session, region=default_region), region=default_region)
     return {
         "vpc_id": vpc_id,
         "cidr": cidr,

@@ -1,7 +1,12 @@
 """The notifications context's writes: webhook subscriptions and deliveries
 (``webhooks``), and emails (``emails``)."""
 
-from apps.notifications.services.emails import operators_alert_dead_letter, outcome_email_send, sender_verify
+from apps.notifications.services.emails import (
+    operators_alert_dead_letter,
+    outcome_email_send,
+    ready_email_send,
+    sender_verify,
+)
 from apps.notifications.services.webhooks import (
     InvalidSubscription,
     deliveries_create_for_event,
@@ -18,6 +23,7 @@ __all__ = [
     "delivery_redeliver",
     "operators_alert_dead_letter",
     "outcome_email_send",
+    "ready_email_send",
     "sender_verify",
     "subscription_create",
     "subscription_deactivate",

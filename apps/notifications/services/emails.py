@@ -5,6 +5,9 @@ One outcome email per request and outcome (a unique row, created before the send
 same transaction, so a second delivery of the event finds it sent and sends nothing).
 """
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import structlog
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
@@ -94,8 +97,7 @@ def _request_lines(request: intake.AccountRequestSummary) -> list[str]:
     return lines
 
 
-def _success_email(request: intake.AccountRequestSummary, event: workflow.RunSucceeded) -> tuple[str, str]:
-    outputs = event.outputs
+def _success_email(request: intake.AccountRequestSummary, outputs: Mapping[str, Any]) -> tuple[str, str]:
     account_id = outputs.get("account_id")
     if not account_id:
         account = accounts.account_for_request(request_id=request.id)
@@ -154,25 +156,47 @@ def outcome_email_send(*, event: workflow.RunSucceeded | workflow.RunFailed) -> 
     """
     if event.kind != workflow.ACCOUNT_REQUEST:  # a command on an existing account: no requester to tell
         return None
-    outcome = OUTCOME_SUCCEEDED if isinstance(event, workflow.RunSucceeded) else OUTCOME_FAILED
-    existing = EmailNotification.objects.filter(request_id=event.request_id, outcome=outcome).first()
+    if isinstance(event, workflow.RunSucceeded):
+        outputs = event.outputs
+        return _send_once(
+            request_id=event.request_id,
+            outcome=OUTCOME_SUCCEEDED,
+            compose=lambda request: _success_email(request, outputs),
+        )
+    failed = event
+    return _send_once(
+        request_id=event.request_id, outcome=OUTCOME_FAILED, compose=lambda request: _failure_email(request, failed)
+    )
+
+
+@transaction.atomic
+def ready_email_send(*, request_id: str, outputs: Mapping[str, Any]) -> EmailNotification | None:
+    """Email the requester and the technical contact that the account is ready (what the
+    ``notify`` step does, from the outputs of the steps before it), once: the run's own
+    success email is then the same email, already sent. None: nobody to tell."""
+    return _send_once(
+        request_id=request_id, outcome=OUTCOME_SUCCEEDED, compose=lambda request: _success_email(request, outputs)
+    )
+
+
+def _send_once(
+    *, request_id: str, outcome: str, compose: Callable[[intake.AccountRequestSummary], tuple[str, str]]
+) -> EmailNotification | None:
+    existing = EmailNotification.objects.filter(request_id=request_id, outcome=outcome).first()
     if existing is not None and existing.sent_at is not None:
-        log.info("email.already_sent", request_id=event.request_id, outcome=outcome)
+        log.info("email.already_sent", request_id=request_id, outcome=outcome)
         return existing
-    request = intake.request_get(request_id=event.request_id, viewer=None)
+    request = intake.request_get(request_id=request_id, viewer=None)
     if request is None:
-        log.warning("email.unknown_request", request_id=event.request_id)
+        log.warning("email.unknown_request", request_id=request_id)
         return None
     recipients = _recipients(request)
     if not recipients:
-        log.warning("email.no_recipients", request_id=event.request_id)
+        log.warning("email.no_recipients", request_id=request_id)
         return None
-    if isinstance(event, workflow.RunSucceeded):
-        subject, body = _success_email(request, event)
-    else:
-        subject, body = _failure_email(request, event)
+    subject, body = compose(request)
     notification, _ = EmailNotification.objects.get_or_create(
-        request_id=event.request_id,
+        request_id=request_id,
         outcome=outcome,
         defaults={
             "id": ids.new_id(),
@@ -194,7 +218,7 @@ def outcome_email_send(*, event: workflow.RunSucceeded | workflow.RunFailed) -> 
     notification.sent_at = clock.now()
     notification.message_id = provider_message_id(message)
     notification.save(update_fields=["sent_at", "message_id"])
-    log.info("email.sent", request_id=event.request_id, outcome=outcome, message_id=notification.message_id)
+    log.info("email.sent", request_id=request_id, outcome=outcome, message_id=notification.message_id)
     return notification
 
 
