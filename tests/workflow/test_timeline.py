@@ -1,20 +1,17 @@
-"""How people follow a run: ``manage.py watch`` in a terminal and the admin's timeline."""
+"""How people follow a run in the admin: its timeline (``manage.py watch``, the terminal's
+view, is tested in tests/tasks/test_watch.py)."""
 
 from datetime import UTC, datetime, timedelta
-from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.test import Client
 
 from apps.kernel import clock
 from apps.kernel.contracts import StepFailed, StepSucceeded
 from apps.workflow import services
-from apps.workflow.management.commands.watch import render
 from apps.workflow.models import Run
 from apps.workflow.plans import StepSpec
-from apps.workflow.selectors import run_for_request
 
 pytestmark = pytest.mark.django_db
 
@@ -58,36 +55,6 @@ def _run_with_history(at: object) -> Run:
         )
     )
     return run
-
-
-def test_render_draws_one_bar_per_step_over_the_run_time(at: object) -> None:
-    run = _run_with_history(at)
-    summary = run_for_request(request_id=run.request_id)
-    assert summary is not None
-
-    lines = render(summary, now=T0 + timedelta(seconds=6))
-
-    assert lines[0] == f"run {run.id}  failed     6.0s"
-    create, iam, vpc = lines[1:4]
-    assert create.startswith("  ✔ create_account |████████")
-    assert "succeeded   2.0s" in create
-    assert iam.startswith("  ▶ iam ")
-    assert "running" in iam  # was in flight when vpc failed
-    assert "✘ vpc" in vpc
-    assert "attempt 3" in vpc
-    assert "pool full" in vpc
-    assert lines[-1] == "  failed: vpc: pool full"
-
-
-def test_watch_prints_the_final_state_and_exits_nonzero_for_a_failed_run(at: object) -> None:
-    run = _run_with_history(at)
-    out = StringIO()
-
-    with pytest.raises(SystemExit) as exited:
-        call_command("watch", run.request_id, stdout=out)
-
-    assert exited.value.code == 1
-    assert "✘ vpc" in out.getvalue()
 
 
 def test_the_admin_run_page_shows_the_timeline(at: object) -> None:
