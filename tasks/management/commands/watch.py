@@ -36,7 +36,7 @@ class Command(BaseCommand):
         request_id = options["request_id"]
         if intake.request_get(request_id=request_id, viewer=None) is None:
             raise CommandError(f"No account request {request_id}.")
-        console = Console(file=self.stdout, force_terminal=self.stdout.isatty(), width=100)
+        console = Console(file=self.stdout, force_terminal=self.stdout.isatty(), width=100)  # type: ignore[arg-type]
         deadline = time.monotonic() + options["timeout"] if options["timeout"] else None
         with Progress(
             TextColumn("{task.description:<28}"),
