@@ -1,16 +1,23 @@
-"""One exception handler for the whole API: every error is
-``{"code", "message", "extra"}`` with the right status, never a bare 500 page."""
+"""The API's shared edges: one exception handler (every error is ``{"code", "message",
+"extra"}`` with the right status, never a bare 500 page), the JSON parser, the strict input
+serializer, the limit/offset query and the page every list answers, and one ISO 8601
+rendering of times."""
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.kernel.errors import ApplicationError
+
+if TYPE_CHECKING:
+    # Not at run time: importing DRF's request module reads the API settings, which name
+    # this module's parser (a cycle).
+    from rest_framework.request import Request
 
 log = structlog.get_logger(__name__)
 
@@ -20,6 +27,38 @@ MAX_OFFSET = 2**31 - 1
 # No request body of ours nests deeper than a few levels; this bounds the parser's
 # recursion (Python's JSON decoder otherwise recurses until the interpreter gives up).
 MAX_JSON_DEPTH = 32
+
+
+def iso(value: datetime | None) -> str | None:
+    """A time as the API writes it (ISO 8601 with its offset), ``None`` for no time."""
+    return value.isoformat() if value else None
+
+
+class PageQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """``limit``/``offset`` of a list; a list's own query serializer adds its filters
+    (and may redeclare ``limit`` with another cap)."""
+
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+
+
+def page_query(serializer_class: type[serializers.Serializer], request: "Request") -> dict[str, Any]:  # type: ignore[type-arg]
+    """The validated query of a list (raises ``ValidationError``: a 400)."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
+def page_response(
+    serializer_class: type[serializers.Serializer],  # type: ignore[type-arg]
+    *,
+    count: int,
+    results: Iterable[Any],
+    context: dict[str, Any] | None = None,
+) -> Response:
+    """A list's answer, ``{"count", "results"}``, rendered by the serializer the schema
+    documents for it (one whose ``results`` serializes each item)."""
+    return Response(serializer_class({"count": count, "results": list(results)}, context=context or {}).data)
 
 
 class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -103,6 +142,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     if isinstance(exc, _TOO_LARGE):
         exc = PayloadTooLarge()
+    # Imported here: DRF's views module reads the API settings, which name this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     response = drf_exception_handler(exc, context)
     if response is None:
         log.error("api.unhandled_exception", exc_info=exc)

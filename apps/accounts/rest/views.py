@@ -37,11 +37,8 @@ from apps.accounts.selectors import account_get, account_list, command_get, comm
 from apps.clients.contracts import ACCOUNTS_ADMIN, ACCOUNTS_READ, OPERATIONS_ADMIN, Principal
 from apps.kernel.errors import NotFound
 from apps.kernel.openapi import ErrorSerializer
+from apps.kernel.rest import iso, page_query, page_response
 from apps.workflow import api as workflow
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _account_url(http: Request, account_id: str) -> str:
@@ -57,37 +54,10 @@ def _command_url(http: Request, account_id: str, command_id: str) -> str:
 def present_account(http: Request, account: ManagedAccountSummary) -> dict[str, Any]:
     return {
         **asdict(account),
-        "created_at": _iso(account.created_at),
-        "updated_at": _iso(account.updated_at),
-        "closed_at": _iso(account.closed_at),
+        "created_at": iso(account.created_at),
+        "updated_at": iso(account.updated_at),
+        "closed_at": iso(account.closed_at),
         "url": _account_url(http, account.id),
-    }
-
-
-def present_run(run: workflow.RunSummary | None) -> dict[str, Any] | None:
-    """A run and its steps (no inputs: they hold the payer's settings)."""
-    if run is None:
-        return None
-    return {
-        "id": run.id,
-        "status": run.status,
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
-        "failure": run.failure or None,
-        "steps": [
-            {
-                "name": step.name,
-                "state": step.state,
-                "required": step.required,
-                "depends_on": list(step.depends_on),
-                "attempts": step.attempts,
-                "started_at": _iso(step.started_at),
-                "finished_at": _iso(step.finished_at),
-                "message": step.message,
-                "outputs": step.outputs,
-            }
-            for step in run.steps
-        ],
     }
 
 
@@ -102,11 +72,11 @@ def present_command(http: Request, command: AccountCommandSummary) -> dict[str, 
         "status_url": _command_url(http, command.account_id, command.id),
         "requested_by": command.requested_by or None,
         "approved_by": command.approved_by or None,
-        "approved_at": _iso(command.approved_at),
+        "approved_at": iso(command.approved_at),
         "failure": command.failure or None,
-        "created_at": _iso(command.created_at),
-        "finished_at": _iso(command.finished_at),
-        "run": present_run(workflow.run_for_request(request_id=command.id)),
+        "created_at": iso(command.created_at),
+        "finished_at": iso(command.finished_at),
+        "run": workflow.run_document(workflow.run_for_request(request_id=command.id)),
     }
 
 
@@ -162,9 +132,7 @@ class AccountCollectionView(APIView):
         responses=ManagedAccountListSerializer,
     )
     def get(self, request: Request) -> Response:
-        query = AccountListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        filters = query.validated_data
+        filters = page_query(AccountListQuerySerializer, request)
         principal = _principal(request)
         payer = filters.get("payer")
         if payer is not None and (not principal.access.covers(payer) or payer_get(name=payer) is None):
@@ -181,7 +149,9 @@ class AccountCollectionView(APIView):
             limit=filters["limit"],
             offset=filters["offset"],
         )
-        return Response({"count": total, "results": [present_account(request, item) for item in items]})
+        return page_response(
+            ManagedAccountListSerializer, count=total, results=[present_account(request, item) for item in items]
+        )
 
 
 class AccountDetailView(APIView):
@@ -198,13 +168,12 @@ class AccountDetailView(APIView):
     def get(self, request: Request, account_id: str) -> Response:
         account = _account(request, account_id)
         vend_run = workflow.run_for_request(request_id=account.request_id) if account.request_id else None
-        return Response(
-            {
-                **present_account(request, account),
-                "provisioning": present_run(vend_run),
-                "commands": [present_command(request, c) for c in commands_for_account(account_id=account.id)],
-            }
-        )
+        document = {
+            **present_account(request, account),
+            "provisioning": workflow.run_document(vend_run),
+            "commands": [present_command(request, c) for c in commands_for_account(account_id=account.id)],
+        }
+        return Response(ManagedAccountDetailSerializer(document).data)
 
 
 class AccountCommandCollectionView(APIView):
@@ -251,7 +220,7 @@ class AccountCommandCollectionView(APIView):
         issued = command_issue(identifier=account_id, data=data, actor=principal.actor, viewer=principal)
         command = command_get(account_id=issued.account_id, command_id=issued.id)
         assert command is not None
-        document = present_command(request, command)
+        document = AccountCommandSerializer(present_command(request, command)).data
         return Response(document, status=status.HTTP_202_ACCEPTED, headers={"Location": document["status_url"]})
 
     @extend_schema(
@@ -262,7 +231,9 @@ class AccountCommandCollectionView(APIView):
     def get(self, request: Request, account_id: str) -> Response:
         account = _account(request, account_id)
         commands = commands_for_account(account_id=account.id)
-        return Response({"count": len(commands), "results": [present_command(request, c) for c in commands]})
+        return page_response(
+            AccountCommandListSerializer, count=len(commands), results=[present_command(request, c) for c in commands]
+        )
 
 
 class AccountCommandDetailView(APIView):
@@ -280,7 +251,7 @@ class AccountCommandDetailView(APIView):
         command = command_get(account_id=account.id, command_id=command_id)
         if command is None:
             raise NotFound(f"No command {command_id} on account {account_id}.", code="command_not_found")
-        return Response(present_command(request, command))
+        return Response(AccountCommandSerializer(present_command(request, command)).data)
 
 
 class AccountCommandApproveView(APIView):
@@ -312,7 +283,7 @@ class AccountCommandApproveView(APIView):
         )
         command = command_get(account_id=approved.account_id, command_id=approved.id)
         assert command is not None
-        document = present_command(request, command)
+        document = AccountCommandSerializer(present_command(request, command)).data
         return Response(document, status=status.HTTP_202_ACCEPTED, headers={"Location": document["status_url"]})
 
 
@@ -345,4 +316,4 @@ class AccountCommandRejectView(APIView):
         )
         command = command_get(account_id=rejected.account_id, command_id=rejected.id)
         assert command is not None
-        return Response(present_command(request, command))
+        return Response(AccountCommandSerializer(present_command(request, command)).data)

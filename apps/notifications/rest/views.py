@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from apps.clients.contracts import WEBHOOKS_ADMIN, Principal
 from apps.kernel.errors import NotFound
+from apps.kernel.rest import iso, page_query, page_response
 from apps.notifications.contracts import WebhookDeliverySummary, WebhookSubscriptionSummary, outcome_description
 from apps.notifications.rest.serializers import (
     DeliveryListQuerySerializer,
@@ -27,10 +28,6 @@ from apps.notifications.rest.serializers import (
 )
 from apps.notifications.selectors import LATEST_DELIVERIES, delivery_list, subscription_get, subscription_list
 from apps.notifications.services import subscription_create, subscription_deactivate
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _principal(request: Request) -> Principal:
@@ -45,9 +42,9 @@ def present_subscription(http: Request, subscription: WebhookSubscriptionSummary
         "events": list(subscription.events),
         "description": subscription.description,
         "active": subscription.active,
-        "created_at": _iso(subscription.created_at),
+        "created_at": iso(subscription.created_at),
         "last_outcome": subscription.last_outcome or None,
-        "last_attempt_at": _iso(subscription.last_attempt_at),
+        "last_attempt_at": iso(subscription.last_attempt_at),
         "deliveries_url": http.build_absolute_uri(
             reverse("v1:webhook-deliveries", kwargs={"subscription_id": subscription.id})
         ),
@@ -64,8 +61,8 @@ def present_delivery(delivery: WebhookDeliverySummary) -> dict[str, Any]:
         "last_status_code": delivery.last_status_code,
         "last_outcome": delivery.last_outcome or None,
         "last_error": outcome_description(delivery.last_outcome),
-        "created_at": _iso(delivery.created_at),
-        "delivered_at": _iso(delivery.delivered_at),
+        "created_at": iso(delivery.created_at),
+        "delivered_at": iso(delivery.delivered_at),
         "payload": delivery.payload,
     }
 
@@ -108,7 +105,9 @@ class WebhookCollectionView(APIView):
             reverse("v1:webhook-detail", kwargs={"subscription_id": issued.subscription.id})
         )
         return Response(
-            {**present_subscription(request, issued.subscription), "secret": issued.secret},
+            SubscriptionCreatedSerializer(
+                {**present_subscription(request, issued.subscription), "secret": issued.secret}
+            ).data,
             status=status.HTTP_201_CREATED,
             headers={"Location": url},
         )
@@ -116,8 +115,10 @@ class WebhookCollectionView(APIView):
     @extend_schema(operation_id="webhooks_list", summary="List subscriptions", responses=SubscriptionListSerializer)
     def get(self, request: Request) -> Response:
         subscriptions = subscription_list(client_id=_principal(request).client_id)
-        return Response(
-            {"count": len(subscriptions), "results": [present_subscription(request, s) for s in subscriptions]}
+        return page_response(
+            SubscriptionListSerializer,
+            count=len(subscriptions),
+            results=[present_subscription(request, s) for s in subscriptions],
         )
 
 
@@ -134,9 +135,8 @@ class WebhookDetailView(APIView):
     def get(self, request: Request, subscription_id: str) -> Response:
         subscription = _own_subscription(request, subscription_id)
         _, latest = delivery_list(subscription_id=subscription.id, limit=LATEST_DELIVERIES)
-        return Response(
-            {**present_subscription(request, subscription), "deliveries": [present_delivery(d) for d in latest]}
-        )
+        document = {**present_subscription(request, subscription), "deliveries": [present_delivery(d) for d in latest]}
+        return Response(SubscriptionDetailSerializer(document).data)
 
     @extend_schema(operation_id="webhooks_deactivate", summary="Deactivate a subscription", responses={204: None})
     def delete(self, request: Request, subscription_id: str) -> Response:
@@ -157,11 +157,6 @@ class WebhookDeliveriesView(APIView):
     )
     def get(self, request: Request, subscription_id: str) -> Response:
         subscription = _own_subscription(request, subscription_id)
-        query = DeliveryListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        total, deliveries = delivery_list(
-            subscription_id=subscription.id,
-            limit=query.validated_data["limit"],
-            offset=query.validated_data["offset"],
-        )
-        return Response({"count": total, "results": [present_delivery(d) for d in deliveries]})
+        query = page_query(DeliveryListQuerySerializer, request)
+        total, deliveries = delivery_list(subscription_id=subscription.id, limit=query["limit"], offset=query["offset"])
+        return page_response(DeliveryListSerializer, count=total, results=[present_delivery(d) for d in deliveries])
