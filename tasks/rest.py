@@ -20,8 +20,8 @@ from apps.kernel.deadletters import (
 )
 from apps.kernel.errors import ApplicationError
 from apps.kernel.models import DeadLetter
-from apps.kernel.openapi import ErrorSerializer
-from apps.kernel.rest import PageQuerySerializer, iso, page_query, page_response
+from apps.kernel.openapi import ErrorSerializer, links_to
+from apps.kernel.rest import BodySerializer, PageQuerySerializer, iso, page_query, page_response
 
 
 def _present(letter: DeadLetterSummary) -> dict[str, Any]:
@@ -78,6 +78,14 @@ class ListQuery(PageQuerySerializer):
 class DeadLetterCollectionView(APIView):
     required_scopes = (OPERATIONS_ADMIN,)
     requires_all_payers = True
+    openapi_links = {
+        "GET": {
+            "200": links_to(
+                ("dead_letters_retrieve", "dead_letters_redrive", "dead_letters_discard"),
+                dead_letter_id="$response.body#/results/0/id",
+            )
+        }
+    }
 
     @extend_schema(
         operation_id="dead_letters_list",
@@ -115,7 +123,7 @@ class DeadLetterRedriveView(APIView):
         return Response(DeadLetterSerializer(_present(letter)).data, status=status.HTTP_202_ACCEPTED)
 
 
-class BulkRedriveInput(serializers.Serializer):  # type: ignore[type-arg]
+class BulkRedriveInput(BodySerializer):
     ids = serializers.ListField(child=serializers.CharField(max_length=36), min_length=1, max_length=500)
 
 
@@ -144,7 +152,7 @@ class DeadLetterBulkRedriveView(APIView):
         return Response(BulkRedriveResultSerializer({"results": results}).data, status=status.HTTP_207_MULTI_STATUS)
 
 
-class DiscardInput(serializers.Serializer):  # type: ignore[type-arg]
+class DiscardInput(BodySerializer):
     reason = serializers.CharField(max_length=2000)
 
 

@@ -34,7 +34,23 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-class PageQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+class QuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A query string's parameters. An empty value (``?status=``) is refused like any other
+    invalid one, as the schema's ``minLength`` says, instead of being read as absent (DRF's
+    reading of HTML forms)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        blank = {
+            name: ["This field may not be blank."]
+            for name, field in self.fields.items()
+            if hasattr(data, "get") and data.get(name) == "" and not getattr(field, "allow_blank", False)
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+
+class PageQuerySerializer(QuerySerializer):
     """``limit``/``offset`` of a list; a list's own query serializer adds its filters
     (and may redeclare ``limit`` with another cap)."""
 
@@ -61,9 +77,50 @@ def page_response(
     return Response(serializer_class({"count": count, "results": list(results)}, context=context or {}).data)
 
 
-class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
+def _takes_strings_only(field: serializers.Field) -> bool:  # type: ignore[type-arg]
+    if isinstance(field, serializers.CharField):
+        return True
+    if isinstance(field, serializers.ChoiceField):
+        return all(isinstance(choice, str) for choice in field.choices)
+    return False
+
+
+def _not_as_documented(field: serializers.Field, value: Any) -> Any:  # type: ignore[type-arg]
+    """What is of another type in a JSON value than the schema documents for ``field``
+    (DRF's string fields would take ``0`` as ``"0"``): the field's errors, or None."""
+    if value is None:
+        return None
+    if _takes_strings_only(field):
+        return None if isinstance(value, str) else ["Not a valid string."]
+    if isinstance(field, serializers.ListField) and isinstance(value, list) and _takes_strings_only(field.child):
+        wrong = {
+            index: ["Not a valid string."]
+            for index, item in enumerate(value)
+            if item is not None and not isinstance(item, str)
+        }
+        return wrong or None
+    return None
+
+
+class BodySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A JSON body: a field documented as a string (or a list of strings) takes only JSON
+    strings, as the schema says."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            problems = {
+                name: _not_as_documented(field, data[name]) for name, field in self.fields.items() if name in data
+            }
+            wrong = {name: problem for name, problem in problems.items() if problem}
+            if wrong:
+                raise serializers.ValidationError(wrong)
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(BodySerializer):
     """Refuses fields it does not declare, so a typo is an error, not silently ignored
-    (the schema says ``additionalProperties: false`` for these bodies)."""
+    (the schema says ``additionalProperties: false`` for these bodies:
+    ``apps.kernel.openapi.AutoSchema``)."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):

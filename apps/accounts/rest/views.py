@@ -36,7 +36,7 @@ from apps.accounts.rest.serializers import (
 from apps.accounts.selectors import account_get, account_list, command_get, commands_for_account, payer_get
 from apps.clients.contracts import ACCOUNTS_ADMIN, ACCOUNTS_READ, OPERATIONS_ADMIN, Principal
 from apps.kernel.errors import NotFound
-from apps.kernel.openapi import ErrorSerializer
+from apps.kernel.openapi import ErrorSerializer, links_to
 from apps.kernel.rest import iso, page_query, page_response
 from apps.workflow import api as workflow
 
@@ -120,16 +120,29 @@ def _account(request: Request, account_id: str) -> ManagedAccountSummary:
     return account
 
 
+# What an account's and a command's ids lead to (OpenAPI links).
+ACCOUNT_OPERATIONS = ("accounts_retrieve", "account_commands_list", "account_commands_create")
+COMMAND_OPERATIONS = ("account_commands_retrieve", "account_commands_approve", "account_commands_reject")
+
+
 class AccountCollectionView(APIView):
     """``GET`` managed accounts, filtered by payer, environment, status, source or tag."""
 
     required_scopes = (ACCOUNTS_READ,)
+    openapi_links = {"GET": {"200": links_to(ACCOUNT_OPERATIONS, account_id="$response.body#/results/0/id")}}
 
     @extend_schema(
         operation_id="accounts_list",
         summary="Managed accounts",
         parameters=[AccountListQuerySerializer],
-        responses=ManagedAccountListSerializer,
+        responses={
+            200: ManagedAccountListSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="A parameter is invalid (`validation_error`), or `payer` names no payer this client "
+                "is granted: the schema cannot say which payers exist.",
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
         filters = page_query(AccountListQuerySerializer, request)
@@ -180,6 +193,20 @@ class AccountCommandCollectionView(APIView):
     """``POST`` a command on the account (202 + status URL); ``GET`` its commands."""
 
     required_scopes = {"POST": (ACCOUNTS_ADMIN,), "GET": (ACCOUNTS_READ,)}
+    openapi_links = {
+        "POST": {
+            "202": links_to(
+                COMMAND_OPERATIONS, account_id="$response.body#/account_id", command_id="$response.body#/id"
+            )
+        },
+        "GET": {
+            "200": links_to(
+                COMMAND_OPERATIONS,
+                account_id="$response.body#/results/0/account_id",
+                command_id="$response.body#/results/0/id",
+            )
+        },
+    }
 
     @extend_schema(
         operation_id="account_commands_create",

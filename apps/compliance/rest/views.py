@@ -11,10 +11,10 @@ from rest_framework.views import APIView
 from apps.clients.contracts import ACCOUNTS_READ
 from apps.compliance.contracts import ComplianceSnapshotSummary
 from apps.compliance.selectors import snapshots_latest
-from apps.kernel.rest import iso, page_query, page_response
+from apps.kernel.rest import QuerySerializer, iso, page_query, page_response
 
 
-class ComplianceQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ComplianceQuerySerializer(QuerySerializer):
     account = serializers.RegexField(
         r"^\d{12}$", required=False, error_messages={"invalid": "A 12-digit AWS account id."}
     )

@@ -24,8 +24,8 @@ from apps.intake.rest.serializers import (
 from apps.intake.selectors import request_get, request_list
 from apps.intake.services import request_approve, request_cancel, request_reject, request_retry, request_submit
 from apps.kernel.errors import NotFound
-from apps.kernel.openapi import ErrorSerializer
-from apps.kernel.rest import PageQuerySerializer, iso, page_query, page_response
+from apps.kernel.openapi import ErrorSerializer, links_to
+from apps.kernel.rest import BodySerializer, PageQuerySerializer, iso, page_query, page_response
 from apps.workflow import api as workflow
 
 # A real request, as the documentation's example.
@@ -111,10 +111,24 @@ class ListQuerySerializer(PageQuerySerializer):
     status = serializers.ChoiceField(choices=STATUSES, required=False)
 
 
+# What a request's id leads to (OpenAPI links).
+REQUEST_OPERATIONS = (
+    "account_requests_retrieve",
+    "account_requests_cancel",
+    "account_requests_retry",
+    "account_requests_approve",
+    "account_requests_reject",
+)
+
+
 class AccountRequestCollectionView(APIView):
     """``POST`` a new account request (202 + status URL); ``GET`` the client's requests."""
 
     required_scopes = {"POST": (REQUESTS_WRITE,), "GET": (REQUESTS_READ,)}
+    openapi_links = {
+        "POST": {"202": links_to(REQUEST_OPERATIONS, request_id="$response.body#/id")},
+        "GET": {"200": links_to(REQUEST_OPERATIONS, request_id="$response.body#/results/0/id")},
+    }
 
     @extend_schema(
         operation_id="account_requests_create",
@@ -134,6 +148,11 @@ class AccountRequestCollectionView(APIView):
         responses={
             202: OpenApiResponse(AccountRequestAcceptedSerializer, description="Accepted; follow `status_url`."),
             200: OpenApiResponse(AccountRequestPlanSerializer, description="The plan of a dry run."),
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="The body is invalid (`validation_error`), including what the schema cannot say: "
+                "an unknown `payer`, or an `environment` or `region` the payer does not allow.",
+            ),
             409: OpenApiResponse(ErrorSerializer, description="A live request for the same account exists."),
             422: OpenApiResponse(ErrorSerializer, description="The idempotency key was used with another body."),
         },
@@ -202,7 +221,7 @@ class AccountRequestDetailView(APIView):
         return Response(present_request(request, summary))
 
 
-class CancelInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class CancelInputSerializer(BodySerializer):
     reason = serializers.CharField(max_length=500, required=False, default="cancelled by the client")
 
 
@@ -256,7 +275,7 @@ class AccountRequestCancelView(_RequestControlView):
         return Response(present_request(request, summary))
 
 
-class RejectInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class RejectInputSerializer(BodySerializer):
     reason = serializers.CharField(max_length=500, min_length=1)
 
 

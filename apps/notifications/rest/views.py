@@ -1,5 +1,8 @@
 """Webhook subscriptions over the API: a client manages its own, and sees their deliveries.
 
+Deleting a subscription deactivates it (it is kept, with its deliveries, for the operators);
+to the API it is gone: it is no longer listed and its URLs answer ``404``.
+
 The signing secret is in the answer to ``POST`` only; it is never shown again. What a
 delivery came to is shown as a category (``last_outcome``) and fixed words for it, never the
 receiver's or the network's own words.
@@ -8,7 +11,7 @@ receiver's or the network's own words.
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +19,7 @@ from rest_framework.views import APIView
 
 from apps.clients.contracts import WEBHOOKS_ADMIN, Principal
 from apps.kernel.errors import NotFound
+from apps.kernel.openapi import ErrorSerializer, links_to
 from apps.kernel.rest import iso, page_query, page_response
 from apps.notifications.contracts import WebhookDeliverySummary, WebhookSubscriptionSummary, outcome_description
 from apps.notifications.rest.serializers import (
@@ -68,22 +72,39 @@ def present_delivery(delivery: WebhookDeliverySummary) -> dict[str, Any]:
 
 
 def _own_subscription(request: Request, subscription_id: str) -> WebhookSubscriptionSummary:
-    subscription = subscription_get(subscription_id=subscription_id, client_id=_principal(request).client_id)
+    subscription = subscription_get(
+        subscription_id=subscription_id, client_id=_principal(request).client_id, active_only=True
+    )
     if subscription is None:
         raise NotFound(f"No webhook subscription {subscription_id}.")
     return subscription
+
+
+# What a subscription's id leads to (OpenAPI links).
+SUBSCRIPTION_OPERATIONS = ("webhooks_retrieve", "webhooks_deliveries_list", "webhooks_deactivate")
 
 
 class WebhookCollectionView(APIView):
     """``POST`` a subscription (201, with its secret, shown only here); ``GET`` the client's."""
 
     required_scopes = (WEBHOOKS_ADMIN,)
+    openapi_links = {
+        "POST": {"201": links_to(SUBSCRIPTION_OPERATIONS, subscription_id="$response.body#/id")},
+        "GET": {"200": links_to(SUBSCRIPTION_OPERATIONS, subscription_id="$response.body#/results/0/id")},
+    }
 
     @extend_schema(
         operation_id="webhooks_create",
         summary="Subscribe a URL to events",
         request=SubscriptionInputSerializer,
-        responses={201: SubscriptionCreatedSerializer},
+        responses={
+            201: SubscriptionCreatedSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="The body is invalid (`validation_error`), including what the schema cannot say: "
+                "a `url` whose host does not resolve, or resolves to an address webhooks may not reach.",
+            ),
+        },
         examples=[
             OpenApiExample(
                 "Every event",
@@ -114,7 +135,7 @@ class WebhookCollectionView(APIView):
 
     @extend_schema(operation_id="webhooks_list", summary="List subscriptions", responses=SubscriptionListSerializer)
     def get(self, request: Request) -> Response:
-        subscriptions = subscription_list(client_id=_principal(request).client_id)
+        subscriptions = subscription_list(client_id=_principal(request).client_id, active_only=True)
         return page_response(
             SubscriptionListSerializer,
             count=len(subscriptions),
@@ -123,7 +144,8 @@ class WebhookCollectionView(APIView):
 
 
 class WebhookDetailView(APIView):
-    """``GET`` a subscription with its latest deliveries; ``DELETE`` deactivates it (204)."""
+    """``GET`` a subscription with its latest deliveries; ``DELETE`` deactivates it (204):
+    from then on it answers 404."""
 
     required_scopes = (WEBHOOKS_ADMIN,)
 
@@ -140,7 +162,8 @@ class WebhookDetailView(APIView):
 
     @extend_schema(operation_id="webhooks_deactivate", summary="Deactivate a subscription", responses={204: None})
     def delete(self, request: Request, subscription_id: str) -> Response:
-        subscription_deactivate(subscription_id=subscription_id, client_id=_principal(request).client_id)
+        subscription = _own_subscription(request, subscription_id)
+        subscription_deactivate(subscription_id=subscription.id, client_id=_principal(request).client_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
