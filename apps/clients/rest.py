@@ -6,6 +6,7 @@ itself, and can revoke only itself unless it holds ``operations:admin``."""
 
 from typing import Any
 
+from django.http import QueryDict
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -105,7 +106,9 @@ class TokenCollectionView(APIView):
     def post(self, request: Request) -> Response:
         """Mint another token (shown once), e.g. a narrower one for a script, or one to roll
         out before revoking the old: at most this token's scopes, expiring no later than it."""
-        body = TokenMintSerializer(data=request.data if request.data else {})
+        # No body at all means "the defaults"; a JSON body must be an object (not null).
+        no_body = isinstance(request.data, QueryDict) and not request.data
+        body = TokenMintSerializer(data={} if no_body else request.data)
         body.is_valid(raise_exception=True)
         issued = token_mint(
             principal=_principal(request),
