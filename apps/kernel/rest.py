@@ -103,8 +103,8 @@ def _not_as_documented(field: serializers.Field, value: Any) -> Any:  # type: ig
 
 
 class BodySerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """A JSON body: a field documented as a string (or a list of strings) takes only JSON
-    strings, as the schema says."""
+    """A field documented as a string (or a list of strings) takes only JSON strings: ``0``
+    is refused, not read as ``"0"``."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -119,8 +119,7 @@ class BodySerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class StrictSerializer(BodySerializer):
     """Refuses fields it does not declare, so a typo is an error, not silently ignored
-    (the schema says ``additionalProperties: false`` for these bodies:
-    ``apps.kernel.openapi.AutoSchema``)."""
+    (the schema says ``additionalProperties: false`` for these bodies)."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
