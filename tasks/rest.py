@@ -20,15 +20,12 @@ from apps.kernel.deadletters import (
 )
 from apps.kernel.errors import ApplicationError
 from apps.kernel.models import DeadLetter
-from apps.kernel.openapi import ErrorSerializer
-from apps.kernel.rest import MAX_OFFSET
+from apps.kernel.openapi import ErrorSerializer, links_to
+from apps.kernel.rest import BodySerializer, PageQuerySerializer, iso, page_query, page_response
 
 
 def _present(letter: DeadLetterSummary) -> dict[str, Any]:
-    body = asdict(letter)
-    body["created_at"] = letter.created_at.isoformat()
-    body["resolved_at"] = letter.resolved_at.isoformat() if letter.resolved_at else None
-    return body
+    return {**asdict(letter), "created_at": iso(letter.created_at), "resolved_at": iso(letter.resolved_at)}
 
 
 def _actor(request: Request) -> str:
@@ -73,15 +70,22 @@ class BulkRedriveResultSerializer(serializers.Serializer):  # type: ignore[type-
 _NOT_PENDING = OpenApiResponse(ErrorSerializer, description="The dead letter is already resolved.")
 
 
-class ListQuery(serializers.Serializer):  # type: ignore[type-arg]
+class ListQuery(PageQuerySerializer):
     state = serializers.ChoiceField(choices=DeadLetter.State.values, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
-    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class DeadLetterCollectionView(APIView):
     required_scopes = (OPERATIONS_ADMIN,)
     requires_all_payers = True
+    openapi_links = {
+        "GET": {
+            "200": links_to(
+                ("dead_letters_retrieve", "dead_letters_redrive", "dead_letters_discard"),
+                dead_letter_id="$response.body#/results/0/id",
+            )
+        }
+    }
 
     @extend_schema(
         operation_id="dead_letters_list",
@@ -90,14 +94,9 @@ class DeadLetterCollectionView(APIView):
         responses=DeadLetterListSerializer,
     )
     def get(self, request: Request) -> Response:
-        query = ListQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        total, letters = dead_letter_list(
-            state=query.validated_data.get("state"),
-            limit=query.validated_data["limit"],
-            offset=query.validated_data["offset"],
-        )
-        return Response({"count": total, "results": [_present(letter) for letter in letters]})
+        query = page_query(ListQuery, request)
+        total, letters = dead_letter_list(state=query.get("state"), limit=query["limit"], offset=query["offset"])
+        return page_response(DeadLetterListSerializer, count=total, results=[_present(letter) for letter in letters])
 
 
 class DeadLetterDetailView(APIView):
@@ -106,7 +105,7 @@ class DeadLetterDetailView(APIView):
 
     @extend_schema(operation_id="dead_letters_retrieve", summary="A dead letter", responses=DeadLetterSerializer)
     def get(self, request: Request, dead_letter_id: str) -> Response:
-        return Response(_present(dead_letter_get(dead_letter_id=dead_letter_id)))
+        return Response(DeadLetterSerializer(_present(dead_letter_get(dead_letter_id=dead_letter_id))).data)
 
 
 class DeadLetterRedriveView(APIView):
@@ -121,10 +120,10 @@ class DeadLetterRedriveView(APIView):
     )
     def post(self, request: Request, dead_letter_id: str) -> Response:
         letter = dead_letter_redrive(dead_letter_id=dead_letter_id, by=_actor(request))
-        return Response(_present(letter), status=status.HTTP_202_ACCEPTED)
+        return Response(DeadLetterSerializer(_present(letter)).data, status=status.HTTP_202_ACCEPTED)
 
 
-class BulkRedriveInput(serializers.Serializer):  # type: ignore[type-arg]
+class BulkRedriveInput(BodySerializer):
     ids = serializers.ListField(child=serializers.CharField(max_length=36), min_length=1, max_length=500)
 
 
@@ -150,10 +149,10 @@ class DeadLetterBulkRedriveView(APIView):
                 results.append({"id": dead_letter_id, "redriven": True, "resolution": letter.resolution})
             except ApplicationError as error:
                 results.append({"id": dead_letter_id, "redriven": False, "code": error.code, "message": error.message})
-        return Response({"results": results}, status=status.HTTP_207_MULTI_STATUS)
+        return Response(BulkRedriveResultSerializer({"results": results}).data, status=status.HTTP_207_MULTI_STATUS)
 
 
-class DiscardInput(serializers.Serializer):  # type: ignore[type-arg]
+class DiscardInput(BodySerializer):
     reason = serializers.CharField(max_length=2000)
 
 
@@ -173,7 +172,7 @@ class DeadLetterDiscardView(APIView):
         letter = dead_letter_discard(
             dead_letter_id=dead_letter_id, reason=body.validated_data["reason"], by=_actor(request)
         )
-        return Response(_present(letter))
+        return Response(DeadLetterSerializer(_present(letter)).data)
 
 
 urlpatterns = [

@@ -13,16 +13,14 @@ from rest_framework.views import APIView
 from apps.audit.contracts import CLIENT, OPERATOR, SYSTEM, AuditEvent
 from apps.audit.selectors import event_list
 from apps.clients.contracts import OPERATIONS_ADMIN
-from apps.kernel.rest import MAX_OFFSET
+from apps.kernel.rest import PageQuerySerializer, iso, page_query, page_response
 
 
-class AuditQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+class AuditQuerySerializer(PageQuerySerializer):
     actor = serializers.CharField(required=False, max_length=200)
     action = serializers.CharField(required=False, max_length=200)
     target_id = serializers.CharField(required=False, max_length=200)
     since = serializers.DateTimeField(required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class AuditEventSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -47,7 +45,7 @@ class AuditEventListSerializer(serializers.Serializer):  # type: ignore[type-arg
 
 
 def present(event: AuditEvent) -> dict[str, Any]:
-    return {**asdict(event), "at": event.at.isoformat()}
+    return {**asdict(event), "at": iso(event.at)}
 
 
 class AuditEventCollectionView(APIView):
@@ -61,10 +59,8 @@ class AuditEventCollectionView(APIView):
         responses=AuditEventListSerializer,
     )
     def get(self, request: Request) -> Response:
-        query = AuditQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        total, events = event_list(**query.validated_data)
-        return Response({"count": total, "results": [present(event) for event in events]})
+        total, events = event_list(**page_query(AuditQuerySerializer, request))
+        return page_response(AuditEventListSerializer, count=total, results=[present(event) for event in events])
 
 
 urlpatterns = [

@@ -6,6 +6,7 @@ itself, and can revoke only itself unless it holds ``operations:admin``."""
 
 from typing import Any
 
+from django.http import QueryDict
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -16,7 +17,7 @@ from rest_framework.views import APIView
 from apps.clients.contracts import ALL_SCOPES, IssuedToken, Principal, TokenSummary
 from apps.clients.services import token_list, token_mint, token_revoke, token_rotate
 from apps.kernel.openapi import ErrorSerializer
-from apps.kernel.rest import StrictSerializer
+from apps.kernel.rest import StrictSerializer, iso
 
 
 def _principal(request: Request) -> Principal:
@@ -24,19 +25,15 @@ def _principal(request: Request) -> Principal:
     return principal
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None
-
-
 def _present(token: TokenSummary, *, current: str) -> dict[str, Any]:
     return {
         "prefix": token.prefix,
         "current": token.prefix == current,
         "scopes": list(token.scopes),
-        "created_at": _iso(token.created_at),
-        "expires_at": _iso(token.expires_at),
-        "last_used_at": _iso(token.last_used_at),
-        "revoked_at": _iso(token.revoked_at),
+        "created_at": iso(token.created_at),
+        "expires_at": iso(token.expires_at),
+        "last_used_at": iso(token.last_used_at),
+        "revoked_at": iso(token.revoked_at),
     }
 
 
@@ -45,7 +42,7 @@ def _issued(issued: IssuedToken) -> dict[str, Any]:
         "token": issued.token,
         "prefix": issued.prefix,
         "scopes": list(issued.scopes),
-        "expires_at": _iso(issued.expires_at),
+        "expires_at": iso(issued.expires_at),
     }
 
 
@@ -96,7 +93,9 @@ class TokenCollectionView(APIView):
     def get(self, request: Request) -> Response:
         principal = _principal(request)
         tokens = token_list(client_id=principal.client_id)
-        return Response({"results": [_present(t, current=principal.token_prefix) for t in tokens]})
+        return Response(
+            TokenListSerializer({"results": [_present(t, current=principal.token_prefix) for t in tokens]}).data
+        )
 
     @extend_schema(
         operation_id="tokens_create",
@@ -107,14 +106,16 @@ class TokenCollectionView(APIView):
     def post(self, request: Request) -> Response:
         """Mint another token (shown once), e.g. a narrower one for a script, or one to roll
         out before revoking the old: at most this token's scopes, expiring no later than it."""
-        body = TokenMintSerializer(data=request.data if request.data else {})
+        # No body at all means "the defaults"; a JSON body must be an object (not null).
+        no_body = isinstance(request.data, QueryDict) and not request.data
+        body = TokenMintSerializer(data={} if no_body else request.data)
         body.is_valid(raise_exception=True)
         issued = token_mint(
             principal=_principal(request),
             scopes=body.validated_data.get("scopes"),
             expires_at=body.validated_data.get("expires_at"),
         )
-        return Response(_issued(issued), status=status.HTTP_201_CREATED)
+        return Response(IssuedTokenSerializer(_issued(issued)).data, status=status.HTTP_201_CREATED)
 
 
 class TokenRotateView(APIView):
@@ -130,7 +131,7 @@ class TokenRotateView(APIView):
         """A new token with the same scopes and expiry replaces the one this call was made
         with, which stops working now."""
         issued = token_rotate(principal=_principal(request))
-        return Response(_issued(issued), status=status.HTTP_201_CREATED)
+        return Response(IssuedTokenSerializer(_issued(issued)).data, status=status.HTTP_201_CREATED)
 
 
 class TokenDetailView(APIView):

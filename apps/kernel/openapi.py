@@ -12,6 +12,15 @@ Every view gets, without annotating anything:
 - the bearer token security scheme (an extension of the clients' authentication class,
   named by dotted path so the kernel imports no context).
 
+Bodies and parameters are documented as the API reads them: a ``StrictSerializer`` body
+says ``additionalProperties: false``; a string the API trims and refuses blank says
+``pattern: \\S`` (at least one character that is not whitespace) unless it has a pattern
+of its own.
+
+A view names what its answers lead to in ``openapi_links`` (per method, per status: OpenAPI
+links built with ``links_to``), so a client, or a stateful fuzzer, can follow an answer's
+ids to the operations that take them.
+
 A view whose errors have another shape (the legacy facade) names its own serializer in
 ``openapi_error_serializer``.
 """
@@ -20,8 +29,11 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import force_instance
 from rest_framework import permissions, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
+
+from apps.kernel.rest import StrictSerializer
 
 ERROR_DESCRIPTIONS = {
     "400": "The request is invalid (`validation_error`, `parse_error` or a domain error).",
@@ -71,6 +83,12 @@ class SigV4Scheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-ca
         }
 
 
+def links_to(operation_ids: tuple[str, ...], **parameters: str) -> dict[str, Any]:
+    """OpenAPI links from an answer to each of ``operation_ids``, passing ``parameters``
+    (runtime expressions, e.g. ``request_id="$response.body#/id"``)."""
+    return {operation_id: {"operationId": operation_id, "parameters": parameters} for operation_id in operation_ids}
+
+
 def scopes_for(view: Any, method: str) -> tuple[str, ...] | None:
     """The scopes ``method`` on ``view`` needs; ``None`` if it declares none (documentation)."""
     required = getattr(view, "required_scopes", None)
@@ -79,7 +97,45 @@ def scopes_for(view: Any, method: str) -> tuple[str, ...] | None:
     return None if required is None else tuple(required)
 
 
+def _trims_and_refuses_blank(field: Any) -> bool:
+    return (
+        isinstance(field, serializers.CharField)
+        and field.trim_whitespace
+        and not field.allow_blank
+        and not field.read_only
+    )
+
+
+def _require_a_visible_character(schema: dict[str, Any]) -> None:
+    """A string that is only whitespace is trimmed to a blank one, and refused."""
+    if schema.get("type") == "string" and not {"pattern", "enum", "format"} & set(schema):
+        schema["pattern"] = r"\S"
+
+
 class AutoSchema(SpectacularAutoSchema):
+    def _map_serializer(self, serializer: Any, direction: Any, bypass_extensions: bool = False) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_serializer(serializer, direction, bypass_extensions)  # type: ignore[no-untyped-call]
+        if direction == "request" and isinstance(force_instance(serializer), StrictSerializer):  # type: ignore[no-untyped-call]
+            schema["additionalProperties"] = False
+        return schema
+
+    def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)  # type: ignore[no-untyped-call]
+        if direction != "request":
+            return schema
+        for name, field in force_instance(serializer).fields.items():  # type: ignore[no-untyped-call]
+            documented = schema.get("properties", {}).get(name)
+            if isinstance(documented, dict) and _trims_and_refuses_blank(field):
+                _require_a_visible_character(documented)
+            items = documented.get("items") if isinstance(documented, dict) else None
+            if (
+                isinstance(field, serializers.ListField)
+                and isinstance(items, dict)
+                and _trims_and_refuses_blank(field.child)
+            ):
+                _require_a_visible_character(items)
+        return schema
+
     def _authenticates(self) -> bool:
         open_to_all = any(isinstance(permission, permissions.AllowAny) for permission in self.view.get_permissions())
         return bool(self.view.get_authenticators()) and not open_to_all
@@ -112,6 +168,8 @@ class AutoSchema(SpectacularAutoSchema):
         if self._authenticates():
             operation["x-required-scopes"] = list(scopes_for(self.view, self.method) or ())
             operation["x-requires-all-payers"] = bool(getattr(self.view, "requires_all_payers", False))
+        for code, links in getattr(self.view, "openapi_links", {}).get(self.method.upper(), {}).items():
+            operation["responses"][code]["links"] = links
         codes: list[str] = []
         parameters = operation.get("parameters", [])
         if "requestBody" in operation or any(p.get("in") == "query" for p in parameters):

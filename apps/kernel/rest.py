@@ -1,16 +1,23 @@
-"""One exception handler for the whole API: every error is
-``{"code", "message", "extra"}`` with the right status, never a bare 500 page."""
+"""The API's shared edges: one exception handler (every error is ``{"code", "message",
+"extra"}`` with the right status, never a bare 500 page), the JSON parser, the strict input
+serializer, the limit/offset query and the page every list answers, and one ISO 8601
+rendering of times."""
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.kernel.errors import ApplicationError
+
+if TYPE_CHECKING:
+    # Not at run time: importing DRF's request module reads the API settings, which name
+    # this module's parser (a cycle).
+    from rest_framework.request import Request
 
 log = structlog.get_logger(__name__)
 
@@ -22,7 +29,95 @@ MAX_OFFSET = 2**31 - 1
 MAX_JSON_DEPTH = 32
 
 
-class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
+def iso(value: datetime | None) -> str | None:
+    """A time as the API writes it (ISO 8601 with its offset), ``None`` for no time."""
+    return value.isoformat() if value else None
+
+
+class QuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A query string's parameters. An empty value (``?status=``) is refused like any other
+    invalid one, as the schema's ``minLength`` says, instead of being read as absent (DRF's
+    reading of HTML forms)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        blank = {
+            name: ["This field may not be blank."]
+            for name, field in self.fields.items()
+            if hasattr(data, "get") and data.get(name) == "" and not getattr(field, "allow_blank", False)
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+
+class PageQuerySerializer(QuerySerializer):
+    """``limit``/``offset`` of a list; a list's own query serializer adds its filters
+    (and may redeclare ``limit`` with another cap)."""
+
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+
+
+def page_query(serializer_class: type[serializers.Serializer], request: "Request") -> dict[str, Any]:  # type: ignore[type-arg]
+    """The validated query of a list (raises ``ValidationError``: a 400)."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
+def page_response(
+    serializer_class: type[serializers.Serializer],  # type: ignore[type-arg]
+    *,
+    count: int,
+    results: Iterable[Any],
+    context: dict[str, Any] | None = None,
+) -> Response:
+    """A list's answer, ``{"count", "results"}``, rendered by the serializer the schema
+    documents for it (one whose ``results`` serializes each item)."""
+    return Response(serializer_class({"count": count, "results": list(results)}, context=context or {}).data)
+
+
+def _takes_strings_only(field: serializers.Field) -> bool:  # type: ignore[type-arg]
+    if isinstance(field, serializers.CharField):
+        return True
+    if isinstance(field, serializers.ChoiceField):
+        return all(isinstance(choice, str) for choice in field.choices)
+    return False
+
+
+def _not_as_documented(field: serializers.Field, value: Any) -> Any:  # type: ignore[type-arg]
+    """What is of another type in a JSON value than the schema documents for ``field``
+    (DRF's string fields would take ``0`` as ``"0"``): the field's errors, or None."""
+    if value is None:
+        return None
+    if _takes_strings_only(field):
+        return None if isinstance(value, str) else ["Not a valid string."]
+    if isinstance(field, serializers.ListField) and isinstance(value, list) and _takes_strings_only(field.child):
+        wrong = {
+            index: ["Not a valid string."]
+            for index, item in enumerate(value)
+            if item is not None and not isinstance(item, str)
+        }
+        return wrong or None
+    return None
+
+
+class BodySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A field documented as a string (or a list of strings) takes only JSON strings: ``0``
+    is refused, not read as ``"0"``."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            problems = {
+                name: _not_as_documented(field, data[name]) for name, field in self.fields.items() if name in data
+            }
+            wrong = {name: problem for name, problem in problems.items() if problem}
+            if wrong:
+                raise serializers.ValidationError(wrong)
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(BodySerializer):
     """Refuses fields it does not declare, so a typo is an error, not silently ignored
     (the schema says ``additionalProperties: false`` for these bodies)."""
 
@@ -103,6 +198,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     if isinstance(exc, _TOO_LARGE):
         exc = PayloadTooLarge()
+    # Imported here: DRF's views module reads the API settings, which name this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     response = drf_exception_handler(exc, context)
     if response is None:
         log.error("api.unhandled_exception", exc_info=exc)

@@ -48,17 +48,25 @@ def _with_last_outcome(subscriptions: "QuerySet[WebhookSubscription]") -> "Query
     )
 
 
-def subscription_list(*, client_id: str) -> list[WebhookSubscriptionSummary]:
-    """The client's subscriptions, newest first (deactivated ones too)."""
-    subscriptions = _with_last_outcome(WebhookSubscription.objects.filter(client_id=client_id))
+def subscription_list(*, client_id: str, active_only: bool = False) -> list[WebhookSubscriptionSummary]:
+    """The client's subscriptions, newest first (deactivated ones too, unless ``active_only``)."""
+    queryset = WebhookSubscription.objects.filter(client_id=client_id)
+    if active_only:
+        queryset = queryset.filter(active=True)
+    subscriptions = _with_last_outcome(queryset)
     return [summarize_subscription(s) for s in subscriptions]
 
 
-def subscription_get(*, subscription_id: str, client_id: str | None) -> WebhookSubscriptionSummary | None:
-    """A subscription, if ``client_id`` (None: anyone) owns it."""
+def subscription_get(
+    *, subscription_id: str, client_id: str | None, active_only: bool = False
+) -> WebhookSubscriptionSummary | None:
+    """A subscription, if ``client_id`` (None: anyone) owns it (and, with ``active_only``,
+    it is not deactivated)."""
     queryset = WebhookSubscription.objects.filter(id=subscription_id)
     if client_id is not None:
         queryset = queryset.filter(client_id=client_id)
+    if active_only:
+        queryset = queryset.filter(active=True)
     subscription = _with_last_outcome(queryset).first()
     return summarize_subscription(subscription) if subscription else None
 

@@ -24,6 +24,7 @@ from apps.workflow.plans import (
     plan_from_blueprint,
     plan_from_steps,
 )
+from apps.workflow.rest import RunSerializer, RunWithStepsSerializer, StepStatusSerializer, run_document
 from apps.workflow.selectors import run_finishes, run_for_request, run_get, runs_find, step_outcomes
 from apps.workflow.services import RunControlError, run_sweep_stuck
 
@@ -37,11 +38,14 @@ __all__ = [
     "RunFailed",
     "RunFinish",
     "RunResumed",
+    "RunSerializer",
     "RunStarted",
     "RunSucceeded",
     "RunSummary",
+    "RunWithStepsSerializer",
     "StepOutcome",
     "StepSpec",
+    "StepStatusSerializer",
     "StepSummary",
     "account_creation",
     "blueprint_steps",
@@ -49,6 +53,7 @@ __all__ = [
     "plan_from_blueprint",
     "plan_from_steps",
     "run_cancel",
+    "run_document",
     "run_finishes",
     "run_for_request",
     "run_get",

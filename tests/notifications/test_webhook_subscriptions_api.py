@@ -155,15 +155,18 @@ def test_the_scope_alone_is_enough(make_api_client: Callable[..., APIClient]) ->
     assert create(make_api_client(WEBHOOKS_ADMIN)).status_code == 201
 
 
-def test_deleting_deactivates_the_subscription(api: APIClient) -> None:
+def test_deleting_deactivates_the_subscription_and_the_api_answers_404_for_it(api: APIClient) -> None:
     subscription_id = create(api).json()["id"]
+    kept = create(api).json()["id"]
 
     response = api.delete(f"/v1/webhooks/{subscription_id}")
 
     assert response.status_code == 204
     assert WebhookSubscription.objects.get(id=subscription_id).active is False  # kept, with its deliveries
-    assert api.get(f"/v1/webhooks/{subscription_id}").json()["active"] is False
-    assert api.delete(f"/v1/webhooks/{subscription_id}").status_code == 204  # idempotent
+    assert api.get(f"/v1/webhooks/{subscription_id}").status_code == 404
+    assert api.get(f"/v1/webhooks/{subscription_id}/deliveries").status_code == 404
+    assert api.delete(f"/v1/webhooks/{subscription_id}").status_code == 404
+    assert [item["id"] for item in api.get("/v1/webhooks").json()["results"]] == [kept]
     assert api.delete("/v1/webhooks/no-such-id").status_code == 404
 
 

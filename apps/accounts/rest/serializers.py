@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from apps.accounts.contracts import COMMAND_ADOPT, COMMAND_CLOSE, COMMAND_MOVE, COMMAND_REAPPLY, COMMANDS
 from apps.accounts.models import AccountCommand, ManagedAccount
-from apps.kernel.rest import MAX_OFFSET, StrictSerializer
+from apps.kernel.rest import PageQuerySerializer, StrictSerializer
 from apps.workflow import api as workflow
 
 PAYER_NAME = r"^[a-z0-9][a-z0-9-]{0,9}$"
@@ -15,14 +15,12 @@ REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
 OU_ID = r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$"
 
 
-class AccountListQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+class AccountListQuerySerializer(PageQuerySerializer):
     payer = serializers.RegexField(PAYER_NAME, required=False)
     environment = serializers.RegexField(ENVIRONMENT, required=False)
     status = serializers.ChoiceField(choices=ManagedAccount.Status.choices, required=False)
     source = serializers.ChoiceField(choices=ManagedAccount.Source.values, required=False)  # type: ignore[assignment]
     tag = serializers.CharField(max_length=400, required=False, help_text="key, or key=value")
-    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
     def validate_tag(self, value: str) -> tuple[str, str | None]:
         key, separator, tag_value = value.partition("=")
@@ -84,28 +82,7 @@ def command_data(data: Any) -> dict[str, Any]:
     return dict(body.validated_data)
 
 
-# --- What the accounts API answers (documentation: the views build these documents) -------
-
-
-class AccountRunStepSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    name = serializers.CharField()
-    state = serializers.CharField(help_text="`pending`, `running`, `succeeded`, `failed`, `skipped`, ...")
-    required = serializers.BooleanField()  # type: ignore[assignment]
-    depends_on = serializers.ListField(child=serializers.CharField())
-    attempts = serializers.IntegerField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
-    message = serializers.CharField(allow_blank=True)
-    outputs = serializers.DictField(help_text="What the step produced (ids, names).")
-
-
-class AccountRunSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    id = serializers.CharField()
-    status = serializers.CharField()
-    started_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField(allow_null=True)
-    failure = serializers.CharField(allow_null=True)
-    steps = AccountRunStepSerializer(many=True)
+# --- What the accounts API answers (the views render their documents through these) -------
 
 
 class AccountCommandSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -121,7 +98,9 @@ class AccountCommandSerializer(serializers.Serializer):  # type: ignore[type-arg
     failure = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
-    run = AccountRunSerializer(allow_null=True, help_text="The run carrying the command out, with its steps.")
+    run = workflow.RunWithStepsSerializer(
+        allow_null=True, help_text="The run carrying the command out, with its steps."
+    )
 
 
 class AccountCommandListSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -154,5 +133,7 @@ class ManagedAccountListSerializer(serializers.Serializer):  # type: ignore[type
 
 
 class ManagedAccountDetailSerializer(ManagedAccountSerializer):
-    provisioning = AccountRunSerializer(allow_null=True, help_text="The run that vended the account, if any.")
+    provisioning = workflow.RunWithStepsSerializer(
+        allow_null=True, help_text="The run that vended the account, if any."
+    )
     commands = AccountCommandSerializer(many=True)

@@ -36,12 +36,9 @@ from apps.accounts.rest.serializers import (
 from apps.accounts.selectors import account_get, account_list, command_get, commands_for_account, payer_get
 from apps.clients.contracts import ACCOUNTS_ADMIN, ACCOUNTS_READ, OPERATIONS_ADMIN, Principal
 from apps.kernel.errors import NotFound
-from apps.kernel.openapi import ErrorSerializer
+from apps.kernel.openapi import ErrorSerializer, links_to
+from apps.kernel.rest import iso, page_query, page_response
 from apps.workflow import api as workflow
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _account_url(http: Request, account_id: str) -> str:
@@ -57,37 +54,10 @@ def _command_url(http: Request, account_id: str, command_id: str) -> str:
 def present_account(http: Request, account: ManagedAccountSummary) -> dict[str, Any]:
     return {
         **asdict(account),
-        "created_at": _iso(account.created_at),
-        "updated_at": _iso(account.updated_at),
-        "closed_at": _iso(account.closed_at),
+        "created_at": iso(account.created_at),
+        "updated_at": iso(account.updated_at),
+        "closed_at": iso(account.closed_at),
         "url": _account_url(http, account.id),
-    }
-
-
-def present_run(run: workflow.RunSummary | None) -> dict[str, Any] | None:
-    """A run and its steps (no inputs: they hold the payer's settings)."""
-    if run is None:
-        return None
-    return {
-        "id": run.id,
-        "status": run.status,
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
-        "failure": run.failure or None,
-        "steps": [
-            {
-                "name": step.name,
-                "state": step.state,
-                "required": step.required,
-                "depends_on": list(step.depends_on),
-                "attempts": step.attempts,
-                "started_at": _iso(step.started_at),
-                "finished_at": _iso(step.finished_at),
-                "message": step.message,
-                "outputs": step.outputs,
-            }
-            for step in run.steps
-        ],
     }
 
 
@@ -102,11 +72,11 @@ def present_command(http: Request, command: AccountCommandSummary) -> dict[str, 
         "status_url": _command_url(http, command.account_id, command.id),
         "requested_by": command.requested_by or None,
         "approved_by": command.approved_by or None,
-        "approved_at": _iso(command.approved_at),
+        "approved_at": iso(command.approved_at),
         "failure": command.failure or None,
-        "created_at": _iso(command.created_at),
-        "finished_at": _iso(command.finished_at),
-        "run": present_run(workflow.run_for_request(request_id=command.id)),
+        "created_at": iso(command.created_at),
+        "finished_at": iso(command.finished_at),
+        "run": workflow.run_document(workflow.run_for_request(request_id=command.id)),
     }
 
 
@@ -150,21 +120,32 @@ def _account(request: Request, account_id: str) -> ManagedAccountSummary:
     return account
 
 
+# What an account's and a command's ids lead to (OpenAPI links).
+ACCOUNT_OPERATIONS = ("accounts_retrieve", "account_commands_list", "account_commands_create")
+COMMAND_OPERATIONS = ("account_commands_retrieve", "account_commands_approve", "account_commands_reject")
+
+
 class AccountCollectionView(APIView):
     """``GET`` managed accounts, filtered by payer, environment, status, source or tag."""
 
     required_scopes = (ACCOUNTS_READ,)
+    openapi_links = {"GET": {"200": links_to(ACCOUNT_OPERATIONS, account_id="$response.body#/results/0/id")}}
 
     @extend_schema(
         operation_id="accounts_list",
         summary="Managed accounts",
         parameters=[AccountListQuerySerializer],
-        responses=ManagedAccountListSerializer,
+        responses={
+            200: ManagedAccountListSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="A parameter is invalid (`validation_error`), or `payer` names no payer this client "
+                "is granted: the schema cannot say which payers exist.",
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
-        query = AccountListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        filters = query.validated_data
+        filters = page_query(AccountListQuerySerializer, request)
         principal = _principal(request)
         payer = filters.get("payer")
         if payer is not None and (not principal.access.covers(payer) or payer_get(name=payer) is None):
@@ -181,7 +162,9 @@ class AccountCollectionView(APIView):
             limit=filters["limit"],
             offset=filters["offset"],
         )
-        return Response({"count": total, "results": [present_account(request, item) for item in items]})
+        return page_response(
+            ManagedAccountListSerializer, count=total, results=[present_account(request, item) for item in items]
+        )
 
 
 class AccountDetailView(APIView):
@@ -198,19 +181,32 @@ class AccountDetailView(APIView):
     def get(self, request: Request, account_id: str) -> Response:
         account = _account(request, account_id)
         vend_run = workflow.run_for_request(request_id=account.request_id) if account.request_id else None
-        return Response(
-            {
-                **present_account(request, account),
-                "provisioning": present_run(vend_run),
-                "commands": [present_command(request, c) for c in commands_for_account(account_id=account.id)],
-            }
-        )
+        document = {
+            **present_account(request, account),
+            "provisioning": workflow.run_document(vend_run),
+            "commands": [present_command(request, c) for c in commands_for_account(account_id=account.id)],
+        }
+        return Response(ManagedAccountDetailSerializer(document).data)
 
 
 class AccountCommandCollectionView(APIView):
     """``POST`` a command on the account (202 + status URL); ``GET`` its commands."""
 
     required_scopes = {"POST": (ACCOUNTS_ADMIN,), "GET": (ACCOUNTS_READ,)}
+    openapi_links = {
+        "POST": {
+            "202": links_to(
+                COMMAND_OPERATIONS, account_id="$response.body#/account_id", command_id="$response.body#/id"
+            )
+        },
+        "GET": {
+            "200": links_to(
+                COMMAND_OPERATIONS,
+                account_id="$response.body#/results/0/account_id",
+                command_id="$response.body#/results/0/id",
+            )
+        },
+    }
 
     @extend_schema(
         operation_id="account_commands_create",
@@ -251,7 +247,7 @@ class AccountCommandCollectionView(APIView):
         issued = command_issue(identifier=account_id, data=data, actor=principal.actor, viewer=principal)
         command = command_get(account_id=issued.account_id, command_id=issued.id)
         assert command is not None
-        document = present_command(request, command)
+        document = AccountCommandSerializer(present_command(request, command)).data
         return Response(document, status=status.HTTP_202_ACCEPTED, headers={"Location": document["status_url"]})
 
     @extend_schema(
@@ -262,7 +258,9 @@ class AccountCommandCollectionView(APIView):
     def get(self, request: Request, account_id: str) -> Response:
         account = _account(request, account_id)
         commands = commands_for_account(account_id=account.id)
-        return Response({"count": len(commands), "results": [present_command(request, c) for c in commands]})
+        return page_response(
+            AccountCommandListSerializer, count=len(commands), results=[present_command(request, c) for c in commands]
+        )
 
 
 class AccountCommandDetailView(APIView):
@@ -280,7 +278,7 @@ class AccountCommandDetailView(APIView):
         command = command_get(account_id=account.id, command_id=command_id)
         if command is None:
             raise NotFound(f"No command {command_id} on account {account_id}.", code="command_not_found")
-        return Response(present_command(request, command))
+        return Response(AccountCommandSerializer(present_command(request, command)).data)
 
 
 class AccountCommandApproveView(APIView):
@@ -312,7 +310,7 @@ class AccountCommandApproveView(APIView):
         )
         command = command_get(account_id=approved.account_id, command_id=approved.id)
         assert command is not None
-        document = present_command(request, command)
+        document = AccountCommandSerializer(present_command(request, command)).data
         return Response(document, status=status.HTTP_202_ACCEPTED, headers={"Location": document["status_url"]})
 
 
@@ -345,4 +343,4 @@ class AccountCommandRejectView(APIView):
         )
         command = command_get(account_id=rejected.account_id, command_id=rejected.id)
         assert command is not None
-        return Response(present_command(request, command))
+        return Response(AccountCommandSerializer(present_command(request, command)).data)

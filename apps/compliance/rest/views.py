@@ -11,9 +11,10 @@ from rest_framework.views import APIView
 from apps.clients.contracts import ACCOUNTS_READ
 from apps.compliance.contracts import ComplianceSnapshotSummary
 from apps.compliance.selectors import snapshots_latest
+from apps.kernel.rest import QuerySerializer, iso, page_query, page_response
 
 
-class ComplianceQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ComplianceQuerySerializer(QuerySerializer):
     account = serializers.RegexField(
         r"^\d{12}$", required=False, error_messages={"invalid": "A 12-digit AWS account id."}
     )
@@ -50,7 +51,7 @@ def present_snapshot(snapshot: ComplianceSnapshotSummary) -> dict[str, Any]:
     return {
         "account_id": snapshot.aws_account_id,
         "payer": snapshot.payer,
-        "taken_at": snapshot.taken_at.isoformat(),
+        "taken_at": iso(snapshot.taken_at),
         "compliant": snapshot.compliant,
         "rules": list(snapshot.rules),
     }
@@ -68,11 +69,12 @@ class ComplianceListView(APIView):
         responses=ComplianceListSerializer,
     )
     def get(self, request: Request) -> Response:
-        query = ComplianceQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = page_query(ComplianceQuerySerializer, request)
         snapshots = snapshots_latest(
             viewer=request.user,  # type: ignore[arg-type]
-            account=query.validated_data.get("account"),
-            compliant=query.validated_data["compliant"],
+            account=query.get("account"),
+            compliant=query["compliant"],
         )
-        return Response({"count": len(snapshots), "results": [present_snapshot(s) for s in snapshots]})
+        return page_response(
+            ComplianceListSerializer, count=len(snapshots), results=[present_snapshot(s) for s in snapshots]
+        )

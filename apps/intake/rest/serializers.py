@@ -14,6 +14,7 @@ from rest_framework.exceptions import ErrorDetail
 
 from apps.accounts import api as accounts
 from apps.kernel.rest import StrictSerializer
+from apps.workflow import api as workflow
 
 USERNAME = RegexValidator(r"^[a-z_]{3,20}$", "3-20 lower-case letters or underscores.")
 COST_CENTER = RegexValidator(r"^[0-9]{10}$", "Exactly 10 digits.")
@@ -237,26 +238,6 @@ class AccountRefSerializer(serializers.Serializer):  # type: ignore[type-arg]
     email = serializers.CharField()
 
 
-class RunSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    id = serializers.CharField()
-    status = serializers.CharField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
-
-
-class StepStatusSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    name = serializers.CharField()
-    legacy_name = serializers.CharField(allow_null=True)
-    state = serializers.CharField()
-    required = serializers.BooleanField()  # type: ignore[assignment]
-    depends_on = serializers.ListField(child=serializers.CharField())
-    attempts = serializers.IntegerField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
-    message = serializers.CharField(allow_blank=True)
-    outputs = serializers.DictField()
-
-
 class AccountRequestStatusSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """The status document: the request, its run's steps and, once created, the account."""
 
@@ -276,6 +257,6 @@ class AccountRequestStatusSerializer(serializers.Serializer):  # type: ignore[ty
     created_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField(allow_null=True)
     account = AccountRefSerializer(allow_null=True)
-    run = RunSerializer(allow_null=True)
-    steps = StepStatusSerializer(many=True)
+    run = workflow.RunSerializer(allow_null=True)
+    steps = workflow.StepStatusSerializer(many=True)
     request = serializers.DictField(help_text="The request as it was accepted.")

@@ -24,8 +24,8 @@ from apps.intake.rest.serializers import (
 from apps.intake.selectors import request_get, request_list
 from apps.intake.services import request_approve, request_cancel, request_reject, request_retry, request_submit
 from apps.kernel.errors import NotFound
-from apps.kernel.openapi import ErrorSerializer
-from apps.kernel.rest import MAX_OFFSET
+from apps.kernel.openapi import ErrorSerializer, links_to
+from apps.kernel.rest import BodySerializer, PageQuerySerializer, iso, page_query, page_response
 from apps.workflow import api as workflow
 
 # A real request, as the documentation's example.
@@ -80,15 +80,11 @@ def _status_url(request: Request, request_id: str) -> str:
     return request.build_absolute_uri(reverse("v1:account-request-detail", kwargs={"request_id": request_id}))
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None
-
-
 def present_request(http: Request, summary: AccountRequestSummary) -> dict[str, Any]:
     """The status document: the request, its run's steps and, once created, the account."""
-    run = workflow.run_for_request(request_id=summary.id)
+    run_document = workflow.run_document(workflow.run_for_request(request_id=summary.id))
     account = accounts.account_for_request(request_id=summary.id)
-    return {
+    document = {
         "id": summary.id,
         "status": summary.status,
         "status_url": _status_url(http, summary.id),
@@ -101,43 +97,29 @@ def present_request(http: Request, summary: AccountRequestSummary) -> dict[str, 
         "external_transaction_id": summary.body.get("external_transaction_id", ""),
         "failure": summary.failure or None,
         "approved_by": summary.approved_by or None,
-        "approved_at": _iso(summary.approved_at),
-        "created_at": _iso(summary.created_at),
-        "updated_at": _iso(summary.updated_at),
+        "approved_at": iso(summary.approved_at),
+        "created_at": iso(summary.created_at),
+        "updated_at": iso(summary.updated_at),
         "account": {"id": account.id, "email": account.email} if account and account.id else None,
-        "run": None
-        if run is None
-        else {
-            "id": run.id,
-            "status": run.status,
-            "started_at": _iso(run.started_at),
-            "finished_at": _iso(run.finished_at),
-        },
-        "steps": []
-        if run is None
-        else [
-            {
-                "name": step.name,
-                "legacy_name": step.legacy_name or None,
-                "state": step.state,
-                "required": step.required,
-                "depends_on": list(step.depends_on),
-                "attempts": step.attempts,
-                "started_at": _iso(step.started_at),
-                "finished_at": _iso(step.finished_at),
-                "message": step.message,
-                "outputs": step.outputs,
-            }
-            for step in run.steps
-        ],
+        "run": run_document,
+        "steps": run_document["steps"] if run_document else [],
         "request": summary.body,
     }
+    return dict(AccountRequestStatusSerializer(document).data)
 
 
-class ListQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ListQuerySerializer(PageQuerySerializer):
     status = serializers.ChoiceField(choices=STATUSES, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+
+
+# What a request's id leads to (OpenAPI links).
+REQUEST_OPERATIONS = (
+    "account_requests_retrieve",
+    "account_requests_cancel",
+    "account_requests_retry",
+    "account_requests_approve",
+    "account_requests_reject",
+)
 
 
 class AccountRequestCollectionView(APIView):
@@ -145,6 +127,10 @@ class AccountRequestCollectionView(APIView):
 
     required_scopes = {"POST": (REQUESTS_WRITE,), "GET": (REQUESTS_READ,)}
     request_metric = "bespoke_account_requests"
+    openapi_links = {
+        "POST": {"202": links_to(REQUEST_OPERATIONS, request_id="$response.body#/id")},
+        "GET": {"200": links_to(REQUEST_OPERATIONS, request_id="$response.body#/results/0/id")},
+    }
 
     @extend_schema(
         operation_id="account_requests_create",
@@ -164,6 +150,11 @@ class AccountRequestCollectionView(APIView):
         responses={
             202: OpenApiResponse(AccountRequestAcceptedSerializer, description="Accepted; follow `status_url`."),
             200: OpenApiResponse(AccountRequestPlanSerializer, description="The plan of a dry run."),
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="The body is invalid (`validation_error`), including what the schema cannot say: "
+                "an unknown `payer`, or an `environment` or `region` the payer does not allow.",
+            ),
             409: OpenApiResponse(ErrorSerializer, description="A live request for the same account exists."),
             422: OpenApiResponse(ErrorSerializer, description="The idempotency key was used with another body."),
         },
@@ -198,30 +189,20 @@ class AccountRequestCollectionView(APIView):
         responses=AccountRequestListSerializer,
     )
     def get(self, request: Request) -> Response:
-        query = ListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = page_query(ListQuerySerializer, request)
         total, items = request_list(
             viewer=_principal(request),
-            status=query.validated_data.get("status"),
-            limit=query.validated_data["limit"],
-            offset=query.validated_data["offset"],
+            status=query.get("status"),
+            limit=query["limit"],
+            offset=query["offset"],
         )
-        return Response(
-            {
-                "count": total,
-                "results": [
-                    {
-                        **{
-                            k: v
-                            for k, v in asdict(item).items()
-                            if k in ("id", "status", "payer", "environment", "region", "account_email")
-                        },
-                        "created_at": _iso(item.created_at),
-                        "status_url": _status_url(request, item.id),
-                    }
-                    for item in items
-                ],
-            }
+        return page_response(
+            AccountRequestListSerializer,
+            count=total,
+            results=[
+                {**asdict(item), "created_at": iso(item.created_at), "status_url": _status_url(request, item.id)}
+                for item in items
+            ],
         )
 
 
@@ -242,7 +223,7 @@ class AccountRequestDetailView(APIView):
         return Response(present_request(request, summary))
 
 
-class CancelInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class CancelInputSerializer(BodySerializer):
     reason = serializers.CharField(max_length=500, required=False, default="cancelled by the client")
 
 
@@ -296,7 +277,7 @@ class AccountRequestCancelView(_RequestControlView):
         return Response(present_request(request, summary))
 
 
-class RejectInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class RejectInputSerializer(BodySerializer):
     reason = serializers.CharField(max_length=500, min_length=1)
 
 

@@ -1,30 +1,20 @@
 """Validation of webhook subscriptions: known event types, a URL of sane length (whether it
 may receive webhooks is the service's to say: the egress guard, in ``subscription_create``)."""
 
-from typing import Any
-
 from rest_framework import serializers
 
-from apps.kernel.rest import MAX_OFFSET
+from apps.kernel.rest import PageQuerySerializer, StrictSerializer
 from apps.notifications.contracts import WEBHOOK_EVENT_TYPES
 
 MAX_URL_LENGTH = 2000
 
 
-class SubscriptionInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class SubscriptionInputSerializer(StrictSerializer):
     url = serializers.CharField(max_length=MAX_URL_LENGTH, trim_whitespace=False)
     events = serializers.ListField(
         child=serializers.CharField(max_length=50), required=False, default=list, max_length=len(WEBHOOK_EVENT_TYPES)
     )
     description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-
-    def to_internal_value(self, data: Any) -> Any:
-        # A typo in a field name must not be silently ignored.
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
     def validate_events(self, value: list[str]) -> list[str]:
         unknown = sorted(set(value) - set(WEBHOOK_EVENT_TYPES))
@@ -35,9 +25,8 @@ class SubscriptionInputSerializer(serializers.Serializer):  # type: ignore[type-
         return list(dict.fromkeys(value))
 
 
-class DeliveryListQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
-    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+class DeliveryListQuerySerializer(PageQuerySerializer):
+    pass
 
 
 # --- Answers, as documented in the OpenAPI schema -------------------------------------

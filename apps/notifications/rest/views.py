@@ -1,5 +1,8 @@
 """Webhook subscriptions over the API: a client manages its own, and sees their deliveries.
 
+Deleting a subscription deactivates it (it is kept, with its deliveries, for the operators);
+to the API it is gone: it is no longer listed and its URLs answer ``404``.
+
 The signing secret is in the answer to ``POST`` only; it is never shown again. What a
 delivery came to is shown as a category (``last_outcome``) and fixed words for it, never the
 receiver's or the network's own words.
@@ -8,7 +11,7 @@ receiver's or the network's own words.
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +19,8 @@ from rest_framework.views import APIView
 
 from apps.clients.contracts import WEBHOOKS_ADMIN, Principal
 from apps.kernel.errors import NotFound
+from apps.kernel.openapi import ErrorSerializer, links_to
+from apps.kernel.rest import iso, page_query, page_response
 from apps.notifications.contracts import WebhookDeliverySummary, WebhookSubscriptionSummary, outcome_description
 from apps.notifications.rest.serializers import (
     DeliveryListQuerySerializer,
@@ -27,10 +32,6 @@ from apps.notifications.rest.serializers import (
 )
 from apps.notifications.selectors import LATEST_DELIVERIES, delivery_list, subscription_get, subscription_list
 from apps.notifications.services import subscription_create, subscription_deactivate
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _principal(request: Request) -> Principal:
@@ -45,9 +46,9 @@ def present_subscription(http: Request, subscription: WebhookSubscriptionSummary
         "events": list(subscription.events),
         "description": subscription.description,
         "active": subscription.active,
-        "created_at": _iso(subscription.created_at),
+        "created_at": iso(subscription.created_at),
         "last_outcome": subscription.last_outcome or None,
-        "last_attempt_at": _iso(subscription.last_attempt_at),
+        "last_attempt_at": iso(subscription.last_attempt_at),
         "deliveries_url": http.build_absolute_uri(
             reverse("v1:webhook-deliveries", kwargs={"subscription_id": subscription.id})
         ),
@@ -64,29 +65,46 @@ def present_delivery(delivery: WebhookDeliverySummary) -> dict[str, Any]:
         "last_status_code": delivery.last_status_code,
         "last_outcome": delivery.last_outcome or None,
         "last_error": outcome_description(delivery.last_outcome),
-        "created_at": _iso(delivery.created_at),
-        "delivered_at": _iso(delivery.delivered_at),
+        "created_at": iso(delivery.created_at),
+        "delivered_at": iso(delivery.delivered_at),
         "payload": delivery.payload,
     }
 
 
 def _own_subscription(request: Request, subscription_id: str) -> WebhookSubscriptionSummary:
-    subscription = subscription_get(subscription_id=subscription_id, client_id=_principal(request).client_id)
+    subscription = subscription_get(
+        subscription_id=subscription_id, client_id=_principal(request).client_id, active_only=True
+    )
     if subscription is None:
         raise NotFound(f"No webhook subscription {subscription_id}.")
     return subscription
+
+
+# What a subscription's id leads to (OpenAPI links).
+SUBSCRIPTION_OPERATIONS = ("webhooks_retrieve", "webhooks_deliveries_list", "webhooks_deactivate")
 
 
 class WebhookCollectionView(APIView):
     """``POST`` a subscription (201, with its secret, shown only here); ``GET`` the client's."""
 
     required_scopes = (WEBHOOKS_ADMIN,)
+    openapi_links = {
+        "POST": {"201": links_to(SUBSCRIPTION_OPERATIONS, subscription_id="$response.body#/id")},
+        "GET": {"200": links_to(SUBSCRIPTION_OPERATIONS, subscription_id="$response.body#/results/0/id")},
+    }
 
     @extend_schema(
         operation_id="webhooks_create",
         summary="Subscribe a URL to events",
         request=SubscriptionInputSerializer,
-        responses={201: SubscriptionCreatedSerializer},
+        responses={
+            201: SubscriptionCreatedSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="The body is invalid (`validation_error`), including what the schema cannot say: "
+                "a `url` whose host does not resolve, or resolves to an address webhooks may not reach.",
+            ),
+        },
         examples=[
             OpenApiExample(
                 "Every event",
@@ -108,21 +126,26 @@ class WebhookCollectionView(APIView):
             reverse("v1:webhook-detail", kwargs={"subscription_id": issued.subscription.id})
         )
         return Response(
-            {**present_subscription(request, issued.subscription), "secret": issued.secret},
+            SubscriptionCreatedSerializer(
+                {**present_subscription(request, issued.subscription), "secret": issued.secret}
+            ).data,
             status=status.HTTP_201_CREATED,
             headers={"Location": url},
         )
 
     @extend_schema(operation_id="webhooks_list", summary="List subscriptions", responses=SubscriptionListSerializer)
     def get(self, request: Request) -> Response:
-        subscriptions = subscription_list(client_id=_principal(request).client_id)
-        return Response(
-            {"count": len(subscriptions), "results": [present_subscription(request, s) for s in subscriptions]}
+        subscriptions = subscription_list(client_id=_principal(request).client_id, active_only=True)
+        return page_response(
+            SubscriptionListSerializer,
+            count=len(subscriptions),
+            results=[present_subscription(request, s) for s in subscriptions],
         )
 
 
 class WebhookDetailView(APIView):
-    """``GET`` a subscription with its latest deliveries; ``DELETE`` deactivates it (204)."""
+    """``GET`` a subscription with its latest deliveries; ``DELETE`` deactivates it (204):
+    from then on it answers 404."""
 
     required_scopes = (WEBHOOKS_ADMIN,)
 
@@ -134,13 +157,13 @@ class WebhookDetailView(APIView):
     def get(self, request: Request, subscription_id: str) -> Response:
         subscription = _own_subscription(request, subscription_id)
         _, latest = delivery_list(subscription_id=subscription.id, limit=LATEST_DELIVERIES)
-        return Response(
-            {**present_subscription(request, subscription), "deliveries": [present_delivery(d) for d in latest]}
-        )
+        document = {**present_subscription(request, subscription), "deliveries": [present_delivery(d) for d in latest]}
+        return Response(SubscriptionDetailSerializer(document).data)
 
     @extend_schema(operation_id="webhooks_deactivate", summary="Deactivate a subscription", responses={204: None})
     def delete(self, request: Request, subscription_id: str) -> Response:
-        subscription_deactivate(subscription_id=subscription_id, client_id=_principal(request).client_id)
+        subscription = _own_subscription(request, subscription_id)
+        subscription_deactivate(subscription_id=subscription.id, client_id=_principal(request).client_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -157,11 +180,6 @@ class WebhookDeliveriesView(APIView):
     )
     def get(self, request: Request, subscription_id: str) -> Response:
         subscription = _own_subscription(request, subscription_id)
-        query = DeliveryListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        total, deliveries = delivery_list(
-            subscription_id=subscription.id,
-            limit=query.validated_data["limit"],
-            offset=query.validated_data["offset"],
-        )
-        return Response({"count": total, "results": [present_delivery(d) for d in deliveries]})
+        query = page_query(DeliveryListQuerySerializer, request)
+        total, deliveries = delivery_list(subscription_id=subscription.id, limit=query["limit"], offset=query["offset"])
+        return page_response(DeliveryListSerializer, count=total, results=[present_delivery(d) for d in deliveries])
