@@ -16,14 +16,23 @@ class OutboxMessage(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     publish_attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    parked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the sweeper stopped trying: see why in parked_as."
+    )
+    parked_as = models.CharField(
+        max_length=20,
+        blank=True,
+        default="",
+        help_text="no_subscribers: nobody listens to it; dead_letter: publishing failed too often.",
+    )
 
     class Meta:
         ordering = ["sequence"]
         indexes = [
             models.Index(
                 fields=["recorded_at"],
-                name="outbox_unpublished_idx",
-                condition=models.Q(published_at__isnull=True),
+                name="outbox_pending_idx",
+                condition=models.Q(published_at__isnull=True, parked_at__isnull=True),
             ),
         ]
 

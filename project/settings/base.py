@@ -185,6 +185,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
 # How long an outbox message may stay unrelayed before the sweeper publishes it.
 OUTBOX_SWEEP_AFTER_SECONDS = env_int("OUTBOX_SWEEP_AFTER_SECONDS", 30)
 OUTBOX_SWEEP_INTERVAL_SECONDS = env_int("OUTBOX_SWEEP_INTERVAL_SECONDS", 30)
+# A message that fails to publish this many times (not because the broker is away) is
+# parked as a dead letter, so it stops holding up the sweeper.
+OUTBOX_MAX_PUBLISH_ATTEMPTS = env_int("OUTBOX_MAX_PUBLISH_ATTEMPTS", 5)
 # A running step with no progress (dispatch, or a retry) for this long has lost its
 # worker: the stuck-run sweeper dispatches it again, at most STEP_MAX_REDISPATCHES times.
 # Longer than the longest back-off (TASK_RETRY_MAX_SECONDS) plus the slowest step.
