@@ -19,7 +19,7 @@ from apps.kernel.contracts import Message, StepFailed, UnknownMessage
 from apps.kernel.deadletters import dead_letter_record
 from apps.kernel.errors import RetryableError, StepError
 from apps.kernel.logging import bound
-from apps.kernel.steps import RetryLater
+from apps.kernel.steps import TRANSIENT_DATABASE_ERRORS, RetryLater
 from project.celery import app
 from tasks.retry import backoff_seconds
 from tasks.subscriptions import Subscriber, all_subscribers
@@ -97,9 +97,10 @@ def _register(subscriber: Subscriber) -> None:
         envelope: dict[str, Any],
         attempt: int | None = None,
         history: list[dict[str, Any]] | None = None,
+        database_failures: int = 0,
     ) -> None:
-        """Attempts are counted here, not by Celery's retry counter: waiting for a quota is
-        retried without using up an attempt."""
+        """Attempts are counted here, not by Celery's retry counter: waiting for a quota,
+        or for the database to come back, is retried without using up an attempt."""
         attempt = attempt or self.request.retries + 1
         history = list(history or [])
         last_attempt = attempt >= _max_attempts(envelope)
@@ -127,6 +128,16 @@ def _register(subscriber: Subscriber) -> None:
                     raise self.retry(countdown=later.delay, kwargs={"attempt": attempt, "history": history}) from later
                 failed = [*history, _failure(attempt, later.error.code, later.error.message)]
                 raise self.retry(countdown=later.delay, kwargs={"attempt": attempt + 1, "history": failed}) from later
+            except TRANSIENT_DATABASE_ERRORS as error:
+                # The database is away or refused the transaction (a dropped connection, a
+                # serialization failure): it passes, so the message waits for it, backing
+                # off, and never fails or is dead-lettered for it.
+                delay = backoff_seconds(database_failures + 1)
+                log.warning("message.database_unavailable", error=str(error), retry_in=delay)
+                raise self.retry(
+                    countdown=delay,
+                    kwargs={"attempt": attempt, "history": history, "database_failures": database_failures + 1},
+                ) from error
             except (RetryableError, DatabaseError) as error:
                 code = error.code if isinstance(error, RetryableError) else type(error).__name__
                 failed = [*history, _failure(attempt, code, str(error))]

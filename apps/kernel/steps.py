@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from apps.kernel import inbox
 from apps.kernel.contracts import RunStep, StepFailed, StepRetrying, StepSucceeded
@@ -43,6 +43,13 @@ class StepContext:
 
 
 StepFunction = Callable[[StepContext], dict[str, Any]]
+
+# The database was away or refused this transaction for now: a dropped or closed
+# connection, a failover, a serialization failure or deadlock (PostgreSQL's
+# ``TransactionRollbackError``s are ``OperationalError``s). It passes: the step or handler
+# is tried again, never failed for it. Integrity and programming errors are not here: they
+# would fail the same way again.
+TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
 class RetryLater(Exception):
@@ -132,6 +139,11 @@ def execute_step(
                     message=_exhausted(error, attempt) if error.retryable else error.message,
                 ),
             )
+        except TRANSIENT_DATABASE_ERRORS:
+            # Nothing is recorded (the database may be the one away): the messaging layer
+            # tries the command again after a back-off.
+            log.warning("step.database_unavailable", exc_info=True)
+            raise
         except Exception as error:
             # A bug, not a condition of the outside world: retrying would repeat it.
             log.exception("step.crashed")
@@ -168,4 +180,11 @@ def _record_once[Outcome: (StepSucceeded, StepFailed)](
     return None
 
 
-__all__ = ["RetryLater", "RetryableError", "StepContext", "StepFunction", "execute_step"]
+__all__ = [
+    "TRANSIENT_DATABASE_ERRORS",
+    "RetryLater",
+    "RetryableError",
+    "StepContext",
+    "StepFunction",
+    "execute_step",
+]
