@@ -2,8 +2,8 @@
 envelope, call one handler, retry what may succeed later.
 
 Event handlers run inside a transaction that also claims the message in the inbox, so a
-redelivered event has one effect. Step runners claim in ``execute_step`` after the
-(idempotent) AWS work.
+redelivered event has one effect. Step runners take the step's lease in ``execute_step``
+before any AWS work, and record the outcome with the inbox claim when it is done.
 """
 
 from importlib import import_module

@@ -193,6 +193,12 @@ OUTBOX_MAX_PUBLISH_ATTEMPTS = env_int("OUTBOX_MAX_PUBLISH_ATTEMPTS", 5)
 # Longer than the longest back-off (TASK_RETRY_MAX_SECONDS) plus the slowest step.
 STEP_DEADLINE_SECONDS = env_int("STEP_DEADLINE_SECONDS", 900)
 STEP_MAX_REDISPATCHES = env_int("STEP_MAX_REDISPATCHES", 2)
+# A delivery executing a step holds its lease this long (longer than any one execution of
+# a step, and than the stuck-run sweeper's deadline, so a re-dispatch of a step that is
+# only slow waits for it); another delivery meanwhile waits, asking again at most this often. A holder
+# that died on this host is taken over at once.
+STEP_LEASE_SECONDS = env_int("STEP_LEASE_SECONDS", 2 * STEP_DEADLINE_SECONDS)
+STEP_LEASE_RECHECK_SECONDS = env_float("STEP_LEASE_RECHECK_SECONDS", 15.0)
 STUCK_SWEEP_INTERVAL_SECONDS = env_int("STUCK_SWEEP_INTERVAL_SECONDS", 60)
 # How often each payer's Organization is compared with what Bespoke knows (closed,
 # moved and unknown accounts), and how often member accounts' Config rule compliance is read.
