@@ -15,9 +15,11 @@ relay, a task's own ``retry()``). For each one this module:
 4. otherwise runs it through Celery's worker tracer (``celery.app.trace.trace_task`` —
    the code path of ``celery worker``, not eager ``apply``): signals, retries published
    to the broker, chains and callbacks, ``Reject``/``Ignore`` all behave as in a worker;
-5. reports the records that must come again in ``batchItemFailures`` — undecodable ones,
-   tasks that failed, and those not reached before the function's time ran out — so
+5. reports the records that must come again in ``batchItemFailures`` — tasks that
+   failed, and those not reached before the function's time ran out — so
    SQS redelivers only those and, after ``maxReceiveCount``, moves them to the queue's DLQ.
+   A record that cannot be decoded is kept in Bespoke's dead letters at once (handler
+   ``sqs:<queue>``) and deleted from the queue; only if that write fails does it come again.
 
 ``acks_late`` semantics carry over: a record is deleted only when its outcome is settled
 (success, retry published, ignored, expired, deferred).
@@ -45,6 +47,7 @@ from kombu.exceptions import ContentDisallowed, DecodeError
 from kombu.serialization import loads
 
 from apps.kernel import inbox
+from apps.kernel.deadletters import dead_letter_record
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +79,8 @@ class Outcome(StrEnum):
     DEFERRED = "deferred"  # eta in the future: published again with a delay
     DUPLICATE = "duplicate"  # this task id and attempt already ran to an end
     FAILED = "failed"
-    UNDECODABLE = "undecodable"
+    DEAD_LETTERED = "dead_lettered"  # undecodable: kept in Bespoke's dead letters, not retried
+    UNDECODABLE = "undecodable"  # undecodable, and the dead letter could not be written
     FOREIGN = "foreign_queue"  # from a queue this function does not consume
     NOT_STARTED = "not_started"  # the invocation's time ran out first
 
@@ -412,7 +416,7 @@ class BatchConsumer:
             message = decode_record(record, accept=self.accept)
         except Undecodable as error:
             log.error("sqs.undecodable", record_id=record.get("messageId"), queue=queue, error=str(error))
-            return Outcome.UNDECODABLE
+            return _park_undecodable(record, queue=queue, error=str(error))
         try:
             return self._consume(message, record)
         except Exception:
@@ -436,6 +440,35 @@ class BatchConsumer:
         if outcome.settled:
             _remember(message)
         return outcome
+
+
+def sqs_dead_letter_envelope(record: Mapping[str, Any], *, queue: str) -> dict[str, Any]:
+    """What a dead letter keeps of an SQS record: enough to read it, or send it again."""
+    return {
+        "type": "SqsRecord",
+        "message_id": str(record.get("messageId", ""))[:36],
+        "queue": queue,
+        "body": str(record.get("body", "")),
+        "attributes": dict(record.get("attributes") or {}),
+    }
+
+
+def _park_undecodable(record: Mapping[str, Any], *, queue: str, error: str) -> Outcome:
+    """Keep a record nobody can read in Bespoke's dead letters (operators see it with the
+    rest and discard it); only if that fails does SQS keep it (and, in the end, its DLQ)."""
+    try:
+        dead_letter_record(
+            handler=f"sqs:{queue}",
+            envelope=sqs_dead_letter_envelope(record, queue=queue),
+            error_code="undecodable",
+            error=error,
+            attempts=1,
+            history=[{"attempt": 1, "at": datetime.now(UTC).isoformat(), "error_code": "undecodable", "error": error}],
+        )
+    except Exception:
+        log.exception("sqs.dead_letter_failed", record_id=record.get("messageId"))
+        return Outcome.UNDECODABLE
+    return Outcome.DEAD_LETTERED
 
 
 # --- Publishing with a delay ---------------------------------------------------------------

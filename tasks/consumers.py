@@ -32,17 +32,33 @@ def _handler(subscriber: Subscriber) -> Any:
     return getattr(import_module(module), function)
 
 
-def _decode(envelope: Any) -> Message | None:
+def _decode(envelope: Any, subscriber: Subscriber | None = None) -> Message | None:
+    """The message, or None when it cannot be decoded: for ``subscriber`` it is parked as
+    a dead letter (an operator sees it, with what arrived, and can discard it or redrive it
+    once a release knows how to read it), never silently dropped."""
     try:
+        if not isinstance(envelope, dict):
+            raise UnknownMessage(f"An envelope is a JSON object, not {type(envelope).__name__}.")
         return Message.from_envelope(envelope)
-    except UnknownMessage:
-        log.error("message.undecodable", envelope=str(envelope)[:500])
+    except UnknownMessage as error:
+        log.error("message.undecodable", envelope=str(envelope)[:500], error=str(error))
+        if subscriber is None:
+            return None
+        kept = envelope if isinstance(envelope, dict) else {"undecodable": str(envelope)[:100_000]}
+        dead_letter_record(
+            handler=subscriber.name,
+            envelope=kept,
+            error_code="undecodable",
+            error=str(error),
+            attempts=1,
+            history=[_failure(1, "undecodable", str(error))],
+        )
         return None
 
 
 def handle_event(subscriber: Subscriber, envelope: dict[str, Any]) -> None:
     """Apply one event once: the inbox claim and the handler's writes commit together."""
-    message = _decode(envelope)
+    message = _decode(envelope, subscriber)
     if message is None:
         return
     with transaction.atomic():
@@ -58,7 +74,7 @@ def run_step(
     """Hand a message to a runner (a step runner, a webhook delivery); it keeps its own
     exactly-once record, raises ``RetryLater`` to be tried again, and returns the outcome it
     recorded, if any."""
-    message = _decode(envelope)
+    message = _decode(envelope, subscriber)
     if message is None:
         return None
     outcome: Message | None = _handler(subscriber)(message, attempt=attempt, retry_delay=retry_delay)
