@@ -21,7 +21,7 @@ from apps.kernel.errors import RetryableError, StepError
 from apps.kernel.logging import bound
 from apps.kernel.steps import TRANSIENT_DATABASE_ERRORS, RetryLater
 from project.celery import app
-from tasks.retry import backoff_seconds
+from tasks.retry import backoff_seconds, scheduled_seconds
 from tasks.subscriptions import Subscriber, all_subscribers
 
 log = structlog.get_logger(__name__)
@@ -81,8 +81,21 @@ def run_step(
     return outcome
 
 
-def _max_attempts(envelope: dict[str, Any]) -> int:
-    """A step's own bound (from its blueprint) or the deployment's default."""
+def _schedule(subscriber: Subscriber) -> list[float]:
+    return [float(seconds) for seconds in getattr(settings, subscriber.retry_schedule)]
+
+
+def _backoff(subscriber: Subscriber, attempt: int) -> float:
+    if subscriber.retry_schedule:
+        return scheduled_seconds(_schedule(subscriber), attempt)
+    return backoff_seconds(attempt)
+
+
+def _max_attempts(envelope: dict[str, Any], subscriber: Subscriber | None = None) -> int:
+    """A subscriber's own schedule, a step's own bound (from its blueprint), or the
+    deployment's default."""
+    if subscriber is not None and subscriber.retry_schedule:
+        return len(_schedule(subscriber)) + 1
     payload = envelope.get("payload")
     bound_by_step = payload.get("max_attempts") if isinstance(payload, dict) else None
     return int(bound_by_step) if bound_by_step else settings.TASK_MAX_RETRIES + 1
@@ -119,7 +132,7 @@ def _register(subscriber: Subscriber) -> None:
         or for the database to come back, is retried without using up an attempt."""
         attempt = attempt or self.request.retries + 1
         history = list(history or [])
-        last_attempt = attempt >= _max_attempts(envelope)
+        last_attempt = attempt >= _max_attempts(envelope, subscriber)
         with bound(
             request_id=envelope.get("correlation_id"),
             message_type=envelope.get("type"),
@@ -129,7 +142,7 @@ def _register(subscriber: Subscriber) -> None:
         ):
             try:
                 if subscriber.runner:
-                    delay = None if last_attempt else backoff_seconds(attempt)
+                    delay = None if last_attempt else _backoff(subscriber, attempt)
                     outcome = run_step(subscriber, envelope, attempt=attempt, retry_delay=delay)
                     if isinstance(outcome, StepFailed):
                         give_up(
@@ -160,7 +173,7 @@ def _register(subscriber: Subscriber) -> None:
                 if last_attempt:
                     give_up(subscriber, envelope, history=failed)
                     return
-                delay = backoff_seconds(attempt)
+                delay = _backoff(subscriber, attempt)
                 log.warning("message.retrying", error=str(error), retry_in=delay)
                 raise self.retry(countdown=delay, kwargs={"attempt": attempt + 1, "history": failed}) from error
             except Exception as error:

@@ -21,6 +21,9 @@ class Subscriber:
     # work talks to the outside world and cannot be rolled back. Other handlers run in a
     # transaction together with their inbox claim.
     runner: bool = False
+    # The name of a setting listing the delays (seconds) between this subscriber's attempts,
+    # instead of the exponential back-off of TASK_MAX_RETRIES (webhooks: about three days).
+    retry_schedule: str = ""
 
     @property
     def context(self) -> str:
@@ -94,7 +97,10 @@ STEP_RUNNERS: dict[str, Subscriber] = {
 # Other commands: exactly one handler each.
 COMMAND_HANDLERS: dict[str, Subscriber] = {
     "DeliverWebhook": Subscriber(
-        "notifications.deliver_webhook", "apps.notifications.handlers.deliver_webhook", runner=True
+        "notifications.deliver_webhook",
+        "apps.notifications.handlers.deliver_webhook",
+        runner=True,
+        retry_schedule="WEBHOOK_RETRY_SCHEDULE",
     ),
 }
 

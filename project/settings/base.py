@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from project.settings.env import env_bool, env_float, env_int, env_list, env_optional, env_str
+from project.settings.env import env_bool, env_float, env_int, env_list, env_optional, env_seconds_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("BESPOKE_VAR_DIR", str(BASE_DIR / "var")))
@@ -256,6 +256,16 @@ DEFAULT_FROM_EMAIL = NOTIFICATIONS_FROM_EMAIL
 # Where people reach this service: links in emails and webhook payloads.
 BESPOKE_PUBLIC_URL = env_str("BESPOKE_PUBLIC_URL", "http://127.0.0.1:8000")
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0)
+# The delays between a webhook delivery's attempts: 1 min, 5 min, 30 min, 1 h, 2 h, 4 h,
+# 8 h, 12 h, 24 h, 24 h — eleven attempts over about three days and four hours, as
+# receivers expect (Stripe retries for three days).
+WEBHOOK_RETRY_SCHEDULE = env_seconds_list(
+    "WEBHOOK_RETRY_SCHEDULE", [60, 300, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 86400]
+)
+# A subscription whose deliveries keep failing (no success since its first failure) is
+# marked unhealthy after this long (operators are alerted), and disabled after this long.
+WEBHOOK_UNHEALTHY_AFTER_SECONDS = env_int("WEBHOOK_UNHEALTHY_AFTER_SECONDS", 86400)
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 86400)
 
 # --- Logging -----------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
