@@ -37,7 +37,8 @@ class Subscriber:
 # Webhooks: every run event is offered to the subscriptions that want it.
 _WEBHOOKS = Subscriber("notifications.on_run_event", "apps.notifications.handlers.on_run_event")
 # Email: the requester and technical contact hear of the outcome, once.
-_EMAIL = Subscriber("notifications.on_run_finished", "apps.notifications.handlers.on_run_finished")
+# A runner: the intent to send is committed before SES is called (across a crash, once).
+_EMAIL = Subscriber("notifications.on_run_finished", "apps.notifications.handlers.on_run_finished", runner=True)
 
 # A command on an existing account hears how its run ended.
 _COMMAND_OUTCOME = Subscriber("accounts.on_command_run_finished", "apps.accounts.handlers.on_command_run_finished")

@@ -87,8 +87,16 @@ class EmailNotification(models.Model):
     subject = models.CharField(max_length=300)
     body = models.TextField()
     created_at = models.DateTimeField()
+    send_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="Committed before the provider is called; cleared when that call fails."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=200, blank=True, help_text="The email provider's message id.")
+    unconfirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A send was started but its outcome never recorded (the process died): not sent again.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

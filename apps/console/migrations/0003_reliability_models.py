@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("console", "0002_approvals_and_secret_rotation"),
         ("kernel", "0005_reliability"),
-        ("notifications", "0005_subscription_health"),
+        ("notifications", "0005_reliability"),
     ]
 
     operations = [migrations.RunPython(groups_ensure, migrations.RunPython.noop)]
