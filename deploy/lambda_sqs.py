@@ -42,10 +42,12 @@ from celery import Celery, signals
 from celery.app.trace import trace_task
 from celery.exceptions import Reject
 from celery.states import IGNORED, RETRY
+from django.conf import settings
 from django.db import close_old_connections, transaction
 from kombu.exceptions import ContentDisallowed, DecodeError
 from kombu.serialization import loads
 
+from apps.cloud import budget as cloud_budget
 from apps.kernel import inbox
 from apps.kernel.deadletters import dead_letter_record
 
@@ -55,10 +57,22 @@ log = structlog.get_logger(__name__)
 MAX_DELAY_SECONDS = 900
 # An eta at most this far ahead runs now: SQS delays are whole seconds and clocks drift.
 ETA_TOLERANCE_SECONDS = 1.0
-# Stop starting records when less than this is left of the invocation: what was not
-# started is reported as failed and comes back after the visibility timeout, instead of
-# the whole batch coming back because the function timed out mid-record.
-TIME_RESERVE_MS = 5_000
+# Kept back of the invocation for answering: a record is started only with its budget
+# left beyond this; what was not started is reported as failed and comes back after the
+# visibility timeout, instead of the whole batch coming back because the function timed
+# out mid-record.
+TIME_RESERVE_MS = 2_000
+
+
+def record_budget_ms() -> int:
+    """A record is started only with this much of the invocation left (beyond the reserve):
+    ``LAMBDA_RECORD_BUDGET_SECONDS``, at least one AWS attempt (connect + read timeouts),
+    so every step can make at least one AWS call whole. Otherwise it is returned as a batch
+    item failure and comes back in another invocation."""
+    seconds = max(float(getattr(settings, "LAMBDA_RECORD_BUDGET_SECONDS", 0)), cloud_budget.attempt_seconds())
+    return int(seconds * 1000)
+
+
 # The delivery inbox's ``message_id`` column holds a Celery task id (a UUID).
 _MAX_TASK_ID = 36
 
@@ -388,12 +402,17 @@ class BatchConsumer:
         try:
             for index, record in enumerate(records):
                 record_id = str(record.get("messageId", index))
-                if context is not None and context.get_remaining_time_in_millis() < TIME_RESERVE_MS:
+                left_ms = None if context is None else context.get_remaining_time_in_millis() - TIME_RESERVE_MS
+                if left_ms is not None and left_ms < record_budget_ms():
                     for rest in records[index:]:
                         report.outcomes[str(rest.get("messageId"))] = Outcome.NOT_STARTED
-                    log.warning("sqs.batch_out_of_time", not_started=len(records) - index)
+                    log.warning("sqs.batch_out_of_time", not_started=len(records) - index, left_ms=left_ms)
                     break
-                outcome = self.consume(record)
+                if left_ms is None:
+                    outcome = self.consume(record)
+                else:
+                    with cloud_budget.time_budget(left_ms / 1000):
+                        outcome = self.consume(record)
                 report.outcomes[record_id] = outcome
                 if not outcome.settled:
                     # The failure may have broken the connection; the next record gets a fresh one.

@@ -228,6 +228,9 @@ AWS_DEFAULT_REGION = env_str("AWS_DEFAULT_REGION", "us-east-1")
 AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
 AWS_CONNECT_TIMEOUT = env_float("AWS_CONNECT_TIMEOUT", 5.0)
 AWS_READ_TIMEOUT = env_float("AWS_READ_TIMEOUT", 30.0)
+# On Lambda, a record is started only with this much of the invocation left (never less
+# than one AWS attempt, AWS_CONNECT_TIMEOUT + AWS_READ_TIMEOUT; 0: exactly that).
+LAMBDA_RECORD_BUDGET_SECONDS = env_float("LAMBDA_RECORD_BUDGET_SECONDS", 0.0)
 # Assumed roles' credentials are reused until this long before they expire.
 AWS_CREDENTIALS_REFRESH_SECONDS = env_int("AWS_CREDENTIALS_REFRESH_SECONDS", 300)
 # Reuse boto3 clients and assumed credentials (apps/cloud/cache.py); off only to measure
