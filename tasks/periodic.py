@@ -48,11 +48,19 @@ def poll_compliance() -> dict[str, int]:
     return compliance.compliance_poll()
 
 
+def import_dead_letter_queues() -> int:
+    """Serverless: move the SQS dead-letter queues' messages into Bespoke's dead letters."""
+    from tasks.sqs_dead_letters import import_dead_letter_queues as import_them
+
+    return import_them()
+
+
 JOBS: tuple[Job, ...] = (
     Job("outbox.sweep", sweep_outbox, settings.OUTBOX_SWEEP_INTERVAL_SECONDS),
     Job("workflow.sweep_stuck", sweep_stuck_runs, settings.STUCK_SWEEP_INTERVAL_SECONDS),
     Job("accounts.reconcile", reconcile_accounts, settings.RECONCILE_INTERVAL_SECONDS),
     Job("compliance.poll", poll_compliance, settings.COMPLIANCE_POLL_INTERVAL_SECONDS),
+    Job("sqs.import_dead_letters", import_dead_letter_queues, settings.SQS_DEAD_LETTER_IMPORT_INTERVAL_SECONDS),
 )
 
 for _job in JOBS:

@@ -204,6 +204,8 @@ STUCK_SWEEP_INTERVAL_SECONDS = env_int("STUCK_SWEEP_INTERVAL_SECONDS", 60)
 # moved and unknown accounts), and how often member accounts' Config rule compliance is read.
 RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 900)
 COMPLIANCE_POLL_INTERVAL_SECONDS = env_int("COMPLIANCE_POLL_INTERVAL_SECONDS", 3600)
+# Serverless: how often the SQS dead-letter queues are emptied into Bespoke's dead letters.
+SQS_DEAD_LETTER_IMPORT_INTERVAL_SECONDS = env_int("SQS_DEAD_LETTER_IMPORT_INTERVAL_SECONDS", 300)
 # Who hears about dead letters by email (comma-separated).
 OPERATOR_EMAILS = env_list("OPERATOR_EMAILS", [])
 # Proxies (addresses or CIDRs) whose X-Forwarded-For the audit log believes; empty: REMOTE_ADDR only.
