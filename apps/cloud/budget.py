@@ -21,7 +21,7 @@ from django.conf import settings
 _deadline: ContextVar[float | None] = ContextVar("aws_deadline", default=None)
 
 
-class TimeBudgetExhausted(botocore.exceptions.BotoCoreError):
+class TimeBudgetExhausted(botocore.exceptions.BotoCoreError):  # type: ignore[misc]  # botocore is untyped
     fmt = "Not enough of the invocation's time left for another AWS attempt ({remaining:.1f} s left)."
 
 
