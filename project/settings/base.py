@@ -204,6 +204,16 @@ STUCK_SWEEP_INTERVAL_SECONDS = env_int("STUCK_SWEEP_INTERVAL_SECONDS", 60)
 # moved and unknown accounts), and how often member accounts' Config rule compliance is read.
 RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 900)
 COMPLIANCE_POLL_INTERVAL_SECONDS = env_int("COMPLIANCE_POLL_INTERVAL_SECONDS", 3600)
+# Retention (tasks/retention.py): how long each growing table keeps its rows. The inbox
+# must outlast any redelivery (SQS keeps a message at most 14 days). The audit log is
+# never pruned.
+RETENTION_PRUNE_INTERVAL_SECONDS = env_int("RETENTION_PRUNE_INTERVAL_SECONDS", 3600)
+RETENTION_IDEMPOTENCY_KEYS_HOURS = env_int("RETENTION_IDEMPOTENCY_KEYS_HOURS", 24)
+RETENTION_OUTBOX_DAYS = env_int("RETENTION_OUTBOX_DAYS", 15)
+RETENTION_INBOX_DAYS = env_int("RETENTION_INBOX_DAYS", 15)
+RETENTION_WEBHOOK_DELIVERIES_DAYS = env_int("RETENTION_WEBHOOK_DELIVERIES_DAYS", 30)
+RETENTION_COMPLIANCE_SNAPSHOTS_DAYS = env_int("RETENTION_COMPLIANCE_SNAPSHOTS_DAYS", 30)
+RETENTION_QUOTA_BUCKETS_DAYS = env_int("RETENTION_QUOTA_BUCKETS_DAYS", 30)
 # Serverless: how often the SQS dead-letter queues are emptied into Bespoke's dead letters.
 SQS_DEAD_LETTER_IMPORT_INTERVAL_SECONDS = env_int("SQS_DEAD_LETTER_IMPORT_INTERVAL_SECONDS", 300)
 # Who hears about dead letters by email (comma-separated).
