@@ -54,7 +54,7 @@ def _alert(subscription: WebhookSubscription, state: str, failing: timedelta) ->
     if not recipients:
         return
     what = "is marked unhealthy" if state == "unhealthy" else "was disabled (its pending deliveries are dropped)"
-    EmailMessage(
+    message = EmailMessage(
         subject=f"[Bespoke] Webhook subscription {state}: {subscription.url}",
         body=(
             f"Webhook subscription {subscription.id} of client {subscription.client_id} ({subscription.url}) "
@@ -62,4 +62,8 @@ def _alert(subscription: WebhookSubscription, state: str, failing: timedelta) ->
         ),
         from_email=str(getattr(settings, "NOTIFICATIONS_FROM_EMAIL", "bespoke@example.com")),
         to=recipients,
-    ).send(fail_silently=True)
+    )
+    try:
+        message.send()
+    except Exception:  # the alert is also in the log; the delivery's outcome must still be recorded
+        log.exception("webhook.subscription_alert_not_sent", subscription_id=subscription.id)
