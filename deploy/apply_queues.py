@@ -7,9 +7,10 @@ roles (``deploy/cloudformation/queues.yaml``) — what Zappa cannot set up.
 
 Every parameter comes from ``zappa_settings.json``: the function names (Zappa's
 ``<project>-<stage>``), the timeout (queues' visibility timeout = 6 x the longest function
-timeout), the secret (``BESPOKE_SECRETS_ID``), SnapStart (mappings then target the
-``snapstart`` alias). A peeled function is the stage ``<stage>-network``: once it is
-deployed, ``q.network``'s mapping points at it instead of the monolith.
+timeout; ``maxReceiveCount`` from the shortest, see ``max_receive_count``), the secret
+(``BESPOKE_SECRETS_ID``), SnapStart (mappings then target the ``snapstart`` alias). A
+peeled function is the stage ``<stage>-network``: once it is deployed, ``q.network``'s
+mapping points at it instead of the monolith.
 
 Run it before the first ``zappa deploy`` (the roles Zappa's stages name must exist; no
 function exists yet, so no mapping is made) and again after it (the mappings appear).
@@ -40,6 +41,20 @@ TEMPLATE = ROOT / "deploy" / "cloudformation" / "queues.yaml"
 SETTINGS = ROOT / "zappa_settings.json"
 # AWS's advice for SQS event sources: visibility timeout >= 6 x the function's timeout.
 VISIBILITY_FACTOR = 6
+# What one record needs of an invocation on Lambda: one AWS attempt (the serverless
+# settings' AWS_CONNECT_TIMEOUT + AWS_READ_TIMEOUT, 3 + 10 s) and the consumer's reserve.
+RECORD_SECONDS = 15
+BATCH_SIZE = 10
+
+
+def max_receive_count(timeout_seconds: int) -> int:
+    """Deliveries of a message before its queue's DLQ, from the function's timeout: a
+    record returned unstarted (its batch ran out of time) counts as a receive, so allow
+    twice the invocations a full batch may need to start every record, and at least 5."""
+    invocations = -(-BATCH_SIZE * RECORD_SECONDS // max(timeout_seconds, 1))
+    return max(5, 2 * invocations)
+
+
 SNAPSTART_ALIAS = "snapstart"  # the alias Zappa keeps on the newest snapshot (zappa.core.SNAPSTART_LAMBDA_ALIAS)
 PEELED = {"network": "NetworkFunction"}
 
@@ -116,6 +131,7 @@ def plan(
         else:
             parameters[parameter] = ""
     parameters["VisibilityTimeoutSeconds"] = str(VISIBILITY_FACTOR * max(timeouts))
+    parameters["MaxReceiveCount"] = str(max_receive_count(min(timeouts)))
     return Plan(stack_name=stack_name(stage, settings), parameters=parameters, waiting_for=waiting)
 
 

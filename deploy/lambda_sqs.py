@@ -15,9 +15,11 @@ relay, a task's own ``retry()``). For each one this module:
 4. otherwise runs it through Celery's worker tracer (``celery.app.trace.trace_task`` —
    the code path of ``celery worker``, not eager ``apply``): signals, retries published
    to the broker, chains and callbacks, ``Reject``/``Ignore`` all behave as in a worker;
-5. reports the records that must come again in ``batchItemFailures`` — undecodable ones,
-   tasks that failed, and those not reached before the function's time ran out — so
+5. reports the records that must come again in ``batchItemFailures`` — tasks that
+   failed, and those not reached before the function's time ran out — so
    SQS redelivers only those and, after ``maxReceiveCount``, moves them to the queue's DLQ.
+   A record that cannot be decoded is kept in Bespoke's dead letters at once (handler
+   ``sqs:<queue>``) and deleted from the queue; only if that write fails does it come again.
 
 ``acks_late`` semantics carry over: a record is deleted only when its outcome is settled
 (success, retry published, ignored, expired, deferred).
@@ -40,11 +42,14 @@ from celery import Celery, signals
 from celery.app.trace import trace_task
 from celery.exceptions import Reject
 from celery.states import IGNORED, RETRY
+from django.conf import settings
 from django.db import close_old_connections, transaction
 from kombu.exceptions import ContentDisallowed, DecodeError
 from kombu.serialization import loads
 
+from apps.cloud import budget as cloud_budget
 from apps.kernel import inbox
+from apps.kernel.deadletters import dead_letter_record
 
 log = structlog.get_logger(__name__)
 
@@ -52,10 +57,22 @@ log = structlog.get_logger(__name__)
 MAX_DELAY_SECONDS = 900
 # An eta at most this far ahead runs now: SQS delays are whole seconds and clocks drift.
 ETA_TOLERANCE_SECONDS = 1.0
-# Stop starting records when less than this is left of the invocation: what was not
-# started is reported as failed and comes back after the visibility timeout, instead of
-# the whole batch coming back because the function timed out mid-record.
-TIME_RESERVE_MS = 5_000
+# Kept back of the invocation for answering: a record is started only with its budget
+# left beyond this; what was not started is reported as failed and comes back after the
+# visibility timeout, instead of the whole batch coming back because the function timed
+# out mid-record.
+TIME_RESERVE_MS = 2_000
+
+
+def record_budget_ms() -> int:
+    """A record is started only with this much of the invocation left (beyond the reserve):
+    ``LAMBDA_RECORD_BUDGET_SECONDS``, at least one AWS attempt (connect + read timeouts),
+    so every step can make at least one AWS call whole. Otherwise it is returned as a batch
+    item failure and comes back in another invocation."""
+    seconds = max(float(getattr(settings, "LAMBDA_RECORD_BUDGET_SECONDS", 0)), cloud_budget.attempt_seconds())
+    return int(seconds * 1000)
+
+
 # The delivery inbox's ``message_id`` column holds a Celery task id (a UUID).
 _MAX_TASK_ID = 36
 
@@ -76,7 +93,8 @@ class Outcome(StrEnum):
     DEFERRED = "deferred"  # eta in the future: published again with a delay
     DUPLICATE = "duplicate"  # this task id and attempt already ran to an end
     FAILED = "failed"
-    UNDECODABLE = "undecodable"
+    DEAD_LETTERED = "dead_lettered"  # undecodable: kept in Bespoke's dead letters, not retried
+    UNDECODABLE = "undecodable"  # undecodable, and the dead letter could not be written
     FOREIGN = "foreign_queue"  # from a queue this function does not consume
     NOT_STARTED = "not_started"  # the invocation's time ran out first
 
@@ -384,12 +402,17 @@ class BatchConsumer:
         try:
             for index, record in enumerate(records):
                 record_id = str(record.get("messageId", index))
-                if context is not None and context.get_remaining_time_in_millis() < TIME_RESERVE_MS:
+                left_ms = None if context is None else context.get_remaining_time_in_millis() - TIME_RESERVE_MS
+                if left_ms is not None and left_ms < record_budget_ms():
                     for rest in records[index:]:
                         report.outcomes[str(rest.get("messageId"))] = Outcome.NOT_STARTED
-                    log.warning("sqs.batch_out_of_time", not_started=len(records) - index)
+                    log.warning("sqs.batch_out_of_time", not_started=len(records) - index, left_ms=left_ms)
                     break
-                outcome = self.consume(record)
+                if left_ms is None:
+                    outcome = self.consume(record)
+                else:
+                    with cloud_budget.time_budget(left_ms / 1000):
+                        outcome = self.consume(record)
                 report.outcomes[record_id] = outcome
                 if not outcome.settled:
                     # The failure may have broken the connection; the next record gets a fresh one.
@@ -412,7 +435,7 @@ class BatchConsumer:
             message = decode_record(record, accept=self.accept)
         except Undecodable as error:
             log.error("sqs.undecodable", record_id=record.get("messageId"), queue=queue, error=str(error))
-            return Outcome.UNDECODABLE
+            return _park_undecodable(record, queue=queue, error=str(error))
         try:
             return self._consume(message, record)
         except Exception:
@@ -436,6 +459,35 @@ class BatchConsumer:
         if outcome.settled:
             _remember(message)
         return outcome
+
+
+def sqs_dead_letter_envelope(record: Mapping[str, Any], *, queue: str) -> dict[str, Any]:
+    """What a dead letter keeps of an SQS record: enough to read it, or send it again."""
+    return {
+        "type": "SqsRecord",
+        "message_id": str(record.get("messageId", ""))[:36],
+        "queue": queue,
+        "body": str(record.get("body", "")),
+        "attributes": dict(record.get("attributes") or {}),
+    }
+
+
+def _park_undecodable(record: Mapping[str, Any], *, queue: str, error: str) -> Outcome:
+    """Keep a record nobody can read in Bespoke's dead letters (operators see it with the
+    rest and discard it); only if that fails does SQS keep it (and, in the end, its DLQ)."""
+    try:
+        dead_letter_record(
+            handler=f"sqs:{queue}",
+            envelope=sqs_dead_letter_envelope(record, queue=queue),
+            error_code="undecodable",
+            error=error,
+            attempts=1,
+            history=[{"attempt": 1, "at": datetime.now(UTC).isoformat(), "error_code": "undecodable", "error": error}],
+        )
+    except Exception:
+        log.exception("sqs.dead_letter_failed", record_id=record.get("messageId"))
+        return Outcome.UNDECODABLE
+    return Outcome.DEAD_LETTERED
 
 
 # --- Publishing with a delay ---------------------------------------------------------------

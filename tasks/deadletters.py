@@ -7,7 +7,9 @@ message goes back on its handler's queue.
 
 from typing import Any
 
+from apps.kernel import outbox
 from project.celery import app
+from tasks.relay import RELAY_HANDLER
 from tasks.subscriptions import all_subscribers
 
 
@@ -21,6 +23,11 @@ def redrive(handler: str, envelope: dict[str, Any]) -> str:
             raise intake.RequestStateConflict("This step message names no request to retry.")
         intake.request_retry(request_id=request_id)
         return f"retried request {request_id} from its failed steps"
+    if handler == RELAY_HANDLER:
+        message_id = str(envelope.get("message_id", ""))
+        if not outbox.unpark(message_id):
+            raise intake.RequestStateConflict(f"Outbox message {message_id} is not parked any more.")
+        return "handed back to the outbox sweeper"
     queues = {subscriber.name: subscriber.queue for subscriber in all_subscribers()}
     if handler not in queues:
         raise intake.RequestStateConflict(f"No handler named {handler} any more.")

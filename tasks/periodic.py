@@ -56,11 +56,27 @@ def emit_gauges() -> int:
     return metrics.emit_gauges()
 
 
+def import_dead_letter_queues() -> int:
+    """Serverless: move the SQS dead-letter queues' messages into Bespoke's dead letters."""
+    from tasks.sqs_dead_letters import import_dead_letter_queues as import_them
+
+    return import_them()
+
+
+def prune_tables() -> dict[str, int]:
+    """Delete what is past its retention window (tasks/retention.py)."""
+    from tasks.retention import prune
+
+    return prune()
+
+
 JOBS: tuple[Job, ...] = (
     Job("outbox.sweep", sweep_outbox, settings.OUTBOX_SWEEP_INTERVAL_SECONDS),
     Job("workflow.sweep_stuck", sweep_stuck_runs, settings.STUCK_SWEEP_INTERVAL_SECONDS),
     Job("accounts.reconcile", reconcile_accounts, settings.RECONCILE_INTERVAL_SECONDS),
     Job("compliance.poll", poll_compliance, settings.COMPLIANCE_POLL_INTERVAL_SECONDS),
+    Job("retention.prune", prune_tables, settings.RETENTION_PRUNE_INTERVAL_SECONDS),
+    Job("sqs.import_dead_letters", import_dead_letter_queues, settings.SQS_DEAD_LETTER_IMPORT_INTERVAL_SECONDS),
     Job("metrics.gauges", emit_gauges, settings.METRICS_GAUGES_INTERVAL_SECONDS),
 )
 

@@ -5,42 +5,102 @@ recorded; ``sweep`` runs periodically (Celery beat, a Zappa event, or the embedd
 runner's timer) and relays whatever the fast path missed — a broker outage, a process
 killed between commit and publish. Publishing twice is harmless: consumers dedupe by
 message id.
+
+A message that fails to publish on its own (too large for the queue, say) is skipped, its
+failures counted; after ``OUTBOX_MAX_PUBLISH_ATTEMPTS`` it is parked as a dead letter (an
+operator's redrive hands it back to the sweeper). A broker that cannot be reached stops
+the relay instead — every later message would fail the same way — and parks nothing.
+A message nobody listens to is parked as ``no_subscribers``; a command without its
+handler is a dead letter too (commands fail loudly).
 """
 
+import builtins
+
+import kombu.exceptions
 import structlog
 from django.conf import settings
+from django.db import transaction
 
-from apps.kernel import metrics, outbox
+from apps.kernel import clock, metrics, outbox
+from apps.kernel.deadletters import dead_letter_record
 from apps.kernel.models import OutboxMessage
 from project.celery import app
 from tasks.subscriptions import NoSubscriber, subscribers_for
 
 log = structlog.get_logger(__name__)
 
+# The broker itself is away: no message can be published now.
+BROKER_DOWN = (kombu.exceptions.OperationalError, builtins.ConnectionError, builtins.TimeoutError)
+# What an operator's redrive of a message the relay gave up on is addressed to.
+RELAY_HANDLER = "outbox.publish"
 
-def _send(message: OutboxMessage) -> None:
+
+def _park_as_dead_letter(message: OutboxMessage, *, code: str, error: str, attempts: int) -> None:
+    with transaction.atomic():
+        if not outbox.park(message.message_id, reason=outbox.DEAD_LETTER, error=error):
+            return
+        dead_letter_record(
+            handler=RELAY_HANDLER,
+            envelope=message.envelope,
+            error_code=code,
+            error=error,
+            attempts=attempts,
+            history=[{"attempt": attempts, "at": clock.now().isoformat(), "error_code": code, "error": error[:2000]}],
+        )
+    log.error("outbox.dead_lettered", message_id=message.message_id, error=error, attempts=attempts)
+
+
+def _send(message: OutboxMessage) -> bool:
+    """Publish one message to its subscribers; False if nobody listens to it."""
     try:
         subscribers = subscribers_for(message.envelope)
     except NoSubscriber as error:
         log.error("outbox.no_subscriber", message_id=message.message_id, error=str(error))
-        outbox.mark_failed(message.message_id, str(error))
-        return
+        with transaction.atomic():
+            outbox.park(message.message_id, reason=outbox.NO_SUBSCRIBERS, error=str(error))
+            dead_letter_record(
+                handler=RELAY_HANDLER,
+                envelope=message.envelope,
+                error_code=outbox.NO_SUBSCRIBERS,
+                error=str(error),
+                attempts=1,
+                history=[
+                    {
+                        "attempt": 1,
+                        "at": clock.now().isoformat(),
+                        "error_code": outbox.NO_SUBSCRIBERS,
+                        "error": str(error),
+                    }
+                ],
+            )
+        return False
+    if not subscribers:
+        outbox.park(message.message_id, reason=outbox.NO_SUBSCRIBERS)
+        return False
     for subscriber in subscribers:
         app.send_task(subscriber.name, args=[message.envelope], queue=subscriber.queue)
     outbox.mark_published(message.message_id)
     metrics.inc("bespoke_outbox_published", type=message.type)
+    return True
 
 
 def publish(message_ids: list[str]) -> int:
-    """Relay these outbox messages (those not yet published), oldest first."""
+    """Relay these outbox messages (those not yet published nor parked), oldest first.
+
+    Returns how many were sent; raises what the broker raised when it is unreachable."""
     sent = 0
     for message in outbox.unpublished(message_ids):
         try:
-            _send(message)
-        except Exception as error:
+            sent += _send(message)
+        except BROKER_DOWN as error:
             outbox.mark_failed(message.message_id, f"{type(error).__name__}: {error}")
             raise
-        sent += 1
+        except Exception as error:
+            text = f"{type(error).__name__}: {error}"
+            attempts = outbox.mark_failed(message.message_id, text)
+            log.warning("outbox.publish_failed", message_id=message.message_id, error=text, attempts=attempts)
+            if attempts >= settings.OUTBOX_MAX_PUBLISH_ATTEMPTS:
+                _park_as_dead_letter(message, code=type(error).__name__, error=text, attempts=attempts)
     return sent
 
 

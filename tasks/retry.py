@@ -13,3 +13,10 @@ def backoff_seconds(attempt: int) -> float:
     exponent = min(attempt - 1, 64)
     ceiling: float = min(settings.TASK_RETRY_MAX_SECONDS, settings.TASK_RETRY_BASE_SECONDS * 2**exponent)
     return float(ceiling / 2 + random.uniform(0, ceiling / 2))
+
+
+def scheduled_seconds(schedule: list[float], attempt: int) -> float:
+    """The delay before attempt ``attempt + 1`` from a fixed schedule, with up to 10 % of
+    jitter (so deliveries that failed together do not come back together)."""
+    delay = float(schedule[min(attempt, len(schedule)) - 1])
+    return delay + random.uniform(0, delay / 10)

@@ -21,6 +21,9 @@ class Subscriber:
     # work talks to the outside world and cannot be rolled back. Other handlers run in a
     # transaction together with their inbox claim.
     runner: bool = False
+    # The name of a setting listing the delays (seconds) between this subscriber's attempts,
+    # instead of the exponential back-off of TASK_MAX_RETRIES (webhooks: about three days).
+    retry_schedule: str = ""
 
     @property
     def context(self) -> str:
@@ -34,7 +37,8 @@ class Subscriber:
 # Webhooks: every run event is offered to the subscriptions that want it.
 _WEBHOOKS = Subscriber("notifications.on_run_event", "apps.notifications.handlers.on_run_event")
 # Email: the requester and technical contact hear of the outcome, once.
-_EMAIL = Subscriber("notifications.on_run_finished", "apps.notifications.handlers.on_run_finished")
+# A runner: the intent to send is committed before SES is called (across a crash, once).
+_EMAIL = Subscriber("notifications.on_run_finished", "apps.notifications.handlers.on_run_finished", runner=True)
 
 # A command on an existing account hears how its run ended.
 _COMMAND_OUTCOME = Subscriber("accounts.on_command_run_finished", "apps.accounts.handlers.on_command_run_finished")
@@ -94,7 +98,10 @@ STEP_RUNNERS: dict[str, Subscriber] = {
 # Other commands: exactly one handler each.
 COMMAND_HANDLERS: dict[str, Subscriber] = {
     "DeliverWebhook": Subscriber(
-        "notifications.deliver_webhook", "apps.notifications.handlers.deliver_webhook", runner=True
+        "notifications.deliver_webhook",
+        "apps.notifications.handlers.deliver_webhook",
+        runner=True,
+        retry_schedule="WEBHOOK_RETRY_SCHEDULE",
     ),
 }
 

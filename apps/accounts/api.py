@@ -10,6 +10,7 @@ from apps.accounts.contracts import (
     ReconcileReport,
 )
 from apps.accounts.reconcile import accounts_active, accounts_reconcile, accounts_reconcile_all
+from apps.accounts.retention import quota_buckets_prune
 from apps.accounts.selectors import (
     account_email,
     account_for_request,
@@ -49,6 +50,7 @@ __all__ = [
     "payer_names",
     "payer_settings",
     "payer_upsert",
+    "quota_buckets_prune",
 ]
 
 # The operator dashboard's reads.

@@ -19,7 +19,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from django.conf import settings
 
-from apps.cloud import cache, faults, instrument
+from apps.cloud import budget, cache, faults, instrument
 from apps.kernel.errors import PermanentError, RetryableError
 from apps.kernel.steptools import required_input
 
@@ -89,6 +89,8 @@ def client(service: str, *, session: boto3.Session | None = None, region: str | 
 
     def make() -> Any:
         made = chosen.client(service, region_name=region_name, endpoint_url=settings.AWS_ENDPOINT_URL, config=_config())
+        # Before the fault rules: an attempt that would outlast the budget is never made.
+        made.meta.events.register("before-send", budget.check_before_send, unique_id="bespoke-time-budget")
         if settings.AWS_FAULTS:
             faults.install(made, _fault_rules(settings.AWS_FAULTS))
         instrument.install(made)
@@ -178,7 +180,8 @@ def is_retryable(error: BaseException) -> bool:
         botocore.exceptions.EndpointConnectionError
         | botocore.exceptions.ConnectTimeoutError
         | botocore.exceptions.ReadTimeoutError
-        | botocore.exceptions.ConnectionClosedError,
+        | botocore.exceptions.ConnectionClosedError
+        | budget.TimeBudgetExhausted,
     ):
         return True
     if isinstance(error, botocore.exceptions.ClientError):

@@ -1,6 +1,7 @@
 """The intake context's public surface."""
 
 from apps.intake.contracts import AccountRequested, AccountRequestSummary, RequestActivity
+from apps.intake.retention import idempotency_keys_prune
 from apps.intake.selectors import request_activity, request_created_times, request_get, requests_find
 from apps.intake.services import RequestStateConflict, request_approve, request_cancel, request_reject, request_retry
 
@@ -9,6 +10,7 @@ __all__ = [
     "AccountRequested",
     "RequestActivity",
     "RequestStateConflict",
+    "idempotency_keys_prune",
     "request_activity",
     "request_approve",
     "request_cancel",

@@ -71,7 +71,8 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
         short_id_column("aggregate_id", description="aggregate"),
         age_column("published_at", description="published"),
         "publish_attempts",
+        "parked_as",
     )
-    list_filter = ("type",)
+    list_filter = ("type", "parked_as")
     search_fields = ("message_id", "aggregate_id")
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]

@@ -16,14 +16,23 @@ class OutboxMessage(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     publish_attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    parked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the sweeper stopped trying: see why in parked_as."
+    )
+    parked_as = models.CharField(
+        max_length=20,
+        blank=True,
+        default="",
+        help_text="no_subscribers: nobody listens to it; dead_letter: publishing failed too often.",
+    )
 
     class Meta:
         ordering = ["sequence"]
         indexes = [
             models.Index(
                 fields=["recorded_at"],
-                name="outbox_unpublished_idx",
-                condition=models.Q(published_at__isnull=True),
+                name="outbox_pending_idx",
+                condition=models.Q(published_at__isnull=True, parked_at__isnull=True),
             ),
         ]
 
@@ -81,3 +90,27 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_type} → {self.handler} ({self.state})"
+
+
+class StepLease(models.Model):
+    """Who is executing a run's step now: taken before the step's first side effect, so a
+    second delivery (a redelivery, the stuck-run sweeper's re-dispatch) waits instead of
+    running it alongside. ``fence`` grows with every holder; an outcome is recorded only
+    by the holder whose fence is still current, so one that lost its lease (it stalled past
+    ``expires_at`` and another took over) cannot record a stale outcome."""
+
+    run_id = models.CharField(max_length=36)
+    step = models.CharField(max_length=50)
+    fence = models.PositiveIntegerField(default=0)
+    message_id = models.CharField(max_length=36, help_text="The RunStep delivery holding it.")
+    holder = models.CharField(max_length=200, help_text="host:pid of the process holding it.")
+    attempt = models.PositiveIntegerField(default=1)
+    acquired_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run_id", "step"], name="one_lease_per_step")]
+
+    def __str__(self) -> str:
+        return f"{self.step} of {self.run_id} (fence {self.fence})"

@@ -55,9 +55,13 @@ def _relay_after_commit(message_id: str) -> None:
         log.warning("outbox.relay_deferred", message_id=message_id, exc_info=True)
 
 
+NO_SUBSCRIBERS = "no_subscribers"
+DEAD_LETTER = "dead_letter"
+
+
 def pending_ids(*, older_than_seconds: float = 0, limit: int = 500) -> list[str]:
-    """Unpublished messages, oldest first."""
-    queryset = OutboxMessage.objects.filter(published_at__isnull=True)
+    """Unpublished messages the sweeper still tries, oldest first (parked ones are not)."""
+    queryset = OutboxMessage.objects.filter(published_at__isnull=True, parked_at__isnull=True)
     if older_than_seconds:
         queryset = queryset.filter(recorded_at__lte=clock.now() - timedelta(seconds=older_than_seconds))
     return list(queryset.order_by("sequence").values_list("message_id", flat=True)[:limit])
@@ -65,7 +69,9 @@ def pending_ids(*, older_than_seconds: float = 0, limit: int = 500) -> list[str]
 
 def unpublished(message_ids: Iterable[str]) -> list[OutboxMessage]:
     return list(
-        OutboxMessage.objects.filter(message_id__in=list(message_ids), published_at__isnull=True).order_by("sequence")
+        OutboxMessage.objects.filter(
+            message_id__in=list(message_ids), published_at__isnull=True, parked_at__isnull=True
+        ).order_by("sequence")
     )
 
 
@@ -80,7 +86,31 @@ def mark_published(message_id: str) -> None:
         OutboxMessage.objects.filter(message_id=message_id, published_at__isnull=True).update(published_at=clock.now())
 
 
-def mark_failed(message_id: str, error: str) -> None:
+def mark_failed(message_id: str, error: str) -> int:
+    """Count a failed publish; returns how many attempts have failed so far."""
     OutboxMessage.objects.filter(message_id=message_id).update(
         publish_attempts=F("publish_attempts") + 1, last_error=error[:2000]
+    )
+    return OutboxMessage.objects.filter(message_id=message_id).values_list("publish_attempts", flat=True).first() or 0
+
+
+def park(message_id: str, *, reason: str, error: str = "") -> bool:
+    """Stop relaying an unpublished message (``NO_SUBSCRIBERS`` or ``DEAD_LETTER``);
+    False if it was published or parked meanwhile."""
+    changes: dict[str, object] = {"parked_at": clock.now(), "parked_as": reason}
+    if error:
+        changes["last_error"] = error[:2000]
+    return bool(
+        OutboxMessage.objects.filter(message_id=message_id, published_at__isnull=True, parked_at__isnull=True).update(
+            **changes
+        )
+    )
+
+
+def unpark(message_id: str) -> bool:
+    """Hand a parked message back to the sweeper, its attempts counted from zero again."""
+    return bool(
+        OutboxMessage.objects.filter(message_id=message_id, published_at__isnull=True, parked_at__isnull=False).update(
+            parked_at=None, parked_as="", publish_attempts=0
+        )
     )

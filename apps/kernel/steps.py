@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from django.db import transaction
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
 
-from apps.kernel import inbox
+from apps.kernel import inbox, leases
 from apps.kernel.contracts import RunStep, StepFailed, StepRetrying, StepSucceeded
 from apps.kernel.errors import RetryableError, StepError, WaitForQuota
 from apps.kernel.logging import bound
@@ -31,6 +32,7 @@ class StepContext:
     step: str
     attempt: int
     inputs: Mapping[str, Any]
+    fence: int | None = None  # the step lease this execution holds (None: run outside execute_step)
 
     def require(self, name: str) -> Any:
         """An input the step cannot run without (a programming error if absent)."""
@@ -41,8 +43,28 @@ class StepContext:
         laid over ``defaults``; unknown keys refused (``merged_params``)."""
         return merged_params(self.step, self.inputs.get("step_params"), defaults)
 
+    def ensure_lease(self) -> None:
+        """Call right before a side effect that must not happen twice (CreateAccount):
+        raises ``LeaseLost`` if another delivery took the step over meanwhile."""
+        if self.fence is not None and not leases.holds(run_id=self.run_id, step=self.step, fence=self.fence):
+            raise LeaseLost(f"Another delivery took the step over (this one held fence {self.fence}).")
+
+
+class LeaseLost(StepError):
+    """This execution's lease on the step expired and another delivery holds it now."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="lease_lost")
+
 
 StepFunction = Callable[[StepContext], dict[str, Any]]
+
+# The database was away or refused this transaction for now: a dropped or closed
+# connection, a failover, a serialization failure or deadlock (PostgreSQL's
+# ``TransactionRollbackError``s are ``OperationalError``s). It passes: the step or handler
+# is tried again, never failed for it. Integrity and programming errors are not here: they
+# would fail the same way again.
+TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
 class RetryLater(Exception):
@@ -57,6 +79,13 @@ class RetryLater(Exception):
         self.counts = counts
 
 
+class StepInProgress(RetryableError):
+    """Another delivery of this step is executing it now: wait for it to finish."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="step_in_progress")
+
+
 def execute_step(
     command: RunStep,
     steps: Mapping[str, StepFunction],
@@ -64,7 +93,15 @@ def execute_step(
     attempt: int,
     retry_delay: float | None,
 ) -> StepSucceeded | StepFailed | None:
-    """Run ``command``'s step, record its outcome and return it (None: already done).
+    """Run ``command``'s step, record its outcome and return it (None: already done, or
+    another delivery's outcome counts).
+
+    Before the step's first side effect the delivery takes the step's lease
+    (``apps.kernel.leases``): while another delivery holds it (a redelivery, or the
+    stuck-run sweeper's re-dispatch of a step still running), this one waits for it —
+    ``RetryLater`` that uses up no attempt — and never runs alongside. The outcome is
+    recorded in the transaction that releases the lease, only if the lease is still this
+    delivery's (fenced).
 
     ``retry_delay`` is the back-off before the next attempt, or ``None`` when this is the
     last one: a retryable error then fails the step instead of raising ``RetryLater``.
@@ -87,71 +124,99 @@ def execute_step(
                     message=f"No step named {command.step!r} in context {command.context!r}.",
                 ),
             )
-        context = StepContext(run_id=command.run_id, step=command.step, attempt=attempt, inputs=command.inputs)
-        log.info("step.started")
-        try:
-            outputs = function(context)
-        except WaitForQuota as waiting:
-            log.info("step.waiting_for_quota", message=waiting.message, retry_in=waiting.delay)
-            with transaction.atomic():
-                record(
-                    StepRetrying(
-                        run_id=command.run_id,
-                        step=command.step,
-                        attempts=attempt,
-                        error_code=waiting.code,
-                        message=waiting.message,
-                        retry_in_seconds=round(waiting.delay, 3),
-                    )
-                )
+        lease = leases.acquire(
+            run_id=command.run_id,
+            step=command.step,
+            message_id=command.message_id,
+            attempt=attempt,
+            seconds=settings.STEP_LEASE_SECONDS,
+        )
+        if isinstance(lease, leases.Busy):
+            wait = min(max(lease.seconds_left(), 1.0), settings.STEP_LEASE_RECHECK_SECONDS)
+            log.info("step.in_progress_elsewhere", holder=lease.message_id, retry_in=wait)
+            busy = StepInProgress(f"Another delivery ({lease.message_id}) is running this step; waiting for it.")
+            raise RetryLater(busy, wait, counts=False)
+        return _run_leased(handler, command, function, lease, attempt=attempt, retry_delay=retry_delay)
+
+
+def _run_leased(
+    handler: str, command: RunStep, function: StepFunction, fence: int, *, attempt: int, retry_delay: float | None
+) -> StepSucceeded | StepFailed | None:
+    context = StepContext(run_id=command.run_id, step=command.step, attempt=attempt, inputs=command.inputs, fence=fence)
+    log.info("step.started", fence=fence)
+    try:
+        outputs = function(context)
+    except WaitForQuota as waiting:
+        log.info("step.waiting_for_quota", message=waiting.message, retry_in=waiting.delay)
+        if _retrying(command, fence, waiting, attempt=attempt, delay=waiting.delay):
             raise RetryLater(waiting, waiting.delay, counts=False) from waiting
-        except StepError as error:
-            if error.retryable and retry_delay is not None:
-                log.info("step.retrying", error_code=error.code, message=error.message, retry_in=retry_delay)
-                with transaction.atomic():
-                    record(
-                        StepRetrying(
-                            run_id=command.run_id,
-                            step=command.step,
-                            attempts=attempt,
-                            error_code=error.code,
-                            message=error.message,
-                            retry_in_seconds=round(retry_delay, 3),
-                        )
-                    )
+        return None
+    except StepError as error:
+        if error.retryable and retry_delay is not None:
+            log.info("step.retrying", error_code=error.code, message=error.message, retry_in=retry_delay)
+            if _retrying(command, fence, error, attempt=attempt, delay=retry_delay):
                 raise RetryLater(error, retry_delay) from error
-            log.warning("step.failed", error_code=error.code, message=error.message)
-            return _record_once(
-                handler,
-                command,
-                StepFailed(
-                    run_id=command.run_id,
-                    step=command.step,
-                    attempts=attempt,
-                    error_code=error.code,
-                    message=_exhausted(error, attempt) if error.retryable else error.message,
-                ),
-            )
-        except Exception as error:
-            # A bug, not a condition of the outside world: retrying would repeat it.
-            log.exception("step.crashed")
-            return _record_once(
-                handler,
-                command,
-                StepFailed(
-                    run_id=command.run_id,
-                    step=command.step,
-                    attempts=attempt,
-                    error_code="internal_error",
-                    message=f"{type(error).__name__}: {error}",
-                ),
-            )
-        log.info("step.succeeded")
+            return None
+        log.warning("step.failed", error_code=error.code, message=error.message)
         return _record_once(
             handler,
             command,
-            StepSucceeded(run_id=command.run_id, step=command.step, attempts=attempt, outputs=outputs),
+            StepFailed(
+                run_id=command.run_id,
+                step=command.step,
+                attempts=attempt,
+                error_code=error.code,
+                message=_exhausted(error, attempt) if error.retryable else error.message,
+            ),
+            fence=fence,
         )
+    except TRANSIENT_DATABASE_ERRORS:
+        # Nothing is recorded (the database may be the one away): the messaging layer
+        # tries the command again after a back-off; the lease runs out or is taken over.
+        log.warning("step.database_unavailable", exc_info=True)
+        raise
+    except Exception as error:
+        # A bug, not a condition of the outside world: retrying would repeat it.
+        log.exception("step.crashed")
+        return _record_once(
+            handler,
+            command,
+            StepFailed(
+                run_id=command.run_id,
+                step=command.step,
+                attempts=attempt,
+                error_code="internal_error",
+                message=f"{type(error).__name__}: {error}",
+            ),
+            fence=fence,
+        )
+    log.info("step.succeeded")
+    return _record_once(
+        handler,
+        command,
+        StepSucceeded(run_id=command.run_id, step=command.step, attempts=attempt, outputs=outputs),
+        fence=fence,
+    )
+
+
+def _retrying(command: RunStep, fence: int, error: StepError, *, attempt: int, delay: float) -> bool:
+    """Give the lease back and record the retry; False if the lease was lost meanwhile
+    (another delivery took the step over: its outcome counts, not this one's)."""
+    with transaction.atomic():
+        if not leases.release(run_id=command.run_id, step=command.step, fence=fence):
+            log.warning("step.lease_lost", fence=fence)
+            return False
+        record(
+            StepRetrying(
+                run_id=command.run_id,
+                step=command.step,
+                attempts=attempt,
+                error_code=error.code,
+                message=error.message,
+                retry_in_seconds=round(delay, 3),
+            )
+        )
+    return True
 
 
 def _exhausted(error: StepError, attempt: int) -> str:
@@ -159,13 +224,25 @@ def _exhausted(error: StepError, attempt: int) -> str:
 
 
 def _record_once[Outcome: (StepSucceeded, StepFailed)](
-    handler: str, command: RunStep, outcome: Outcome
+    handler: str, command: RunStep, outcome: Outcome, *, fence: int | None = None
 ) -> Outcome | None:
     with transaction.atomic():
+        if fence is not None and not leases.release(run_id=command.run_id, step=command.step, fence=fence):
+            log.warning("step.lease_lost", fence=fence, outcome=outcome.type_name())
+            return None
         if inbox.claim(handler, command.message_id):
             record(outcome)
             return outcome
     return None
 
 
-__all__ = ["RetryLater", "RetryableError", "StepContext", "StepFunction", "execute_step"]
+__all__ = [
+    "TRANSIENT_DATABASE_ERRORS",
+    "LeaseLost",
+    "RetryLater",
+    "RetryableError",
+    "StepContext",
+    "StepFunction",
+    "StepInProgress",
+    "execute_step",
+]

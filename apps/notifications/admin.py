@@ -95,6 +95,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "events",
         "description",
         "active",
+        age_column("unhealthy_since", description="unhealthy"),
         age_column("created_at"),
     )
     list_filter = ("active",)
@@ -113,14 +114,25 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_fields(self, request: HttpRequest, obj: WebhookSubscription | None = None) -> Any:
         if obj is None:
             return ("client_id", "url", "events", "description")
-        return ("id", "client_id", "url", "events", "description", "active", "created_at")
+        return (
+            "id",
+            "client_id",
+            "url",
+            "events",
+            "description",
+            "active",
+            "created_at",
+            "failing_since",
+            "unhealthy_since",
+            "disabled_at",
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: WebhookSubscription | None = None) -> Any:
         # Fixed once created (a receiver trusts the URL and secret it was set up with);
         # operators may only describe or (de)activate a subscription, or rotate its secret.
         if obj is None:
             return ()
-        return ("id", "client_id", "url", "events", "created_at")
+        return ("id", "client_id", "url", "events", "created_at", "failing_since", "unhealthy_since", "disabled_at")
 
     def save_model(self, request: HttpRequest, obj: WebhookSubscription, form: Any, change: bool) -> None:
         if change:

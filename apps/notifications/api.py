@@ -8,6 +8,7 @@ from apps.notifications.contracts import (
     WebhookSubscriptionSummary,
 )
 from apps.notifications.delivery import webhook_body
+from apps.notifications.retention import deliveries_prune
 from apps.notifications.selectors import delivery_get, delivery_list, subscription_get, subscription_list
 from apps.notifications.services import delivery_redeliver, sender_verify, subscription_create, subscription_deactivate
 from apps.notifications.signing import new_secret, sign, signature_header, verify_signature
@@ -18,6 +19,7 @@ __all__ = [
     "IssuedWebhookSubscription",
     "WebhookDeliverySummary",
     "WebhookSubscriptionSummary",
+    "deliveries_prune",
     "delivery_get",
     "delivery_list",
     "delivery_redeliver",

@@ -19,7 +19,7 @@ from django.db.models import F
 from apps.kernel import clock, egress, metrics
 from apps.kernel.errors import RetryableError
 from apps.kernel.steps import RetryLater
-from apps.notifications import secret_store, signing
+from apps.notifications import health, secret_store, signing
 from apps.notifications.contracts import (
     FAILED,
     OUTCOME_NOT_SENT,
@@ -110,13 +110,21 @@ def webhook_deliver(*, delivery_id: str, attempt: int, retry_delay: float | None
             last_error="Not delivered: the subscription was deactivated.",
         )
         return
+    # Claim this attempt before POSTing: a second copy of the same retry (a broker that
+    # redelivers a message held for a long countdown) finds it taken and POSTs nothing.
+    started = clock.now()
+    if not WebhookDelivery.objects.filter(id=delivery_id, state=PENDING, attempts=delivery.attempts).update(
+        attempts=F("attempts") + 1, last_attempt_at=started
+    ):
+        log.info("webhook.attempt_already_made", delivery_id=delivery_id, attempt=attempt)
+        return
     outcome = _attempt(delivery)
     metrics.inc("bespoke_webhook_deliveries", outcome=outcome.outcome)
     now = clock.now()
     if outcome.ok:
+        health.note_success(subscription_id=subscription.id)
         WebhookDelivery.objects.filter(id=delivery_id, state=PENDING).update(
             state=SUCCEEDED,
-            attempts=F("attempts") + 1,
             last_status_code=outcome.status,
             last_outcome=outcome.outcome,
             last_error="",
@@ -125,9 +133,9 @@ def webhook_deliver(*, delivery_id: str, attempt: int, retry_delay: float | None
         )
         log.info("webhook.delivered", delivery_id=delivery_id, status=outcome.status, attempt=attempt)
         return
+    health.note_failure(subscription_id=subscription.id, now=now)
     WebhookDelivery.objects.filter(id=delivery_id, state=PENDING).update(
         state=FAILED if retry_delay is None else PENDING,
-        attempts=F("attempts") + 1,
         last_status_code=outcome.status,
         last_outcome=outcome.outcome,
         last_error=outcome.detail[:_MAX_ERROR_LENGTH],

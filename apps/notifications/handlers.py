@@ -25,10 +25,13 @@ def on_run_event(event: RunStarted | StepSucceeded | StepFailed | RunSucceeded |
     deliveries_create_for_event(event=event)
 
 
-def on_run_finished(event: RunSucceeded | RunFailed) -> None:
-    """Email the outcome to the requester and the technical contact.
+def on_run_finished(event: RunSucceeded | RunFailed, *, attempt: int = 1, retry_delay: float | None = None) -> None:
+    """Email the outcome to the requester and the technical contact (a runner: called
+    outside any transaction, so the intent to send is committed before the provider is
+    called).
 
-    Idempotent: one email per request and outcome (a unique row), whatever the inbox says.
+    Idempotent: one email per request and outcome (a unique row, its send recorded before
+    and after the provider's call), whatever the inbox says.
     """
     outcome_email_send(event=event)
 

@@ -21,6 +21,15 @@ class WebhookSubscription(models.Model):
     description = models.CharField(max_length=200, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
+    failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="First failed attempt since the last delivery that succeeded."
+    )
+    unhealthy_since = models.DateTimeField(
+        null=True, blank=True, help_text="When it was marked unhealthy (failing for WEBHOOK_UNHEALTHY_AFTER_SECONDS)."
+    )
+    disabled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was disabled for failing (WEBHOOK_DISABLE_AFTER_SECONDS)."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -78,8 +87,16 @@ class EmailNotification(models.Model):
     subject = models.CharField(max_length=300)
     body = models.TextField()
     created_at = models.DateTimeField()
+    send_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="Committed before the provider is called; cleared when that call fails."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=200, blank=True, help_text="The email provider's message id.")
+    unconfirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A send was started but its outcome never recorded (the process died): not sent again.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

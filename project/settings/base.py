@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from project.settings.env import env_bool, env_float, env_int, env_list, env_optional, env_str
+from project.settings.env import env_bool, env_float, env_int, env_list, env_optional, env_seconds_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("BESPOKE_VAR_DIR", str(BASE_DIR / "var")))
@@ -186,16 +186,37 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
 # How long an outbox message may stay unrelayed before the sweeper publishes it.
 OUTBOX_SWEEP_AFTER_SECONDS = env_int("OUTBOX_SWEEP_AFTER_SECONDS", 30)
 OUTBOX_SWEEP_INTERVAL_SECONDS = env_int("OUTBOX_SWEEP_INTERVAL_SECONDS", 30)
+# A message that fails to publish this many times (not because the broker is away) is
+# parked as a dead letter, so it stops holding up the sweeper.
+OUTBOX_MAX_PUBLISH_ATTEMPTS = env_int("OUTBOX_MAX_PUBLISH_ATTEMPTS", 5)
 # A running step with no progress (dispatch, or a retry) for this long has lost its
 # worker: the stuck-run sweeper dispatches it again, at most STEP_MAX_REDISPATCHES times.
 # Longer than the longest back-off (TASK_RETRY_MAX_SECONDS) plus the slowest step.
 STEP_DEADLINE_SECONDS = env_int("STEP_DEADLINE_SECONDS", 900)
 STEP_MAX_REDISPATCHES = env_int("STEP_MAX_REDISPATCHES", 2)
+# A delivery executing a step holds its lease this long (longer than any one execution of
+# a step, and than the stuck-run sweeper's deadline, so a re-dispatch of a step that is
+# only slow waits for it); another delivery meanwhile waits, asking again at most this often. A holder
+# that died on this host is taken over at once.
+STEP_LEASE_SECONDS = env_int("STEP_LEASE_SECONDS", 2 * STEP_DEADLINE_SECONDS)
+STEP_LEASE_RECHECK_SECONDS = env_float("STEP_LEASE_RECHECK_SECONDS", 15.0)
 STUCK_SWEEP_INTERVAL_SECONDS = env_int("STUCK_SWEEP_INTERVAL_SECONDS", 60)
 # How often each payer's Organization is compared with what Bespoke knows (closed,
 # moved and unknown accounts), and how often member accounts' Config rule compliance is read.
 RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 900)
 COMPLIANCE_POLL_INTERVAL_SECONDS = env_int("COMPLIANCE_POLL_INTERVAL_SECONDS", 3600)
+# Retention (tasks/retention.py): how long each growing table keeps its rows. The inbox
+# must outlast any redelivery (SQS keeps a message at most 14 days). The audit log is
+# never pruned.
+RETENTION_PRUNE_INTERVAL_SECONDS = env_int("RETENTION_PRUNE_INTERVAL_SECONDS", 3600)
+RETENTION_IDEMPOTENCY_KEYS_HOURS = env_int("RETENTION_IDEMPOTENCY_KEYS_HOURS", 24)
+RETENTION_OUTBOX_DAYS = env_int("RETENTION_OUTBOX_DAYS", 15)
+RETENTION_INBOX_DAYS = env_int("RETENTION_INBOX_DAYS", 15)
+RETENTION_WEBHOOK_DELIVERIES_DAYS = env_int("RETENTION_WEBHOOK_DELIVERIES_DAYS", 30)
+RETENTION_COMPLIANCE_SNAPSHOTS_DAYS = env_int("RETENTION_COMPLIANCE_SNAPSHOTS_DAYS", 30)
+RETENTION_QUOTA_BUCKETS_DAYS = env_int("RETENTION_QUOTA_BUCKETS_DAYS", 30)
+# Serverless: how often the SQS dead-letter queues are emptied into Bespoke's dead letters.
+SQS_DEAD_LETTER_IMPORT_INTERVAL_SECONDS = env_int("SQS_DEAD_LETTER_IMPORT_INTERVAL_SECONDS", 300)
 # Who hears about dead letters by email (comma-separated).
 OPERATOR_EMAILS = env_list("OPERATOR_EMAILS", [])
 # Proxies (addresses or CIDRs) whose X-Forwarded-For the audit log believes; empty: REMOTE_ADDR only.
@@ -220,6 +241,9 @@ AWS_DEFAULT_REGION = env_str("AWS_DEFAULT_REGION", "us-east-1")
 AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
 AWS_CONNECT_TIMEOUT = env_float("AWS_CONNECT_TIMEOUT", 5.0)
 AWS_READ_TIMEOUT = env_float("AWS_READ_TIMEOUT", 30.0)
+# On Lambda, a record is started only with this much of the invocation left (never less
+# than one AWS attempt, AWS_CONNECT_TIMEOUT + AWS_READ_TIMEOUT; 0: exactly that).
+LAMBDA_RECORD_BUDGET_SECONDS = env_float("LAMBDA_RECORD_BUDGET_SECONDS", 0.0)
 # Assumed roles' credentials are reused until this long before they expire.
 AWS_CREDENTIALS_REFRESH_SECONDS = env_int("AWS_CREDENTIALS_REFRESH_SECONDS", 300)
 # Reuse boto3 clients and assumed credentials (apps/cloud/cache.py); off only to measure
@@ -248,6 +272,16 @@ DEFAULT_FROM_EMAIL = NOTIFICATIONS_FROM_EMAIL
 # Where people reach this service: links in emails and webhook payloads.
 BESPOKE_PUBLIC_URL = env_str("BESPOKE_PUBLIC_URL", "http://127.0.0.1:8000")
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0)
+# The delays between a webhook delivery's attempts: 1 min, 5 min, 30 min, 1 h, 2 h, 4 h,
+# 8 h, 12 h, 24 h, 24 h — eleven attempts over about three days and four hours, as
+# receivers expect (Stripe retries for three days).
+WEBHOOK_RETRY_SCHEDULE = env_seconds_list(
+    "WEBHOOK_RETRY_SCHEDULE", [60, 300, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 86400]
+)
+# A subscription whose deliveries keep failing (no success since its first failure) is
+# marked unhealthy after this long (operators are alerted), and disabled after this long.
+WEBHOOK_UNHEALTHY_AFTER_SECONDS = env_int("WEBHOOK_UNHEALTHY_AFTER_SECONDS", 86400)
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 86400)
 
 # --- Logging -----------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

@@ -64,3 +64,15 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_seconds_list(name: str, default: list[int]) -> list[int]:
+    """Comma-separated whole seconds, at least one, none negative."""
+    items = env_list(name, [str(item) for item in default])
+    try:
+        values = [int(item) for item in items]
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} must list whole seconds separated by commas.") from error
+    if not values or min(values) < 0:
+        raise ImproperlyConfigured(f"{name} must list at least one delay, none negative.")
+    return values

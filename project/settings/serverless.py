@@ -15,7 +15,7 @@ load_secrets_into_environ()
 # SQS is the broker here; no Redis is needed (production.py would otherwise require it).
 os.environ.setdefault("CELERY_BROKER_URL", "sqs://")
 
-from project.settings.env import env_bool, env_int, env_list, env_optional, env_str  # noqa: E402
+from project.settings.env import env_bool, env_float, env_int, env_list, env_optional, env_str  # noqa: E402
 from project.settings.production import *  # noqa: E402
 from project.settings.sqs import predefined_queues  # noqa: E402
 from tasks.subscriptions import all_queues  # noqa: E402
@@ -23,6 +23,11 @@ from tasks.subscriptions import all_queues  # noqa: E402
 AWS_REGION = env_str("AWS_REGION", AWS_DEFAULT_REGION)
 # Lambda has no scrape target: metrics are Embedded Metric Format lines in the logs.
 METRICS_EXPORTER = env_str("METRICS_EXPORTER", "emf")
+# One AWS attempt must fit in an invocation with room to spare (a 30 s function starts a
+# record with 13 s + the consumer's 2 s reserve left); each attempt is checked against
+# the invocation's remaining time (apps/cloud/budget.py).
+AWS_CONNECT_TIMEOUT = env_float("AWS_CONNECT_TIMEOUT", 3.0)
+AWS_READ_TIMEOUT = env_float("AWS_READ_TIMEOUT", 10.0)
 # Celery queue q.network is SQS queue <SQS_QUEUE_PREFIX>q-network (one prefix per stage).
 SQS_QUEUE_PREFIX = env_str("SQS_QUEUE_PREFIX", "bespoke-")
 # e.g. https://sqs.us-east-1.amazonaws.com/123456789012/ — with it, kombu is told every

@@ -25,6 +25,7 @@ AWS_ENDPOINT_URL = "http://127.0.0.1:9"
 AWS_MAX_ATTEMPTS = 2
 TASK_RETRY_BASE_SECONDS = 0.05
 TASK_RETRY_MAX_SECONDS = 0.5
+STEP_LEASE_RECHECK_SECONDS = 0.2
 LOG_FORMAT = "console"
 LOGGING["formatters"]["structured"]["output"] = LOG_FORMAT  # type: ignore[index]
 LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from apps.kernel import clock, ids
-from apps.kernel.models import OutboxMessage, ProcessedMessage
+from apps.kernel.models import DeadLetter, OutboxMessage, ProcessedMessage
 from apps.workflow.contracts import RunFailed
 from tasks.subscriptions import subscribers_for
 from tests.deploy import harness
@@ -93,15 +93,17 @@ def test_sqs_batch_of_celery_messages(footing: Footing, dev_function: harness.La
 
     batch = mapping.deliver("q.network", records)
 
-    assert batch.failures == {garbage, failing}, dev_function.output()
+    assert batch.failures == {failing}, dev_function.output()
+    [kept] = DeadLetter.objects.filter(handler="sqs:bespoke-dev-q-network")  # the garbage, kept and deleted
+    assert (kept.error_code, kept.envelope["body"]) == ("undecodable", "not a Celery message")
     handled = ProcessedMessage.objects.filter(handler="network.on_run_failed")
     assert sorted(handled.values_list("message_id", flat=True)) == sorted(e["message_id"] for e in events[:2])
     visible, in_flight, delayed = queue.counts("q.network")
-    assert (visible, in_flight, delayed) == (0, 2, 1)  # the two failures wait to come again; the deferred one
+    assert (visible, in_flight, delayed) == (0, 1, 1)  # the failure waits to come again; the deferred one
 
     # SQS delivers at least once: the records that ran, delivered again, change nothing.
     ran = [r for r in records if r["messageId"] != garbage and task_id_of(r) in produced[:2]]
     assert dev_function.invoke({"Records": ran}) == {"batchItemFailures": []}
     assert handled.count() == 2
     assert ProcessedMessage.objects.filter(handler__startswith="sqs:network.on_run_failed").count() == 2
-    assert queue.counts("q.network") == (0, 2, 1)
+    assert queue.counts("q.network") == (0, 1, 1)

@@ -78,6 +78,7 @@ def test_parameters_come_from_zappa_settings(aws: EmulatedAws) -> None:
     )
     assert before.stack_name == "bespoke-production-queues"
     assert before.parameters["VisibilityTimeoutSeconds"] == str(6 * 30)
+    assert before.parameters["MaxReceiveCount"] == "10"  # a 30 s function: see max_receive_count
     assert before.parameters["SecretName"] == "bespoke/production"
     assert before.parameters["MonolithFunction"] == before.parameters["NetworkFunction"] == ""
     assert before.waiting_for == ["bespoke-production", "bespoke-production-network"]
@@ -88,7 +89,7 @@ def test_parameters_come_from_zappa_settings(aws: EmulatedAws) -> None:
     url = sqs.get_queue_url(QueueName="bespoke-production-q-network")["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["VisibilityTimeout"] == "180"
-    assert '"maxReceiveCount": 5' in attributes["RedrivePolicy"]
+    assert '"maxReceiveCount": 10' in attributes["RedrivePolicy"]
     assert harness.aws_client("iam", aws.url).get_role(RoleName="bespoke-production-network")
     # A second apply with nothing changed is fine.
     apply_queues.apply(before, cloudformation=harness.aws_client("cloudformation", aws.url))

@@ -198,14 +198,15 @@ def test_a_run_step_command_goes_only_to_the_step_runner_of_its_context(
 
 
 def test_a_command_for_a_context_nobody_runs_is_kept_unpublished_with_the_reason(broker: Broker) -> None:
-    record_committed(RunStep(run_id="run-1", step="vpc", context="nowhere"))
+    command = RunStep(run_id="run-1", step="vpc", context="nowhere")
+    record_committed(command)
 
     relay.sweep(older_than_seconds=0)
 
-    row = OutboxMessage.objects.get()
-    assert broker.sent == []
+    row = OutboxMessage.objects.get(message_id=command.message_id)
+    assert not [sent for sent in broker.sent if sent.envelope["message_id"] == command.message_id]
     assert row.published_at is None
-    assert row.publish_attempts == 1
+    assert row.parked_as == "no_subscribers"
     assert "nowhere" in row.last_error
 
 

@@ -21,7 +21,7 @@ from apps.kernel.contracts import (
     StepSucceeded,
     UnknownMessage,
 )
-from apps.kernel.models import ProcessedMessage
+from apps.kernel.models import DeadLetter, ProcessedMessage
 from apps.workflow.contracts import RunFailed, RunStarted, RunSucceeded
 from tasks import consumers
 from tasks.retry import backoff_seconds
@@ -172,16 +172,19 @@ UNDECODABLE: dict[str, Callable[[], dict[str, Any]]] = {
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("make_envelope", UNDECODABLE.values(), ids=UNDECODABLE.keys())
-def test_an_undecodable_envelope_is_logged_and_dropped(
+def test_an_undecodable_envelope_is_logged_and_parked_as_a_dead_letter(
     make_envelope: Callable[[], dict[str, Any]],
     run_started_calls: list[RunStarted],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    consumers.handle_event(INTAKE_ON_RUN_STARTED, make_envelope())  # does not raise
+    envelope = make_envelope()
+    consumers.handle_event(INTAKE_ON_RUN_STARTED, envelope)  # does not raise
 
     assert run_started_calls == []
     assert not ProcessedMessage.objects.exists()
     assert undecodable_logged(caplog)
+    [letter] = DeadLetter.objects.all()
+    assert (letter.handler, letter.error_code, letter.envelope) == ("intake.on_run_started", "undecodable", envelope)
 
 
 @pytest.mark.django_db

@@ -97,8 +97,9 @@ def create_account(context: StepContext) -> dict[str, Any]:
     leaves ``creating``: active (wait_account), failed (Organizations refused it, here or
     in wait_account) or found already created.
 
-    Idempotent: the CreateAccount request id is stored on the account record before this
-    returns, and a re-run that has it takes no slot or token and calls nothing; before
+    Idempotent: the step runner's lease lets one delivery at a time run it, and the lease
+    is checked again right before CreateAccount; the CreateAccount request id is stored on
+    the account record before this returns, and a re-run that has it takes no slot or token and calls nothing; before
     creating, an account with the same email that an earlier attempt of this request
     created (tagged with its request id), or an in-progress creation with the same name,
     is followed instead. An account with the email that this request did not create
@@ -130,6 +131,7 @@ def create_account(context: StepContext) -> dict[str, Any]:
             if existing_id:  # already created: nothing of this organization's is in flight for it
                 account_release_slot(account)
             return {"create_account_request_id": account.create_request_id, "account_email": account.email}
+        context.ensure_lease()  # still this delivery's step: nobody else may be creating it now
         with cloud.aws_errors("CreateAccount"):
             status = org.create_account(
                 Email=account.email,

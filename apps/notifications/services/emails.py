@@ -146,13 +146,18 @@ def _failure_email(request: intake.AccountRequestSummary, event: workflow.RunFai
     return f"Your AWS account request failed at step {event.step}", "\n".join(lines) + "\n"
 
 
-@transaction.atomic
 def outcome_email_send(*, event: workflow.RunSucceeded | workflow.RunFailed) -> EmailNotification | None:
-    """Email the requester and the technical contact the run's outcome, once.
+    """Email the requester and the technical contact the run's outcome, once — also
+    across a crash.
 
-    Idempotent: the ``(request_id, outcome)`` row is unique and created in this
-    transaction before the send; a second call finds it sent and sends nothing. If the
-    send fails the transaction (row included) rolls back and the retry sends again.
+    Called outside any transaction (a runner). In three steps, each committed: the
+    ``(request_id, outcome)`` row (unique) is created with ``send_started_at`` *before*
+    the provider is called; the provider's message id and ``sent_at`` are recorded after.
+    A second delivery checks first: sent — nothing to do; started but never recorded (the
+    process died in between, so the provider may well have accepted it) — not sent again,
+    the row is marked ``unconfirmed_at`` and the operators' log says so. A send the
+    provider refused or that failed in the call clears ``send_started_at`` and is retried
+    (still at least once: a call that timed out after the provider accepted is sent again).
     """
     if event.kind != workflow.ACCOUNT_REQUEST:  # a command on an existing account: no requester to tell
         return None
@@ -169,11 +174,11 @@ def outcome_email_send(*, event: workflow.RunSucceeded | workflow.RunFailed) -> 
     )
 
 
-@transaction.atomic
 def ready_email_send(*, request_id: str, outputs: Mapping[str, Any]) -> EmailNotification | None:
     """Email the requester and the technical contact that the account is ready (what the
-    ``notify`` step does, from the outputs of the steps before it), once: the run's own
-    success email is then the same email, already sent. None: nobody to tell."""
+    ``notify`` step does, from the outputs of the steps before it), once — also across a
+    crash, as ``outcome_email_send``: the run's own success email is then the same email,
+    already sent. None: nobody to tell."""
     return _send_once(
         request_id=request_id, outcome=OUTCOME_SUCCEEDED, compose=lambda request: _success_email(request, outputs)
     )
@@ -195,7 +200,36 @@ def _send_once(
         log.warning("email.no_recipients", request_id=request_id)
         return None
     subject, body = compose(request)
-    notification, _ = EmailNotification.objects.get_or_create(
+    notification = _start_send(
+        request_id=request_id, outcome=outcome, recipients=recipients, subject=subject, body=body
+    )
+    if notification is None or notification.sent_at is not None:
+        return notification
+    message = EmailMessage(
+        subject=notification.subject, body=notification.body, from_email=from_address(), to=notification.recipients
+    )
+    try:
+        message.send()
+    except (OSError, StepError) as error:  # SMTP and socket trouble; SES errors arrive classified
+        EmailNotification.objects.filter(id=notification.id, sent_at__isnull=True).update(send_started_at=None)
+        if isinstance(error, StepError):
+            raise
+        raise RetryableError(f"Sending email: {error}", code="email_send_failed") from error
+    message_id = provider_message_id(message)
+    EmailNotification.objects.filter(id=notification.id).update(sent_at=clock.now(), message_id=message_id)
+    notification.refresh_from_db()
+    log.info("email.sent", request_id=request_id, outcome=outcome, message_id=message_id)
+    return notification
+
+
+@transaction.atomic
+def _start_send(
+    *, request_id: str, outcome: str, recipients: list[str], subject: str, body: str
+) -> EmailNotification | None:
+    """The notification row with this send claimed (``send_started_at``), committed before
+    the provider is called; the row as it is if it was sent; None if an earlier send's
+    outcome is unknown (it is not sent again)."""
+    notification, _ = EmailNotification.objects.select_for_update().get_or_create(
         request_id=request_id,
         outcome=outcome,
         defaults={
@@ -208,17 +242,20 @@ def _send_once(
     )
     if notification.sent_at is not None:  # someone else sent it while we composed
         return notification
-    message = EmailMessage(
-        subject=notification.subject, body=notification.body, from_email=from_address(), to=notification.recipients
-    )
-    try:
-        message.send()
-    except OSError as error:  # SMTP and socket trouble (SES errors arrive classified already)
-        raise RetryableError(f"Sending email: {error}", code="email_send_failed") from error
-    notification.sent_at = clock.now()
-    notification.message_id = provider_message_id(message)
-    notification.save(update_fields=["sent_at", "message_id"])
-    log.info("email.sent", request_id=request_id, outcome=outcome, message_id=notification.message_id)
+    if notification.send_started_at is not None:
+        if notification.unconfirmed_at is None:
+            notification.unconfirmed_at = clock.now()
+            notification.save(update_fields=["unconfirmed_at"])
+        log.error(
+            "email.send_unconfirmed",
+            request_id=request_id,
+            outcome=outcome,
+            notification_id=notification.id,
+            started_at=notification.send_started_at.isoformat(),
+        )
+        return None
+    notification.send_started_at = clock.now()
+    notification.save(update_fields=["send_started_at"])
     return notification
 
 

@@ -1,0 +1,87 @@
+"""Step leases: a step claims its execution before any side effect.
+
+``acquire`` takes the run's step for one delivery of its ``RunStep`` (in a transaction of
+its own, committed before the step starts) and returns a fence number, or ``None`` while
+another live delivery holds it. A holder is taken over when its lease expired, or when
+it was a process of this host that no longer exists (a worker killed in the middle of a
+step; its message is redelivered at once). ``release`` ends the lease in the transaction
+that records the step's outcome, and only if the fence is still the holder's.
+"""
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from apps.kernel import clock
+from apps.kernel.models import StepLease
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Another delivery holds the step until ``expires_at``."""
+
+    message_id: str
+    expires_at: datetime
+
+    def seconds_left(self) -> float:
+        return max(0.0, (self.expires_at - clock.now()).total_seconds())
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _dead_here(holder: str) -> bool:
+    """Whether ``holder`` was a process of this host that is gone."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def acquire(*, run_id: str, step: str, message_id: str, attempt: int, seconds: float) -> int | Busy:
+    """Take the step's lease for ``seconds``; its fence, or ``Busy`` while another holds it."""
+    now = clock.now()
+    with transaction.atomic():
+        lease, _ = StepLease.objects.select_for_update().get_or_create(
+            run_id=run_id, step=step, defaults={"acquired_at": now, "expires_at": now, "released_at": now}
+        )
+        held = lease.released_at is None and lease.expires_at > now
+        if held and not _dead_here(lease.holder):
+            return Busy(message_id=lease.message_id, expires_at=lease.expires_at)
+        lease.fence += 1
+        lease.message_id = message_id
+        lease.holder = this_process()
+        lease.attempt = attempt
+        lease.acquired_at = now
+        lease.expires_at = now + timedelta(seconds=seconds)
+        lease.released_at = None
+        lease.save()
+        return lease.fence
+
+
+def release(*, run_id: str, step: str, fence: int) -> bool:
+    """End the lease if ``fence`` still holds it; False if another delivery took it over."""
+    return bool(
+        StepLease.objects.filter(run_id=run_id, step=step, fence=fence, released_at__isnull=True).update(
+            released_at=clock.now()
+        )
+    )
+
+
+def holds(*, run_id: str, step: str, fence: int) -> bool:
+    """Whether ``fence`` still holds the step's lease, unexpired."""
+    return StepLease.objects.filter(
+        run_id=run_id, step=step, fence=fence, released_at__isnull=True, expires_at__gt=clock.now()
+    ).exists()
