@@ -31,10 +31,11 @@ def install(client: Any) -> None:
         if retries:
             metrics.inc("bespoke_aws_retries", retries, service=service, operation=model.name)
 
-    def after_call_error(*, exception: BaseException, model: Any, **_: Any) -> None:
-        # No answer at all (a connection refused or a timeout, after botocore's retries).
-        code = type(exception).__name__
-        metrics.inc("bespoke_aws_calls", service=service, operation=model.name, code=code)
+    def after_call_error(*, exception: BaseException, event_name: str, **_: Any) -> None:
+        # No answer at all (a connection refused, a timeout, no time budget left), after
+        # botocore's retries; botocore names the operation only in the event's name.
+        operation = event_name.rsplit(".", 1)[-1]
+        metrics.inc("bespoke_aws_calls", service=service, operation=operation, code=type(exception).__name__)
 
     def attempt(*, response: Any = None, operation: Any = None, **_: Any) -> None:
         if response is None or operation is None:

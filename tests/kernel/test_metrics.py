@@ -259,3 +259,19 @@ def test_processes_sharing_a_directory_are_summed_at_scrape(tmp_path: Path) -> N
         for s in family.samples
     }
     assert samples[("bespoke_webhook_deliveries_total", (("outcome", "delivered"),))] == 4
+
+
+def test_an_aws_call_nothing_answered_is_counted_by_its_exception(scraper: APIClient, settings: Any) -> None:
+    from apps.cloud import api as cloud
+
+    settings.AWS_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens there
+    settings.AWS_MAX_ATTEMPTS = 0
+    settings.AWS_CONNECT_TIMEOUT = 0.2
+    before = scrape(scraper)
+
+    with pytest.raises(Exception, match="Could not connect"):
+        cloud.client("sts").get_caller_identity()
+
+    after = scrape(scraper)
+    code = "EndpointConnectionError"
+    assert grew(before, after, "bespoke_aws_calls_total", service="sts", operation="GetCallerIdentity", code=code) == 1
