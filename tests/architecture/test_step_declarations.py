@@ -31,6 +31,9 @@ def test_each_step_is_declared_by_the_context_that_runs_it() -> None:
         "direct_connect": "network",
         "verify": "compliance",
         "notify": "notifications",
+        "ad_distribution_list": "notifications",
+        "ad_security_groups": "notifications",
+        "cloudability": "notifications",
     }
 
 
