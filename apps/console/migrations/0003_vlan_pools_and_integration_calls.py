@@ -1,4 +1,5 @@
-"""Viewers see VLAN pools and their allocations; operators add and change VLAN pools."""
+"""Viewers see VLAN pools and their allocations and integration calls; operators add and
+change VLAN pools."""
 
 from django.db import migrations
 
@@ -9,6 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("console", "0002_approvals_and_secret_rotation"),
         ("network", "0003_vlan_pools"),
+        ("notifications", "0005_integration_calls"),
     ]
 
     operations = [migrations.RunPython(groups_ensure, migrations.RunPython.noop)]
