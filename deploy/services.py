@@ -19,6 +19,7 @@ import argparse
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -86,6 +87,11 @@ def environment(*, port: int, base: dict[str, str]) -> tuple[dict[str, str], boo
         if not env.get(name):
             env[name] = _kept(var_dir / file_name, make)
     env.setdefault("BESPOKE_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    # Every process of this host counts into its own file here; a scrape of /metrics sums
+    # them. Emptied at each start: the files of processes that are gone would count twice.
+    metrics_dir = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(var_dir / "prometheus")))
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
     env["PORT"] = str(port)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"  # lines reach honcho as they are written

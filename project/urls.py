@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from project import docs, health
+from apps.intake import api as intake
+from project import docs, health, observability
 
 v1: tuple[list[URLPattern | URLResolver], str] = (
     [
@@ -25,6 +26,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
+    path("metrics", observability.MetricsView.as_view(), name="metrics"),
+    # Any other path outside v1 and the admin was one of Tailor's: its JSON 404.
+    re_path(r"^(?!v1/|admin/|static/)", intake.legacy_not_found, name="legacy-not-found"),
 ]
 
 admin.site.site_header = "Bespoke operations"

@@ -48,11 +48,20 @@ def poll_compliance() -> dict[str, int]:
     return compliance.compliance_poll()
 
 
+def emit_gauges() -> int:
+    """Write the gauges (outbox lag, open dead letters, slots, pools) as EMF lines, where
+    nothing scrapes them (``METRICS_EXPORTER=emf``); elsewhere a scrape reads them."""
+    from apps.kernel import metrics
+
+    return metrics.emit_gauges()
+
+
 JOBS: tuple[Job, ...] = (
     Job("outbox.sweep", sweep_outbox, settings.OUTBOX_SWEEP_INTERVAL_SECONDS),
     Job("workflow.sweep_stuck", sweep_stuck_runs, settings.STUCK_SWEEP_INTERVAL_SECONDS),
     Job("accounts.reconcile", reconcile_accounts, settings.RECONCILE_INTERVAL_SECONDS),
     Job("compliance.poll", poll_compliance, settings.COMPLIANCE_POLL_INTERVAL_SECONDS),
+    Job("metrics.gauges", emit_gauges, settings.METRICS_GAUGES_INTERVAL_SECONDS),
 )
 
 for _job in JOBS:

@@ -10,7 +10,7 @@ message id.
 import structlog
 from django.conf import settings
 
-from apps.kernel import outbox
+from apps.kernel import metrics, outbox
 from apps.kernel.models import OutboxMessage
 from project.celery import app
 from tasks.subscriptions import NoSubscriber, subscribers_for
@@ -28,6 +28,7 @@ def _send(message: OutboxMessage) -> None:
     for subscriber in subscribers:
         app.send_task(subscriber.name, args=[message.envelope], queue=subscriber.queue)
     outbox.mark_published(message.message_id)
+    metrics.inc("bespoke_outbox_published", type=message.type)
 
 
 def publish(message_ids: list[str]) -> int:

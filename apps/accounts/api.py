@@ -102,3 +102,11 @@ def command_reject(*, command_id: str, approver: Actor, reason: str) -> AccountC
     return command_summary(
         _commands.command_reject(command_id=command_id, approver=approver, reason=reason, viewer=None)
     )
+
+
+# The legacy facade: Tailor's lookups and updates, within the caller's grants.
+from apps.accounts.commands import account_reapply_tasks  # noqa: E402
+from apps.accounts.selectors import account_get, account_list  # noqa: E402
+from apps.accounts.tagging import account_tags_update  # noqa: E402
+
+__all__ += ["account_get", "account_list", "account_reapply_tasks", "account_tags_update"]

@@ -11,3 +11,8 @@ class AccountsConfig(AppConfig):
         from apps.kernel import catalog
 
         catalog.declare(STEPS)
+
+        from apps.accounts import quotas
+        from apps.kernel import metrics
+
+        metrics.gauge_provider("bespoke_organizations_slots_in_use", quotas.slots_in_use)

@@ -246,3 +246,20 @@ def peak_in_flight(intervals: Iterable[tuple[datetime, datetime | None]]) -> int
         current += change
         peak = max(peak, current)
     return peak
+
+
+def slots_in_use() -> list[tuple[dict[str, str], float]]:
+    """The ``bespoke_organizations_slots_in_use`` gauge: creations holding a slot, per payer
+    (every active payer, 0 included)."""
+    from django.db.models import Count
+
+    from apps.accounts.models import Payer
+
+    holding = dict(
+        ManagedAccount.objects.filter(_holding(clock.now()))
+        .values_list("payer__name")
+        .annotate(n=Count("id"))
+        .values_list("payer__name", "n")
+    )
+    names = Payer.objects.filter(active=True).values_list("name", flat=True)
+    return [({"payer": name}, float(holding.get(name, 0))) for name in names]

@@ -35,7 +35,9 @@ log = structlog.get_logger(__name__)
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Tailor's paths (apps/intake/legacy/urls.py) sit at the root beside v1.
-_API_PATH = re.compile(r"^/(v1/|accounts?/?$)")
+_API_PATH = re.compile(
+    r"^/(v1/|accounts?/?$|(vpcflowlogs|vpcdns|configrules)/?$|(cloudtrail|config|cloudability)/[^/]+/?$)"
+)
 
 
 def _admin_prefix() -> str | None:

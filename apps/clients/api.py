@@ -2,6 +2,7 @@
 
 from django.db.models import Q
 
+from apps.clients.authentication import MISSING_TOKEN, GatewayRefusal, LegacyAuthentication
 from apps.clients.contracts import (
     ALL_SCOPES,
     OPERATIONS_ADMIN,
@@ -16,10 +17,13 @@ from apps.clients.services import client_access, client_create, client_get, toke
 
 __all__ = [
     "ALL_SCOPES",
+    "MISSING_TOKEN",
     "OPERATIONS_ADMIN",
     "Access",
     "ClientSummary",
+    "GatewayRefusal",
     "IssuedToken",
+    "LegacyAuthentication",
     "PayerGrant",
     "PayerNotGranted",
     "Principal",

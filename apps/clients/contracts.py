@@ -13,6 +13,7 @@ ACCOUNTS_READ = "accounts:read"
 ACCOUNTS_ADMIN = "accounts:admin"
 WEBHOOKS_ADMIN = "webhooks:admin"
 OPERATIONS_ADMIN = "operations:admin"
+METRICS_READ = "metrics:read"
 
 ALL_SCOPES: tuple[str, ...] = (
     REQUESTS_READ,
@@ -21,6 +22,7 @@ ALL_SCOPES: tuple[str, ...] = (
     ACCOUNTS_ADMIN,
     WEBHOOKS_ADMIN,
     OPERATIONS_ADMIN,
+    METRICS_READ,
 )
 
 

@@ -13,6 +13,12 @@ class ApiClient(models.Model):
     )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
+    iam_arns = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="IAM principal ARNs that act as this client on the legacy paths behind API Gateway's IAM "
+        "authorization.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -65,3 +71,23 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"bsp_{self.prefix}_…"
+
+
+class SigV4Key(models.Model):
+    """An access key pair for Signature Version 4 on the legacy paths. The secret is kept
+    encrypted (it is what verification needs: the signing key is derived from it per day,
+    region and service); it is shown once, when issued."""
+
+    access_key_id = models.CharField(max_length=20, primary_key=True)
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="sigv4_keys")
+    secret_encrypted = models.TextField(help_text="The secret access key, encrypted with CLIENT_SECRET_KEYS.")
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "SigV4 access key"
+
+    def __str__(self) -> str:
+        return self.access_key_id

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from apps.clients.contracts import (
     ALL_SCOPES,
+    METRICS_READ,
     OPERATIONS_ADMIN,
     Access,
     ClientSummary,
@@ -92,12 +93,15 @@ def parse_grant(text: str) -> PayerGrant:
 
 
 # Said the same by the API, the command line and the admin.
-ALL_PAYERS_NEEDS_OPERATOR = f"Every payer (all_payers) is only for clients with the {OPERATIONS_ADMIN} scope."
+ALL_PAYERS_NEEDS_OPERATOR = (
+    f"Every payer (all_payers) is only for clients with the {OPERATIONS_ADMIN} scope "
+    f"(or a metrics scraper with {METRICS_READ} alone)."
+)
 NO_PAYER_GRANTED = f"Grant at least one payer (or every payer, for an {OPERATIONS_ADMIN} client)."
 
 
 def _validate_access(*, scopes: Sequence[str], grants: Sequence[PayerGrant], all_payers: bool) -> None:
-    if all_payers and OPERATIONS_ADMIN not in scopes:
+    if all_payers and OPERATIONS_ADMIN not in scopes and set(scopes) != {METRICS_READ}:
         raise InvalidGrant(ALL_PAYERS_NEEDS_OPERATOR)
     if not all_payers and not grants:
         raise InvalidGrant(NO_PAYER_GRANTED)

@@ -19,7 +19,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from django.conf import settings
 
-from apps.cloud import cache, faults
+from apps.cloud import cache, faults, instrument
 from apps.kernel.errors import PermanentError, RetryableError
 from apps.kernel.steptools import required_input
 
@@ -91,6 +91,7 @@ def client(service: str, *, session: boto3.Session | None = None, region: str | 
         made = chosen.client(service, region_name=region_name, endpoint_url=settings.AWS_ENDPOINT_URL, config=_config())
         if settings.AWS_FAULTS:
             faults.install(made, _fault_rules(settings.AWS_FAULTS))
+        instrument.install(made)
         return made
 
     return cache.client(key, make, enabled=settings.AWS_CLIENT_CACHE)

@@ -23,3 +23,8 @@ __all__ = [
 from apps.intake.selectors import request_get_unscoped
 
 __all__ += ["request_get_unscoped"]
+
+# The legacy facade's answer to any path Tailor did not have (project/urls.py routes to it).
+from apps.intake.legacy.errors import legacy_not_found  # noqa: E402
+
+__all__ += ["legacy_not_found"]

@@ -13,7 +13,7 @@ class AccountRequest(models.Model):
     region = models.CharField(max_length=30)
     regulated = models.BooleanField()
     account_email = models.EmailField(max_length=254)
-    external_transaction_id = models.CharField(max_length=50, blank=True)
+    external_transaction_id = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=20, choices=[(s, s) for s in STATUSES], db_index=True)
     body = models.JSONField(help_text="The validated request body.")
     failure = models.TextField(blank=True)

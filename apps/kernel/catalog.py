@@ -12,11 +12,14 @@ No Django imports here.
 """
 
 import copy
+import functools
 import importlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from apps.kernel import metrics
 from apps.kernel.contracts import StepDeclaration
+from apps.kernel.errors import StepError, WaitForQuota
 
 _DECLARED: dict[str, StepDeclaration] = {}
 
@@ -91,7 +94,7 @@ class _Runners(Mapping[str, Callable[..., Any]]):
         declared = _DECLARED.get(name)
         if declared is None or declared.context != self.context:
             raise KeyError(name)
-        return runner(name)
+        return measured(name, runner(name))
 
     def __iter__(self) -> Iterator[str]:
         return iter([d.name for d in _DECLARED.values() if d.context == self.context])
@@ -103,3 +106,29 @@ class _Runners(Mapping[str, Callable[..., Any]]):
 def runners(context: str) -> Mapping[str, Callable[..., Any]]:
     """What ``execute_step`` runs for ``context``: its declared steps' functions."""
     return _Runners(context)
+
+
+def measured(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` counted and timed in ``bespoke_step_attempts`` and
+    ``bespoke_step_duration_seconds`` by its outcome: ``succeeded``, ``waiting`` (for a
+    quota), ``retrying`` (a transient error), ``failed`` (a permanent one) or ``error``
+    (anything else)."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with metrics.timed("bespoke_step_duration_seconds", step=name, outcome="error") as labels:
+            try:
+                result = function(*args, **kwargs)
+            except WaitForQuota:
+                labels["outcome"] = "waiting"
+                raise
+            except StepError as error:
+                labels["outcome"] = "retrying" if error.retryable else "failed"
+                raise
+            else:
+                labels["outcome"] = "succeeded"
+                return result
+            finally:
+                metrics.inc("bespoke_step_attempts", **labels)
+
+    return run

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
-from apps.kernel import clock, ids
+from apps.kernel import clock, ids, metrics
 from apps.kernel.contracts import DeadLetterCreated
 from apps.kernel.errors import ApplicationError, Conflict, NotFound
 from apps.kernel.models import DeadLetter
@@ -83,6 +83,7 @@ def dead_letter_record(
         history=history,
         created_at=clock.now(),
     )
+    metrics.inc_on_commit("bespoke_dead_letters", handler=handler)
     if letter.message_type == DeadLetterCreated.type_name():
         # The operators' alert itself gave up: announcing that would fail the same way, for ever.
         return _summary(letter)

@@ -6,7 +6,7 @@ second delivery of the same message finds the claim and does nothing.
 
 from django.db import IntegrityError, transaction
 
-from apps.kernel import clock
+from apps.kernel import clock, metrics
 from apps.kernel.models import ProcessedMessage
 
 
@@ -20,9 +20,13 @@ def claim(handler: str, message_id: str) -> bool:
         with transaction.atomic():
             ProcessedMessage.objects.create(handler=handler, message_id=message_id, processed_at=clock.now())
     except IntegrityError:
+        metrics.inc("bespoke_inbox_duplicates", handler=handler)
         return False
     return True
 
 
 def already_processed(handler: str, message_id: str) -> bool:
-    return ProcessedMessage.objects.filter(handler=handler, message_id=message_id).exists()
+    done = ProcessedMessage.objects.filter(handler=handler, message_id=message_id).exists()
+    if done:
+        metrics.inc("bespoke_inbox_duplicates", handler=handler)
+    return done

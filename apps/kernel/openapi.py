@@ -54,6 +54,23 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
         return {"type": "http", "scheme": "bearer", "description": "An API client's token (`bsk_...`)."}
 
 
+class SigV4Scheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """The legacy paths: Signature Version 4 as Tailor's API Gateway took it (bearer tokens too)."""
+
+    target_class = "apps.clients.authentication.LegacyAuthentication"
+    name = "sigv4"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header",
+            "x-amazon-apigateway-authtype": "awsSigv4",
+            "description": "AWS Signature Version 4 (service `execute-api`, any region) with a client's access key "
+            'pair (`create_client --sigv4`), or `Bearer <token>`. Refusals are API Gateway\'s: 403 `{"message"}`.',
+        }
+
+
 def scopes_for(view: Any, method: str) -> tuple[str, ...] | None:
     """The scopes ``method`` on ``view`` needs; ``None`` if it declares none (documentation)."""
     required = getattr(view, "required_scopes", None)
@@ -100,7 +117,8 @@ class AutoSchema(SpectacularAutoSchema):
         if "requestBody" in operation or any(p.get("in") == "query" for p in parameters):
             codes.append("400")
         if self._authenticates():
-            codes.append("401")
+            # The legacy facade refuses the unauthenticated with 403, as API Gateway did.
+            codes.append(getattr(self.view, "openapi_unauthenticated_status", "401"))
             if scopes_for(self.view, self.method):
                 codes.append("403")
         if any(p.get("in") == "path" for p in parameters):

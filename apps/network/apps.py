@@ -11,3 +11,14 @@ class NetworkConfig(AppConfig):
         from apps.network.contracts import STEPS
 
         catalog.declare(STEPS)
+
+        from apps.kernel import metrics
+        from apps.network.selectors import pool_utilisation
+
+        metrics.gauge_provider(
+            "bespoke_ip_pool_utilisation_ratio",
+            lambda: [
+                ({"payer": pool.payer, "region": pool.region, "pool": pool.name or pool.cidr}, pool.fraction)
+                for pool in pool_utilisation()
+            ],
+        )

@@ -16,7 +16,7 @@ import structlog
 from django.conf import settings
 from django.db.models import F
 
-from apps.kernel import clock, egress
+from apps.kernel import clock, egress, metrics
 from apps.kernel.errors import RetryableError
 from apps.kernel.steps import RetryLater
 from apps.notifications import secret_store, signing
@@ -111,6 +111,7 @@ def webhook_deliver(*, delivery_id: str, attempt: int, retry_delay: float | None
         )
         return
     outcome = _attempt(delivery)
+    metrics.inc("bespoke_webhook_deliveries", outcome=outcome.outcome)
     now = clock.now()
     if outcome.ok:
         WebhookDelivery.objects.filter(id=delivery_id, state=PENDING).update(

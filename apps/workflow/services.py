@@ -12,7 +12,7 @@ import structlog
 from django.db import transaction
 from django.db.models import F
 
-from apps.kernel import clock, ids
+from apps.kernel import clock, ids, metrics
 from apps.kernel.contracts import RunStep, StepFailed, StepRetrying, StepSucceeded
 from apps.kernel.errors import ApplicationError, NotFound
 from apps.kernel.outbox import record
@@ -178,6 +178,9 @@ def _succeed(run: Run, steps: list[StepRun]) -> None:
     now = clock.now()
     if Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(status=Run.Status.SUCCEEDED, finished_at=now):
         record(RunSucceeded(run_id=run.id, request_id=run.request_id, outputs=_collected_outputs(steps), kind=run.kind))
+        metrics.inc_on_commit("bespoke_runs", kind=run.kind, outcome="succeeded")
+        ready_in = (now - run.started_at).total_seconds()
+        metrics.observe_on_commit("bespoke_time_to_ready_seconds", ready_in, kind=run.kind)
 
 
 def _fail(run: Run, *, step: str, error_code: str, message: str) -> None:
@@ -199,6 +202,7 @@ def _fail(run: Run, *, step: str, error_code: str, message: str) -> None:
                 kind=run.kind,
             )
         )
+        metrics.inc_on_commit("bespoke_runs", kind=run.kind, outcome="failed")
 
 
 class RunControlError(ApplicationError):
@@ -270,6 +274,7 @@ def run_cancel(*, request_id: str, reason: str) -> Run:
             state=StepRun.State.SKIPPED, message=f"Cancelled: {reason}"
         )
     record(RunCancelled(run_id=run.id, request_id=run.request_id, reason=reason, kind=run.kind))
+    metrics.inc_on_commit("bespoke_runs", kind=run.kind, outcome="cancelled")
     return run
 
 

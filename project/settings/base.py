@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.kernel.middleware.RequestIdMiddleware",
+    "apps.kernel.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -251,6 +252,12 @@ WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0)
 # --- Logging -----------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOG_FORMAT = env_str("LOG_FORMAT", "json")  # "json" or "console"
+# "prometheus" (GET /metrics), "emf" (CloudWatch Embedded Metric Format lines on stdout) or "off".
+METRICS_EXPORTER = env_str("METRICS_EXPORTER", "prometheus")
+# How often the gauges are written as EMF lines (only with METRICS_EXPORTER=emf).
+METRICS_GAUGES_INTERVAL_SECONDS = env_float("METRICS_GAUGES_INTERVAL_SECONDS", 60.0)
+# prometheus-client reads it from the environment itself: every process of a host shares it.
+PROMETHEUS_MULTIPROC_DIR = env_optional("PROMETHEUS_MULTIPROC_DIR")
 
 LOGGING = {
     "version": 1,
@@ -284,6 +291,9 @@ WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", [])
 # loads the notifications app refuses to start without one (the embedded mode and the tests
 # set their own).
 WEBHOOK_SECRET_KEYS = env_list("WEBHOOK_SECRET_KEYS", [])
+# The secrets of API clients' SigV4 access key pairs (the legacy paths) are stored encrypted
+# with these Fernet keys, rotated the same way; empty: WEBHOOK_SECRET_KEYS.
+CLIENT_SECRET_KEYS = env_list("CLIENT_SECRET_KEYS", [])
 
 
 # --- Integration steps (``http``): endpoints outside AWS a blueprint's steps POST to ------

@@ -21,6 +21,8 @@ from project.settings.sqs import predefined_queues  # noqa: E402
 from tasks.subscriptions import all_queues  # noqa: E402
 
 AWS_REGION = env_str("AWS_REGION", AWS_DEFAULT_REGION)
+# Lambda has no scrape target: metrics are Embedded Metric Format lines in the logs.
+METRICS_EXPORTER = env_str("METRICS_EXPORTER", "emf")
 # Celery queue q.network is SQS queue <SQS_QUEUE_PREFIX>q-network (one prefix per stage).
 SQS_QUEUE_PREFIX = env_str("SQS_QUEUE_PREFIX", "bespoke-")
 # e.g. https://sqs.us-east-1.amazonaws.com/123456789012/ — with it, kombu is told every

@@ -4,6 +4,7 @@ import pytest
 
 from apps.accounts import api as accounts
 from apps.accounts.models import Blueprint, BlueprintVersion
+from tests.support import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -13,13 +14,8 @@ NETWORK = {"steps": [{"name": "vpc"}, {"name": "flow_logs"}, {"name": "dns"}]}
 
 @pytest.fixture
 def payer(db: None) -> str:
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id="123456789012",
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev", "prd"],
-        allowed_regions=["us-east-1"],
+    factories.payer(
+        "demo", management_account_id="123456789012", allowed_environments=["dev", "prd"], allowed_regions=["us-east-1"]
     )
     return "demo"
 

@@ -18,10 +18,10 @@ from apps.accounts.services import (
     account_release_slot,
     account_start,
     account_update,
-    payer_upsert,
 )
 from apps.kernel import clock
 from tests.accounts.conftest import FakeClock
+from tests.support import factories
 from tests.support.services import need_postgres
 
 ORG = "123456789012"
@@ -160,13 +160,8 @@ def test_peak_in_flight_counts_the_most_intervals_open_at_once() -> None:
 
 
 def make_payer(name: str = "demo", organization_id: str = ORG) -> Payer:
-    return payer_upsert(
-        name=name,
-        management_account_id=organization_id,
-        email_division=name,
-        email_domain="example.com",
-        allowed_environments=["dev"],
-        allowed_regions=["us-east-1"],
+    return factories.payer(
+        name, management_account_id=organization_id, allowed_environments=["dev"], allowed_regions=["us-east-1"]
     )
 
 

@@ -14,6 +14,7 @@ from apps.kernel import clock, ids
 from apps.kernel.models import OutboxMessage
 from tasks.periodic import JOBS
 from tests.conftest import EmulatedAws
+from tests.support import factories
 from tests.support.faults import inject
 
 pytestmark = pytest.mark.django_db
@@ -148,12 +149,11 @@ def test_every_active_payer_is_reconciled_and_an_aws_failure_is_reported(
     aws: EmulatedAws, demo_payer: Any, settings: Any
 ) -> None:
     _create(aws, "stranger")
-    accounts.payer_upsert(
-        name="broken",
+    factories.payer(
+        "broken",
         management_account_id="999999999999",
         management_role_arn="arn:aws:iam::999999999999:role/Nope",
         email_division="b",
-        email_domain="example.com",
         allowed_environments=["dev"],
         allowed_regions=["us-east-1"],
     )

@@ -20,6 +20,7 @@ from apps.kernel.errors import PermanentError, RetryableError
 from apps.kernel.models import OutboxMessage, ProcessedMessage
 from apps.kernel.steps import RetryLater, StepContext, execute_step
 from tests.conftest import EmulatedAws
+from tests.support import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -226,13 +227,8 @@ def test_wait_account_fails_for_good_when_the_role_leads_into_another_account(
 @pytest.fixture
 def payer(db: None) -> None:
     """A payer in the database only: stubbed tests never reach AWS."""
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id="123456789012",
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev"],
-        allowed_regions=["us-east-1"],
+    factories.payer(
+        "demo", management_account_id="123456789012", allowed_environments=["dev"], allowed_regions=["us-east-1"]
     )
 
 

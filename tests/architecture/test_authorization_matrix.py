@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -29,6 +30,7 @@ from apps.accounts import api as accounts
 from apps.accounts.models import AccountCommand
 from apps.clients import api as clients
 from apps.clients.models import ApiToken
+from apps.cloud.emulator import ensure_organization
 from apps.intake.services import request_cancel, request_create
 from apps.kernel import clock, ids
 from apps.kernel.deadletters import dead_letter_record
@@ -174,11 +176,41 @@ OBJECTS: dict[str, Callable[[Operation, World], str]] = {
     "dead_letter_id": _object_dead_letter,
     "subscription_id": _object_subscription,
     "prefix": _object_prefix,
+    # The legacy facade names accounts by their AWS ids.
+    "aws_account_id": lambda op, world: _legacy_account(world),
 }
 
 
+def _legacy_account(world: World) -> str:
+    """An active account of demo, by AWS id (in the emulated Organization when there is one)."""
+    if "aws_account_id" not in world.objects:
+        aws_account_id = world.objects.get("organization_member")
+        world.objects["aws_account_id"] = str(
+            factories.account(payer_name="demo", aws_account_id=aws_account_id).aws_account_id
+        )
+    return world.objects["aws_account_id"]
+
+
+# The legacy facade's headers and queries (Tailor named the payer in a header).
+DEMO = {"accountCbAlias": "demo"}
+HEADERS: dict[str, dict[str, str]] = {
+    "legacy_accounts_lookup": DEMO,
+    "legacy_accounts_update": DEMO,
+    "legacy_account_ids": DEMO,
+    "legacy_vpcflowlogs_update": DEMO,
+    "legacy_configrules_update": DEMO,
+}
+QUERIES: dict[str, Callable[[World], dict[str, str]]] = {
+    "legacy_accounts_lookup": lambda world: {"accountid": _legacy_account(world)},
+    "legacy_accounts_update": lambda world: {"accountid": _legacy_account(world)},
+    "legacy_request_status_query": lambda world: {"requestId": _request(world.right.client_id)},
+}
+# Operations that reach AWS for the right client (the emulated Organization holds the account).
+NEEDS_AWS = {"legacy_accounts_update"}
+
+
 def _legacy_request() -> dict[str, Any]:
-    from tests.intake.test_legacy_facade import EXAMPLE
+    from tests.legacy.test_wire import EXAMPLE
 
     return dict(EXAMPLE)
 
@@ -200,16 +232,52 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "tokens_create": lambda world: {},
     "tokens_rotate": lambda world: {},
     "webhooks_create": lambda world: {"url": "https://hooks.example.com/new"},
+    "legacy_accounts_update": lambda world: {"accountUpdate": {"accountTagCostCenter": "1234567890"}},
+    "legacy_vpcflowlogs_update": lambda world: {
+        "region": "us-east-1",
+        "stackName": "core-vpc",
+        "accountId": _legacy_account(world),
+    },
+    "legacy_vpcdns_update": lambda world: {
+        "region": "us-east-1",
+        "vpcId": "vpc-0123456789abcdef0",
+        "accountId": _legacy_account(world),
+    },
+    "legacy_configrules_update": lambda world: {"accountId": _legacy_account(world)},
+    "legacy_cloudtrail_update": lambda world: {},
+    "legacy_config_update": lambda world: {},
+    "legacy_cloudability_update": lambda world: {},
 }
 # A POST whose body names the right tenant's payer: another tenant gets 403, not 2xx.
-NAMES_A_PAYER = {"account_requests_create", "legacy_accounts_create"}
+NAMES_A_PAYER = {"account_requests_create", "legacy_accounts_create", *HEADERS}
+# A call whose query or body names the right tenant's object: another tenant gets 404.
+NAMES_AN_OBJECT = {"legacy_vpcdns_update", "legacy_request_status_query"}
+# What the right client gets where no step of the blueprint reports the task (Tailor's
+# Cloudability registration is an integration step only some blueprints hold).
+RIGHT_CLIENT = {"legacy_cloudability_update": {404}}
+
+
+def _organization_member(request: pytest.FixtureRequest) -> str:
+    """An account in the emulated Organization of payer demo; its AWS id."""
+    aws = request.getfixturevalue("aws")
+    factories.payer("demo", approval_required_for_regulated=True, management_account_id=ensure_organization())
+    created = aws.client("organizations").create_account(Email="matrix@example.com", AccountName="matrix")
+    status = created["CreateAccountStatus"]
+    return str(
+        aws.client("organizations").describe_create_account_status(CreateAccountRequestId=status["Id"])[
+            "CreateAccountStatus"
+        ]["AccountId"]
+    )
 
 
 def _world(op: Operation) -> World:
     factories.payer("demo", approval_required_for_regulated=True)
     factories.payer("sandbox", management_account_id="555555555555")
-    accounts.blueprint_save(payer_name="demo", name="baseline", definition={"steps": [{"name": "iam"}]})
+    steps = ["iam", "cloudtrail", "config", "vpc", "flow_logs", "dns"]
+    accounts.blueprint_save(payer_name="demo", name="baseline", definition={"steps": [{"name": n} for n in steps]})
     scopes = sorted({*op.scopes, "requests:read"})
+    if op.all_payers and "operations:admin" not in op.scopes:
+        scopes = sorted(op.scopes)  # every payer without operations:admin: a scraper's token, that scope alone
     right = _client(scopes, all_payers=True) if op.all_payers else _client(scopes, payers=["demo"])
     world = World(
         right=right, requester=_client(["requests:read", "requests:write", "accounts:admin"], payers=["demo"])
@@ -241,10 +309,14 @@ def _call(api: APIClient, op: Operation, world: World) -> Any:
     path = op.path
     for name, value in world.objects.items():
         path = path.replace("{" + name + "}", value)
+    headers = {f"HTTP_{name.upper()}": value for name, value in HEADERS.get(op.operation_id, {}).items()}
+    query = QUERIES[op.operation_id](world) if op.operation_id in QUERIES else None
+    if query:
+        path = f"{path}?{urlencode(query)}"
     if op.method in ("get", "delete"):
-        return getattr(api, op.method)(path)
+        return getattr(api, op.method)(path, **headers)
     body = BODIES[op.operation_id](world)
-    return getattr(api, op.method)(path, body, format="json")
+    return getattr(api, op.method)(path, body, format="json", **headers)
 
 
 def _token_for(caller: str, op: Operation, world: World) -> str | None:
@@ -264,8 +336,9 @@ def _token_for(caller: str, op: Operation, world: World) -> str | None:
 
 def _expected(caller: str, op: Operation) -> set[int] | None:
     """The statuses ``caller`` may get; None: the case does not apply."""
+    legacy = not op.path.startswith(("/v1/", "/metrics"))  # the legacy facade: the original service's paths
     if caller in ("no_token", "expired"):
-        return {401}
+        return {403} if legacy else {401}  # the legacy facade refuses as API Gateway did
     if caller == "missing_scope":
         return {403} if op.scopes else None
     if caller == "other_tenant":
@@ -275,8 +348,10 @@ def _expected(caller: str, op: Operation) -> set[int] | None:
             return {404}
         if op.operation_id in NAMES_A_PAYER:
             return {403}
+        if op.operation_id in NAMES_AN_OBJECT:
+            return {404}
         return {200, 201, 202, 204, 207}
-    return {200, 201, 202, 204, 207}
+    return RIGHT_CLIENT.get(op.operation_id, {200, 201, 202, 204, 207})
 
 
 CASES = [
@@ -307,9 +382,12 @@ def test_every_operation_has_its_objects_and_body() -> None:
 
 
 @pytest.mark.parametrize(("op", "caller"), CASES)
-def test_authorization(op: Operation, caller: str, settings: Any) -> None:
+def test_authorization(op: Operation, caller: str, settings: Any, request: pytest.FixtureRequest) -> None:
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
+    member = _organization_member(request) if op.operation_id in NEEDS_AWS and caller == "right_client" else None
     world = _world(op)
+    if member:
+        world.objects["organization_member"] = member
     expected = _expected(caller, op)
     assert expected is not None
 

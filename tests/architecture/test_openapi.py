@@ -79,9 +79,10 @@ def test_the_legacy_facade_is_documented_under_its_tag_with_its_own_errors(schem
 
     for operation in (post, status):
         assert operation["tags"] == ["legacy"]
-        assert operation["responses"]["401"]["content"]["application/json"]["schema"]["$ref"] == LEGACY_ERROR_REF
-    assert set(post["responses"]) == {"202", "400", "401", "403", "409", "413", "429"}
-    assert set(status["responses"]) == {"200", "401", "403", "404", "429"}
+        assert operation["responses"]["403"]["content"]["application/json"]["schema"]["$ref"] == LEGACY_ERROR_REF
+        assert operation["security"] == [{"sigv4": []}]
+    assert set(post["responses"]) == {"202", "400", "403", "409", "413", "429"}
+    assert set(status["responses"]) == {"200", "400", "403", "404", "429"}
 
 
 # The integration steps' callbacks: their token authenticates them (a forged one is a 404).

@@ -10,6 +10,7 @@ from django.test import Client
 from apps.accounts import api as accounts
 from apps.accounts.models import Payer
 from apps.audit.models import AuditEntry
+from tests.support import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -77,13 +78,8 @@ def test_a_rejected_admin_form_is_recorded_with_no_changes(admin_client: Client,
 def test_a_bulk_action_records_its_name_and_the_selected_ids(
     admin_client: Client, payer: accounts.PayerSummary
 ) -> None:
-    accounts.payer_upsert(
-        name="other",
-        management_account_id="222222222222",
-        email_division="other",
-        email_domain="example.com",
-        allowed_environments=["dev"],
-        allowed_regions=["us-east-1"],
+    factories.payer(
+        "other", management_account_id="222222222222", allowed_environments=["dev"], allowed_regions=["us-east-1"]
     )
     ids = [str(pk) for pk in Payer.objects.order_by("name").values_list("pk", flat=True)]
 

@@ -13,6 +13,7 @@ from apps.accounts.models import Payer
 from apps.clients import api as clients
 from apps.clients.models import ApiClient, ApiToken, PayerGrant
 from apps.clients.services import ALL_PAYERS_NEEDS_OPERATOR, NO_PAYER_GRANTED
+from tests.support import factories
 from tests.support.admin_forms import submitted
 from tests.support.staff import OPERATORS, VIEWERS, logged_in, staff_in
 
@@ -22,13 +23,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def payers(payer: accounts.PayerSummary) -> None:
     """``demo`` (dev, tst, stg, prd) and ``other`` (dev only)."""
-    accounts.payer_upsert(
-        name="other",
-        management_account_id="222222222222",
-        email_division="other",
-        email_domain="example.com",
-        allowed_environments=["dev"],
-        allowed_regions=["us-east-1"],
+    factories.payer(
+        "other", management_account_id="222222222222", allowed_environments=["dev"], allowed_regions=["us-east-1"]
     )
 
 

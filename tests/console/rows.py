@@ -27,6 +27,7 @@ from apps.workflow import services as workflow
 from apps.workflow.contracts import RunFailed, RunStarted
 from apps.workflow.models import Run
 from apps.workflow.plans import StepSpec
+from tests.support import factories
 from tests.support.factories import request_body
 
 CLIENT_ID = "00000000-0000-4000-8000-00000000c11e"
@@ -34,14 +35,8 @@ CLIENT_ID = "00000000-0000-4000-8000-00000000c11e"
 
 def payer() -> None:
     """``demo``, whose regulated requests wait for an operator's approval, with a blueprint."""
-    accounts.payer_upsert(
-        name="demo",
-        management_account_id="111111111111",
-        email_division="demo",
-        email_domain="example.com",
-        allowed_environments=["dev", "prd"],
-        allowed_regions=["us-east-1"],
-        approval_required_for_regulated=True,
+    factories.payer(
+        "demo", allowed_environments=["dev", "prd"], allowed_regions=["us-east-1"], approval_required_for_regulated=True
     )
     accounts.blueprint_save(
         payer_name="demo", name="default", definition={"steps": [{"name": "iam"}, {"name": "cloudtrail"}]}

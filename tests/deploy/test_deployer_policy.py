@@ -40,6 +40,7 @@ CREATES = {
     "AWS::SNS::Topic": ["sns:CreateTopic"],
     "AWS::SNS::Subscription": ["sns:Subscribe"],
     "AWS::CloudWatch::Alarm": ["cloudwatch:PutMetricAlarm"],
+    "AWS::CloudWatch::Dashboard": ["cloudwatch:PutDashboard"],
 }
 # What the deploy tooling itself calls (Zappa's calls are in the statements for functions,
 # API, schedules, bucket and logs).

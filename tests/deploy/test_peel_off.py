@@ -22,6 +22,7 @@ from tasks.subscriptions import all_queues
 from tests.conftest import DEMO_IDP_METADATA, EmulatedAws
 from tests.deploy import harness
 from tests.deploy.conftest import Footing, secret_values
+from tests.support import factories
 from tests.support.factories import request_body
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.services]
@@ -44,11 +45,9 @@ def prepare_world(aws: EmulatedAws) -> tuple[dict[str, Any], str]:
         model.objects.all().delete()
     management = ensure_organization()
     aws.client("s3").create_bucket(Bucket="bespoke-test-log-archive")
-    accounts.payer_upsert(
-        name="demo",
+    factories.payer(
+        "demo",
         management_account_id=management,
-        email_division="demo",
-        email_domain="example.com",
         allowed_environments=["dev"],
         allowed_regions=["us-east-1"],
         log_archive_bucket="bespoke-test-log-archive",

@@ -148,7 +148,11 @@ def test_every_dead_letter_queue_has_an_alarm_notifying_the_operators() -> None:
         if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" not in r["Properties"]
     }
     assert dead_letter_queues == {f"{logical(q)}DeadLetters" for q in all_queues()}
-    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    alarms = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace") == "AWS/SQS"
+    ]
     watched = {}
     for alarm in alarms:
         [dimension] = alarm["Dimensions"]

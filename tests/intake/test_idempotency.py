@@ -16,7 +16,6 @@ from apps.intake import services
 from apps.intake.models import AccountRequest, IdempotencyKey
 from apps.kernel.models import OutboxMessage
 from tests.conftest import EmulatedAws
-from tests.support import factories
 from tests.support.bus import drain
 from tests.support.concurrency import all_at_once
 from tests.support.factories import request_body
@@ -24,14 +23,6 @@ from tests.support.services import need_postgres
 
 URL = "/v1/account-requests"
 KEY = "7f6c1a3e-retry-me"
-
-
-@pytest.fixture
-def payer(db: None) -> None:
-    """The payer ``demo``; intake never reaches AWS."""
-    factories.payer(
-        "demo", management_account_id="111111111111", allowed_environments=["dev", "tst"], allowed_regions=["us-east-1"]
-    )
 
 
 def post(api: APIClient, body: dict[str, Any], key: str | None = KEY) -> Any:

@@ -16,18 +16,9 @@ from apps.workflow import services as workflow
 from apps.workflow.models import Run, StepRun
 from tasks import consumers
 from tasks.subscriptions import EVENT_SUBSCRIBERS
-from tests.support import factories
 from tests.support.factories import request_body
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def payer(db: None) -> None:
-    """The payer ``demo``; nothing here reaches AWS."""
-    factories.payer(
-        "demo", management_account_id="111111111111", allowed_environments=["dev", "tst"], allowed_regions=["us-east-1"]
-    )
 
 
 @pytest.fixture

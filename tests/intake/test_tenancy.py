@@ -43,14 +43,14 @@ def test_a_request_for_a_payer_not_granted_is_403_and_writes_nothing(
 
 
 def test_the_legacy_facade_holds_clients_to_their_payers_too(tenants: tuple[APIClient, APIClient]) -> None:
-    from tests.intake.test_legacy_facade import legacy_body
+    from tests.legacy.test_wire import legacy_body
 
     demo, _ = tenants
 
     response = demo.post("/accounts", legacy_body(accountCbAlias="sandbox"), format="json")
 
     assert response.status_code == 403, response.json()
-    assert response.json()["code"] == 4030
+    assert response.json()["code"] == "4030"
     assert not AccountRequest.objects.exists()
 
 
@@ -105,7 +105,7 @@ def test_a_duplicate_of_another_clients_request_does_not_reveal_it(
 
 
 def _legacy_duplicate() -> dict[str, object]:
-    from tests.intake.test_legacy_facade import legacy_body
+    from tests.legacy.test_wire import legacy_body
 
     return legacy_body()
 

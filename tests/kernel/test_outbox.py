@@ -21,7 +21,6 @@ from apps.workflow.contracts import RunStarted
 from project.celery import app as celery_app
 from tasks import relay
 from tasks.subscriptions import EVENT_SUBSCRIBERS, Subscriber, subscribers_for
-from tests.support import factories
 from tests.support.factories import request_body
 
 pytestmark = pytest.mark.django_db
@@ -70,13 +69,6 @@ def now() -> Iterator[Callable[[timedelta], datetime]]:
 
     yield advance
     clock.set_source(None)
-
-
-@pytest.fixture
-def payer(db: None) -> None:
-    factories.payer(
-        "demo", management_account_id="123456789012", allowed_environments=["dev"], allowed_regions=["us-east-1"]
-    )
 
 
 def sends_for(envelope: dict[str, Any]) -> list[Sent]:

@@ -14,6 +14,7 @@ from apps.clients import api as clients
 from apps.clients.contracts import ACCOUNTS_ADMIN, ACCOUNTS_READ, REQUESTS_READ, REQUESTS_WRITE, WEBHOOKS_ADMIN
 from apps.intake.services import request_create
 from apps.kernel import clock, ids
+from tests.support import factories
 from tests.support.factories import request_body
 
 # What a tenant's own client holds: everything but operating Bespoke.
@@ -33,8 +34,8 @@ class Tenant:
 @pytest.fixture
 def acme(db: None) -> accounts.PayerSummary:
     """A second payer, ``acme``, for tenant B (offline, like ``payer``)."""
-    accounts.payer_upsert(
-        name=ACME,
+    factories.payer(
+        ACME,
         management_account_id="222222222222",
         email_division="acme",
         email_domain="example.org",

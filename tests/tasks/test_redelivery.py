@@ -115,5 +115,5 @@ def test_every_handler_given_a_message_twice_has_one_effect(
 
     # Every handler Bespoke has took part (webhook deliveries, whose receiver is down here,
     # are runners too: a delivery already attempted is not posted twice). Dead letters'
-    # redelivery is proven in tests/tasks/test_dead_letters.py.
+    # redelivery is proven in tests/tasks/dead_letters/.
     assert exercised >= {s.name for s in all_subscribers()} - {"notifications.on_dead_letter"}

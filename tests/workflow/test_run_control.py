@@ -30,7 +30,6 @@ from apps.workflow.plans import StepSpec
 from tasks import consumers
 from tasks.periodic import JOBS
 from tasks.subscriptions import EVENT_SUBSCRIBERS
-from tests.support import factories
 from tests.support.bus import drain
 from tests.support.factories import request_body
 
@@ -72,13 +71,6 @@ def moving_clock() -> Iterator[Clock]:
     clock.set_source(source)
     yield source
     clock.set_source(None)
-
-
-@pytest.fixture
-def payer(db: None) -> None:
-    factories.payer(
-        "demo", management_account_id="123456789012", allowed_environments=["dev"], allowed_regions=["us-east-1"]
-    )
 
 
 def start(plan: tuple[StepSpec, ...] = DIAMOND, *, request_id: str = REQUEST_ID) -> Run:

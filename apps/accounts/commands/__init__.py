@@ -17,6 +17,7 @@ from apps.accounts.commands.four_eyes import command_approve, command_reject
 from apps.accounts.commands.issuing import (
     account_reapply_baseline,
     account_reapply_steps,
+    account_reapply_tasks,
     command_finish,
     command_issue,
     protection_of,
@@ -25,6 +26,7 @@ from apps.accounts.commands.issuing import (
 __all__ = [
     "account_reapply_baseline",
     "account_reapply_steps",
+    "account_reapply_tasks",
     "command_approve",
     "command_finish",
     "command_issue",

@@ -19,7 +19,7 @@ from apps.accounts.contracts import COMMANDS_NEEDING_APPROVAL, AccountCommandIss
 from apps.accounts.models import AccountCommand, ManagedAccount
 from apps.accounts.services import account_update
 from apps.clients import api as clients
-from apps.kernel import clock, ids
+from apps.kernel import catalog, clock, ids
 from apps.kernel.contracts import Actor
 from apps.kernel.errors import NotFound
 from apps.kernel.outbox import record
@@ -199,3 +199,36 @@ def account_reapply_steps(*, request_id: str, steps: list[str], actor: Actor) ->
         viewer=None,
     )
     return str(command.id)
+
+
+def account_reapply_tasks(*, identifier: str, legacy_names: tuple[str, ...], actor: Actor, viewer: Any) -> str:
+    """Reapply the steps of the account's blueprint that report ``legacy_names`` (the
+    original service's task names) on the account ``identifier`` ``viewer`` may see; the
+    id of the reapply command. A blueprint step the catalog does not know reports its
+    ``legacy_name`` entry, else its name in upper case."""
+    account = selectors.account_find(identifier=identifier, viewer=viewer)
+    if account is None:
+        raise NotFound(f"No account {identifier}.", code="account_not_found")
+    regulated = bool(account_inputs(account).get("regulated"))
+    blueprint = selectors.blueprint_for(payer=account.payer.name, environment=account.environment, regulated=regulated)
+    steps = [
+        str(entry["name"]) for entry in (blueprint.steps if blueprint else ()) if _legacy_name(entry) in legacy_names
+    ]
+    if not steps:
+        raise NotFound(
+            f"The blueprint of {identifier} has no step for {', '.join(legacy_names)}.", code="step_not_in_blueprint"
+        )
+    command = command_issue(
+        identifier=account.id,
+        data={"command": AccountCommand.Command.REAPPLY, "steps": steps},
+        actor=actor,
+        viewer=viewer,
+    )
+    return str(command.id)
+
+
+def _legacy_name(entry: dict[str, Any]) -> str:
+    name = str(entry.get("name", ""))
+    if catalog.known(name):
+        return catalog.get(name).legacy_name
+    return str(entry.get("legacy_name") or name.upper())

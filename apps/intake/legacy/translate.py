@@ -2,32 +2,17 @@
 
 ``to_v1`` turns ``{"accountRequest": {...camelCase...}}`` into the v1 request body, accepting
 the spellings old clients sent (``"true"``/``"false"``, ``"2"``, ``"/24"``, a comma-separated
-access list). It converts what it recognises and passes everything else through unchanged,
-so that the v1 serializer — the one set of rules — refuses it with its own message.
-``legacy_errors`` names v1's field errors by their camelCase fields again.
+access list, ``accountRegion`` as a string or an array). Fields Tailor did not know are
+ignored, as Tailor ignored them; what it recognises it converts and hands to the v1
+serializer — the one set of rules, with Tailor's longer limits — which refuses what is
+wrong. ``legacy_errors`` names v1's field errors by their camelCase fields again.
 
-``legacy_status`` and ``legacy_tasks`` answer Tailor's status lookup from the v1 request
-and its run. Tailor reported each task as ``in_progress`` or ``complete`` and had no way
-to report a failure (one of its known weaknesses); the mapping is:
-
-=====================  ==========================================================
-v1                     legacy
-=====================  ==========================================================
-request accepted,      ``in_progress``
-provisioning
-request succeeded      ``complete`` (and the task ``READY``: ``complete``)
-request failed         ``failed`` (new: Tailor's requests never completed)
-request cancelled      ``cancelled`` (new)
-step pending, skipped  absent: Tailor's task-status table had no row for a task
-                       until it started, and a skipped step never starts
-step running           ``in_progress``
-step succeeded         ``complete``
-step failed            ``failed`` (new; an optional step's failure is reported too)
-=====================  ==========================================================
-
-``REQUEST_VALIDATION`` is always ``complete``: a request that exists passed validation.
-A step without a legacy name is reported by its v1 name in upper case. Two steps with
-one legacy name report the least finished state (failed, then in_progress, then complete).
+``status_document`` answers Tailor's status lookup from a run: every one of its task keys
+is present from the start, ``in_progress`` until the steps Bespoke runs for it have
+finished, then ``complete``. A key no step of the run reports (a task the blueprint does
+not include) is ``complete`` once the whole run is. The overall ``status`` is
+``complete`` when the run succeeded; ``failed`` or ``cancelled`` (Bespoke's, Tailor's
+requests never finished) when it did not, and a failed step's key says ``failed``.
 """
 
 import re
@@ -36,7 +21,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.intake.contracts import ACCEPTED, CANCELLED, FAILED, PROVISIONING, SUCCEEDED
+from apps.intake.contracts import CANCELLED, FAILED, SUCCEEDED
 from apps.workflow.contracts import StepSummary
 
 ENVELOPE = "accountRequest"
@@ -47,7 +32,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "accountRegulated": ("regulated",),
     "accountVpcAzCount": ("vpc", "az_count"),
     "accountVpcPrefix": ("vpc", "prefix_length"),
-    "accountRegion": ("region",),
+    "accountRegion": ("regions",),
     "accountTagCostCenter": ("tags", "cost_center"),
     "accountTagLongProjectName": ("tags", "project_name"),
     "accountTagShortProjectName": ("tags", "project_short_name"),
@@ -63,7 +48,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "externalTransactionId": ("external_transaction_id",),
     "comment": ("comment",),
 }
-LEGACY_NAMES: dict[tuple[str, ...], str] = {path: name for name, path in FIELDS.items()}
+LEGACY_NAMES: dict[tuple[str, ...], str] = {path: name for name, path in FIELDS.items()} | {
+    ("region",): "accountRegion"
+}
 # v1's nested objects: always present, so that v1 names the missing leaf, not the object.
 _OBJECTS = ("vpc", "tags", "technical_contact", "requestor")
 # Tailor's optional fields; a null there means "not given".
@@ -76,21 +63,31 @@ _PREFIX = re.compile(r"^\s*/?(\d{1,3})\s*$")
 IN_PROGRESS = "in_progress"
 COMPLETE = "complete"
 FAILED_TASK = "failed"
-REQUEST_VALIDATION = "REQUEST_VALIDATION"
-READY = "READY"
+UNKNOWN_ACCOUNT = "Unknown"
 
-_REQUEST_STATUSES = {
-    ACCEPTED: IN_PROGRESS,
-    PROVISIONING: IN_PROGRESS,
-    SUCCEEDED: COMPLETE,
-    FAILED: "failed",
-    CANCELLED: "cancelled",
+# Tailor's status document: its task keys, in its order, and the legacy task names
+# (``StepDeclaration.legacy_name``) whose steps report each.
+TASK_KEYS: dict[str, tuple[str, ...]] = {
+    "accountCreation": ("CLA_SUBMISSION", "CLA_CREATION"),
+    "accountValidation": ("CLA_VALIDATION",),
+    "accountAdDl": ("AD_DL",),
+    "accountAdSecGroups": ("AD_SEC_GROUPS",),
+    "iam": ("IAM",),
+    "cloudtrail": ("CLOUDTRAIL",),
+    "config": ("CONFIG", "AWSCONFIG"),
+    "cloudability": ("CLOUDABILITY",),
+    "enterpriseSupport": ("ENTSUPPORT",),
+    "vpc": ("VPC",),
+    "vpcFlowLogs": ("VPCFLOWLOGS",),
+    "vpcDns": ("VPCDNS",),
+    "directConnect": ("DIRECTCONNECT", "DIRECT_CONNECT"),
+    "notify": ("NOTIFY", "READY"),
 }
-_STEP_STATES = {"running": IN_PROGRESS, "succeeded": COMPLETE, "failed": FAILED_TASK}
-_LEAST_FINISHED = (FAILED_TASK, IN_PROGRESS, COMPLETE)
-# The legacy tasks of account creation: their failure is Tailor's code 601.
-ACCOUNT_CREATION_TASKS = ("CLA_SUBMISSION", "CLA_CREATION")
-LINKED_ACCOUNT_FAILED = 601
+_KEY_OF_TASK = {task: key for key, tasks in TASK_KEYS.items() for task in tasks}
+
+_RUN_STATUSES = {"succeeded": COMPLETE, "failed": FAILED_TASK, "cancelled": "cancelled"}
+_REQUEST_STATUSES = {SUCCEEDED: COMPLETE, FAILED: FAILED_TASK, CANCELLED: "cancelled"}
+_FINISHED_STEP = ("succeeded", "skipped")
 
 
 def _boolean(value: Any) -> Any:
@@ -114,7 +111,15 @@ def _access_list(value: Any) -> Any:
     return value
 
 
+def _regions(value: Any) -> Any:
+    """Tailor's ``accountRegion``: one region, or an array of them (its API's type)."""
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
 _CONVERTERS = {
+    "accountRegion": _regions,
     "accountRegulated": _boolean,
     "accountVpcAzCount": _integer(_DIGITS),
     "accountVpcPrefix": _integer(_PREFIX),
@@ -123,25 +128,19 @@ _CONVERTERS = {
 
 
 def to_v1(data: Any) -> dict[str, Any]:
-    """The v1 body for a legacy body; raises ``ValidationError`` (camelCase names) when the
-    envelope is wrong or names fields Tailor did not have."""
+    """The v1 body for a legacy body; raises ``ValidationError`` when the envelope is wrong.
+    ``accountRegion`` becomes v1's ``regions`` (one region: a list of one)."""
     if not isinstance(data, Mapping):
         raise serializers.ValidationError({ENVELOPE: ['Send a JSON object {"accountRequest": {...}}.']})
-    errors: dict[str, list[str]] = {name: ["Unknown field."] for name in sorted(set(data) - {ENVELOPE})}
     fields = data.get(ENVELOPE)
     if fields is None:
-        errors[ENVELOPE] = ["This field is required."]
-    elif not isinstance(fields, Mapping):
-        errors[ENVELOPE] = ["Must be an object."]
-    else:
-        errors.update({name: ["Unknown field."] for name in sorted(set(fields) - set(FIELDS))})
-    if errors:
-        raise serializers.ValidationError(errors)
-    assert isinstance(fields, Mapping)
+        raise serializers.ValidationError({ENVELOPE: ["This field is required."]})
+    if not isinstance(fields, Mapping):
+        raise serializers.ValidationError({ENVELOPE: ["Must be an object."]})
     body: dict[str, Any] = {name: {} for name in _OBJECTS}
     for name, value in fields.items():
-        if value is None and name in _OPTIONAL:
-            continue
+        if name not in FIELDS or (value is None and name in _OPTIONAL):
+            continue  # Tailor ignored fields it did not know
         *parents, leaf = FIELDS[name]
         target = body
         for parent in parents:
@@ -182,21 +181,50 @@ def legacy_errors(detail: Any, path: tuple[str, ...] = ()) -> dict[str, list[str
     return errors
 
 
-def legacy_status(request_status: str) -> str:
+def overall_status(request_status: str) -> str:
+    """An account request's status as Tailor's ``status``."""
     return _REQUEST_STATUSES.get(request_status, IN_PROGRESS)
 
 
-def legacy_tasks(*, request_status: str, steps: Iterable[StepSummary]) -> dict[str, str]:
-    """Each started task by its legacy name, in plan order, ``REQUEST_VALIDATION`` first."""
-    tasks: dict[str, str] = {REQUEST_VALIDATION: COMPLETE}
+def run_status(run_status: str) -> str:
+    """A command's run status as Tailor's ``status``."""
+    return _RUN_STATUSES.get(run_status, IN_PROGRESS)
+
+
+def task_status(*, status: str, steps: Iterable[StepSummary], keys: Iterable[str] = TASK_KEYS) -> dict[str, str]:
+    """Each of ``keys``: ``complete`` when every step reporting it finished (a key no step
+    reports: when the whole run is ``complete``), ``failed`` when one of them failed,
+    ``in_progress`` otherwise."""
+    reported: dict[str, list[str]] = {}
     for step in steps:
-        state = _STEP_STATES.get(step.state)
-        if state is None:  # pending or skipped: never started
-            continue
-        name = step.legacy_name or step.name.upper()
-        earlier = tasks.get(name)
-        if earlier is None or _LEAST_FINISHED.index(state) < _LEAST_FINISHED.index(earlier):
-            tasks[name] = state
-    if request_status == SUCCEEDED:
-        tasks[READY] = COMPLETE
+        key = _KEY_OF_TASK.get(step.legacy_name)
+        if key is not None:
+            reported.setdefault(key, []).append(step.state)
+    tasks: dict[str, str] = {}
+    for key in keys:
+        states = reported.get(key)
+        if not states:
+            tasks[key] = COMPLETE if status == COMPLETE else IN_PROGRESS
+        elif "failed" in states:
+            tasks[key] = FAILED_TASK
+        elif all(state in _FINISHED_STEP for state in states):
+            tasks[key] = COMPLETE
+        else:
+            tasks[key] = IN_PROGRESS
     return tasks
+
+
+def keys_reported(legacy_names: Iterable[str]) -> list[str]:
+    """The task keys steps with these legacy names report, in Tailor's order."""
+    found = {_KEY_OF_TASK.get(name) for name in legacy_names}
+    return [key for key in TASK_KEYS if key in found]
+
+
+def status_document(*, status: str, account_name: str, account_id: str | None, tasks: dict[str, str]) -> dict[str, Any]:
+    """Tailor's status lookup, its keys in its order."""
+    return {
+        "status": status,
+        "accountName": account_name,
+        "accountId": account_id or UNKNOWN_ACCOUNT,
+        "taskStatus": tasks,
+    }

@@ -144,6 +144,7 @@ class AccountRequestCollectionView(APIView):
     """``POST`` a new account request (202 + status URL); ``GET`` the client's requests."""
 
     required_scopes = {"POST": (REQUESTS_WRITE,), "GET": (REQUESTS_READ,)}
+    request_metric = "bespoke_account_requests"
 
     @extend_schema(
         operation_id="account_requests_create",

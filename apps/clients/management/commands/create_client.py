@@ -1,14 +1,18 @@
+import re
 from argparse import ArgumentParser
 from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
 from apps.accounts import api as accounts
-from apps.clients.contracts import ALL_SCOPES, OPERATIONS_ADMIN
+from apps.clients.contracts import ALL_SCOPES, OPERATIONS_ADMIN, IssuedToken, PayerGrant
+from apps.clients.keys import sigv4_key_issue
 from apps.clients.models import ApiClient
 from apps.clients.services import InvalidGrant, UnknownScope, client_create, parse_grant
+
+IAM_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")
 
 
 class Command(BaseCommand):
@@ -41,6 +45,20 @@ class Command(BaseCommand):
             action="store_true",
             help=f"Every payer, present and future (only together with --scope {OPERATIONS_ADMIN})",
         )
+        parser.add_argument(
+            "--sigv4",
+            action="store_true",
+            help="Also issue an access key pair for Signature Version 4 on the legacy paths (printed once)",
+        )
+        parser.add_argument(
+            "--iam-arn",
+            action="append",
+            dest="iam_arns",
+            default=[],
+            metavar="ARN",
+            help="An IAM principal ARN that acts as this client on the legacy paths behind API Gateway's IAM "
+            "authorization (repeatable)",
+        )
         parser.add_argument("--days", type=int, default=None, help="The first token's life in days (default 90)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -63,19 +81,19 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Unknown payer(s): {', '.join(unknown)}. Payers: {', '.join(known_payers) or 'none yet'}."
             )
+        bad_arns = [arn for arn in options["iam_arns"] if not IAM_ARN.match(arn)]
+        if bad_arns:
+            raise CommandError(
+                f"Not an IAM principal ARN: {', '.join(bad_arns)} (arn:aws:iam::<account>:<user|role>/...)."
+            )
         lifetime = None
         if options["days"] is not None:
             if options["days"] < 1:
                 raise CommandError("--days must be at least 1.")
             lifetime = timedelta(days=options["days"])
         try:
-            issued = client_create(
-                name=options["name"],
-                scopes=scopes,
-                payers=grants,
-                all_payers=options["all_payers"],
-                token_lifetime=lifetime,
-            )
+            with transaction.atomic():
+                issued, key_pair = self._create(options, scopes, grants, lifetime)
         except UnknownScope as error:
             raise CommandError(f"{error.message} Scopes: {', '.join(ALL_SCOPES)}.") from error
         except InvalidGrant as error:
@@ -90,3 +108,23 @@ class Command(BaseCommand):
             f" payers: {granted} expires: {issued.expires_at.isoformat() if issued.expires_at else 'never'}"
         )
         self.stdout.write(issued.token)
+        if key_pair is not None:
+            self.stdout.write(f"access_key_id={key_pair[0]}")
+            self.stdout.write(f"secret_access_key={key_pair[1]}")
+
+    def _create(
+        self, options: dict[str, Any], scopes: list[str], grants: list[PayerGrant], lifetime: timedelta | None
+    ) -> tuple[IssuedToken, tuple[str, str] | None]:
+        issued = client_create(
+            name=options["name"],
+            scopes=scopes,
+            payers=grants,
+            all_payers=options["all_payers"],
+            token_lifetime=lifetime,
+        )
+        client = ApiClient.objects.get(id=issued.client_id)
+        if options["iam_arns"]:
+            client.iam_arns = sorted(set(options["iam_arns"]))
+            client.save(update_fields=["iam_arns"])
+        key_pair = sigv4_key_issue(client=client) if options["sigv4"] else None
+        return issued, key_pair
