@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from apps.accounts import api as accounts
@@ -57,6 +58,29 @@ DEMO_BLUEPRINT: dict[str, Any] = {
         },
     ]
 }
+
+
+# The integrations outside AWS, steps of kind http: in the demo blueprints when integration
+# endpoints are configured (`make run` starts a stand-in receiver and configures them).
+INTEGRATION_STEPS = ("ad_distribution_list", "ad_security_groups", "cloudability")
+
+
+def with_integrations(blueprint: dict[str, Any]) -> dict[str, Any]:
+    """``blueprint`` with the integration steps, before ``notify``, which waits for them."""
+    extended = copy.deepcopy(blueprint)
+    steps = extended["steps"]
+    notify = next(step for step in steps if step["name"] == "notify")
+    steps[steps.index(notify) : steps.index(notify)] = [{"name": name} for name in INTEGRATION_STEPS]
+    notify["depends_on"] = [*notify["depends_on"], *INTEGRATION_STEPS]
+    return extended
+
+
+def _demo_blueprints() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The demo payer's blueprints (ordinary, regulated) as this deployment can run them."""
+    blueprints = (DEMO_BLUEPRINT, _regulated_blueprint())
+    if getattr(settings, "INTEGRATION_ENDPOINTS", None):
+        return with_integrations(blueprints[0]), with_integrations(blueprints[1])
+    return blueprints
 
 
 def _regulated_blueprint() -> dict[str, Any]:
@@ -149,13 +173,13 @@ def _seed_demo_payer() -> str:
     accounts.blueprint_save(
         payer_name=DEMO_PAYER,
         name="standard",
-        definition=DEMO_BLUEPRINT,
+        definition=_demo_blueprints()[0],
         description="Every account's baseline and network.",
     )
     accounts.blueprint_save(
         payer_name=DEMO_PAYER,
         name="regulated",
-        definition=_regulated_blueprint(),
+        definition=_demo_blueprints()[1],
         regulated=True,
         description="Accounts under external audit: stricter password policy, Enterprise Support required.",
     )

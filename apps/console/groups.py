@@ -30,6 +30,7 @@ CONFIGURATION: dict[tuple[str, str], tuple[str, ...]] = {
     ("accounts", "payer"): ("add", "change"),
     ("accounts", "blueprint"): ("add", "change"),
     ("network", "ippool"): ("add", "change"),
+    ("network", "vlanpool"): ("add", "change"),
     # Clients are created with their first token (manage.py create_client), never here.
     ("clients", "apiclient"): ("change",),
     ("clients", "payergrant"): ("add", "change", "delete"),

@@ -9,9 +9,10 @@ from apps.kernel.columns import age_column, short_id_column
 from apps.kernel.errors import ApplicationError
 from apps.kernel.pills import usage_bar
 from apps.kernel.readonly import ReadOnlyAdmin
-from apps.network.models import Allocation, IpPool
+from apps.network.models import Allocation, IpPool, VlanAllocation, VlanPool
 from apps.network.selectors import pool_utilisation
 from apps.network.services import pool_check, pool_create
+from apps.network.vlans import VLAN_RANGE, vlan_pool_create
 
 
 class IpPoolForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -73,3 +74,55 @@ class AllocationAdmin(ReadOnlyAdmin):
     list_filter = ("state", "pool")
     search_fields = ("cidr", "request_id")
     readonly_fields = [f.name for f in Allocation._meta.fields]
+
+
+class VlanPoolForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = VlanPool
+        fields = ("payer", "connection_id", "first_vlan", "last_vlan")
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        first, last = data.get("first_vlan"), data.get("last_vlan")
+        if self.instance.pk or first is None or last is None:
+            return data
+        if first not in VLAN_RANGE or last not in VLAN_RANGE or first > last:
+            raise forms.ValidationError(f"A VLAN pool is a range within 1-4094, not {first}-{last}.")
+        return data
+
+
+@admin.register(VlanPool)
+class VlanPoolAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = VlanPoolForm
+    list_display = ("connection_id", "payer", "first_vlan", "last_vlan", age_column("created_at"))
+    list_filter = ("payer",)
+    search_fields = ("connection_id", "payer")
+    fields = ("payer", "connection_id", "first_vlan", "last_vlan")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: VlanPool | None = None) -> Any:
+        # A pool's range cannot change under its allocations.
+        return ("payer", "connection_id", "first_vlan", "last_vlan") if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: VlanPool, form: Any, change: bool) -> None:
+        if change:
+            return
+        created = vlan_pool_create(
+            payer=obj.payer, connection_id=obj.connection_id, first_vlan=obj.first_vlan, last_vlan=obj.last_vlan
+        )
+        obj.pk = created.id
+        obj.refresh_from_db()
+
+
+@admin.register(VlanAllocation)
+class VlanAllocationAdmin(ReadOnlyAdmin):
+    list_display = (
+        "vlan",
+        short_id_column("request_id", description="request"),
+        "pool",
+        "state",
+        age_column("allocated_at", description="allocated"),
+        age_column("released_at", description="released"),
+    )
+    list_filter = ("state", "pool")
+    search_fields = ("request_id",)
+    readonly_fields = [f.name for f in VlanAllocation._meta.fields]

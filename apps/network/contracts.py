@@ -15,6 +15,15 @@ class IpPoolSummary:
 
 
 @dataclass(frozen=True)
+class VlanPoolSummary:
+    id: str
+    payer: str
+    connection_id: str
+    first_vlan: int
+    last_vlan: int
+
+
+@dataclass(frozen=True)
 class PoolUtilisation:
     pool_id: str
     payer: str

@@ -4,6 +4,7 @@ from apps.kernel import catalog
 from apps.kernel.contracts import RunStep, StepFailed, StepSucceeded
 from apps.kernel.steps import execute_step
 from apps.network.services import cidr_release
+from apps.network.vlans import vlan_release
 from apps.workflow.contracts import RunCancelled, RunFailed
 
 
@@ -13,7 +14,8 @@ def run_step(command: RunStep, *, attempt: int, retry_delay: float | None) -> St
 
 
 def on_run_failed(event: RunFailed | RunCancelled) -> None:
-    """A failed or cancelled run gives its CIDR block back to the pool. Idempotent:
-    releasing a request that holds no live block does nothing. (Retrying the run takes a
-    block again, the same one if it is still free.)"""
+    """A failed or cancelled run gives its CIDR blocks and its VLAN back to their pools.
+    Idempotent: releasing a request that holds nothing live does nothing. (Retrying the
+    run takes them again, the same ones if they are still free.)"""
     cidr_release(request_id=event.request_id)
+    vlan_release(request_id=event.request_id)

@@ -19,7 +19,7 @@ from apps.kernel.pills import pill_column
 from apps.kernel.readonly import ReadOnlyAdmin
 from apps.notifications.contracts import WEBHOOK_EVENT_TYPES
 from apps.notifications.delivery import webhook_url_problem
-from apps.notifications.models import EmailNotification, WebhookDelivery, WebhookSubscription
+from apps.notifications.models import EmailNotification, IntegrationCall, WebhookDelivery, WebhookSubscription
 from apps.notifications.services import delivery_redeliver, subscription_create, subscription_rotate_secret
 
 _DELIVERY_FIELDS = (
@@ -202,3 +202,21 @@ class EmailNotificationAdmin(ReadOnlyAdmin):
     list_filter = ("outcome",)
     search_fields = ("request_id", "subject", "message_id")
     readonly_fields = [f.name for f in EmailNotification._meta.fields]
+
+
+@admin.register(IntegrationCall)
+class IntegrationCallAdmin(ReadOnlyAdmin):
+    """What each integration step asked of its endpoint, and what came of it."""
+
+    list_display = (
+        "step",
+        "endpoint",
+        "status",
+        short_id_column("request_id", description="request"),
+        "http_status",
+        age_column("created_at", description="called"),
+        age_column("deadline_at", description="deadline"),
+    )
+    list_filter = ("status", "step", "endpoint")
+    search_fields = ("request_id", "run_id", "id")
+    readonly_fields = [f.name for f in IntegrationCall._meta.fields]

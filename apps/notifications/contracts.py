@@ -140,7 +140,27 @@ class WebhookDeliverySummary:
 
 # --- The steps this context runs (apps/notifications/steps.py) ------------------------
 
+_INTEGRATIONS = "apps.notifications.integrations.steps"
+
+
+def _http_step(name: str, legacy_name: str) -> StepDeclaration:
+    """A step of kind ``http`` (an integration outside AWS): it needs the account's id."""
+    return StepDeclaration(
+        name=name,
+        context="notifications",
+        legacy_name=legacy_name,
+        run=f"{_INTEGRATIONS}:http_step",
+        depends_on=("wait_account",),
+        default_params=f"{_INTEGRATIONS}:{name.upper()}_DEFAULT_PARAMS",
+        check_params=f"{_INTEGRATIONS}:check_params",
+        describe=f"{_INTEGRATIONS}:describe",
+    )
+
+
 STEPS: tuple[StepDeclaration, ...] = (
+    _http_step("ad_distribution_list", "AD_DL"),
+    _http_step("ad_security_groups", "AD_SEC_GROUPS"),
+    _http_step("cloudability", "CLOUDABILITY"),
     StepDeclaration(
         name="notify",
         context="notifications",

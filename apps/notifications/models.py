@@ -106,3 +106,42 @@ class EmailNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} {self.request_id}"
+
+
+class IntegrationCall(models.Model):
+    """One ``http`` step's call of an integration endpoint for one run: what it POSTed to
+    whom, and what came of it (at once, or by the endpoint's callback)."""
+
+    class Status(models.TextChoices):
+        POSTING = "posting"  # not yet answered: the step POSTs (again)
+        WAITING = "waiting"  # answered 202: waiting for the callback
+        COMPLETED = "completed"
+        FAILED = "failed"  # the endpoint said so (its callback); the step has not yet reported it
+        CLOSED = "closed"  # failed or past its deadline, and reported: a new run of the step calls again
+
+    id = models.CharField(max_length=36, primary_key=True)
+    run_id = models.CharField(max_length=36, db_index=True)
+    step = models.CharField(max_length=50)
+    request_id = models.CharField(max_length=36, blank=True)
+    endpoint = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.POSTING)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    outputs = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    deadline_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run_id", "step"],
+                condition=~models.Q(status="closed"),
+                name="notifications_one_open_call_per_step",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step} → {self.endpoint} ({self.status})"

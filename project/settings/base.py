@@ -330,6 +330,19 @@ WEBHOOK_SECRET_KEYS = env_list("WEBHOOK_SECRET_KEYS", [])
 CLIENT_SECRET_KEYS = env_list("CLIENT_SECRET_KEYS", [])
 
 
+# --- Integration steps (``http``): endpoints outside AWS a blueprint's steps POST to ------
+# Each is ``name=url`` (comma-separated): a step's ``endpoint`` parameter names one. They are
+# reached through the same egress guard as webhooks (https, public addresses, no redirects)
+# unless INTEGRATION_ALLOWED_NETWORKS (CIDRs) allows a private receiver. POSTs are signed
+# like webhooks with INTEGRATION_SIGNING_SECRET (no default: a step fails with
+# ``integration_not_configured`` without one; the embedded mode and the tests set theirs).
+INTEGRATION_ENDPOINTS = env_list("INTEGRATION_ENDPOINTS", [])
+INTEGRATION_SIGNING_SECRET = env_str("INTEGRATION_SIGNING_SECRET", "")
+INTEGRATION_REQUIRE_HTTPS = env_bool("INTEGRATION_REQUIRE_HTTPS", True)
+INTEGRATION_ALLOWED_NETWORKS = env_list("INTEGRATION_ALLOWED_NETWORKS", [])
+INTEGRATION_TIMEOUT_SECONDS = env_float("INTEGRATION_TIMEOUT_SECONDS", 10.0)
+
+
 def derived_fernet_key(secret: str, *, purpose: str) -> str:
     """A Fernet key derived from another secret: for the embedded mode and tests only."""
     import base64

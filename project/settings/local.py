@@ -25,3 +25,8 @@ LOGGING["formatters"]["structured"]["output"] = LOG_FORMAT  # type: ignore[index
 # unless WEBHOOK_ALLOWED_NETWORKS says otherwise (e.g. 127.0.0.1/32 for a local receiver).
 WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", False)
 WEBHOOK_SECRET_KEYS = WEBHOOK_SECRET_KEYS or [derived_fernet_key(SECRET_KEY, purpose="webhook-secrets")]
+# Integration steps: `make run` starts a local stand-in receiver (tasks/integrations_receiver.py)
+# and points INTEGRATION_ENDPOINTS at it, unless they are set.
+INTEGRATION_REQUIRE_HTTPS = env_bool("INTEGRATION_REQUIRE_HTTPS", False)
+INTEGRATION_ALLOWED_NETWORKS = INTEGRATION_ALLOWED_NETWORKS or ["127.0.0.1/32"]
+INTEGRATION_SIGNING_SECRET = INTEGRATION_SIGNING_SECRET or derived_fernet_key(SECRET_KEY, purpose="integrations")

@@ -39,3 +39,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 WEBHOOK_REQUIRE_HTTPS = False
 WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
 WEBHOOK_SECRET_KEYS = [derived_fernet_key("test-suite", purpose="webhook-secrets")]
+# Integration endpoints: the tests' receivers on http://127.0.0.1 (tests set the endpoints).
+INTEGRATION_REQUIRE_HTTPS = False
+INTEGRATION_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+INTEGRATION_SIGNING_SECRET = "test-suite-integration-secret"  # noqa: S105 - the tests' own

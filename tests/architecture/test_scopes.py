@@ -45,8 +45,17 @@ ENDPOINTS = [(route, method, view) for route, method, view in ALL_ENDPOINTS if _
 
 def test_only_a_clients_own_token_management_is_open_to_every_client() -> None:
     open_to_all = {route for route, method, view in ALL_ENDPOINTS if not _needs(view, method)}
-    # The schema and its docs page need no token at all (tests/architecture/test_openapi.py).
-    assert open_to_all == {"v1/tokens", "v1/tokens/rotate", "v1/tokens/<str:prefix>", "v1/schema", "v1/docs"}
+    # The schema and its docs page need no token at all (tests/architecture/test_openapi.py);
+    # the integration steps' callbacks are authenticated by their callback token.
+    assert open_to_all == {
+        "v1/tokens",
+        "v1/tokens/rotate",
+        "v1/tokens/<str:prefix>",
+        "v1/schema",
+        "v1/docs",
+        "v1/steps/<str:token>/complete",
+        "v1/steps/<str:token>/fail",
+    }
     assert all(hasattr(view, "required_scopes") for _, _, view in ALL_ENDPOINTS)
 
 

@@ -31,6 +31,9 @@ def test_each_step_is_declared_by_the_context_that_runs_it() -> None:
         "direct_connect": "network",
         "verify": "compliance",
         "notify": "notifications",
+        "ad_distribution_list": "notifications",
+        "ad_security_groups": "notifications",
+        "cloudability": "notifications",
     }
 
 
@@ -62,8 +65,13 @@ def test_the_subscription_map_runs_every_context_that_declares_steps_and_no_othe
 
 @pytest.mark.parametrize(
     "definition",
-    [demo.DEMO_BLUEPRINT, demo._regulated_blueprint(), demo.SANDBOX_BLUEPRINT],
-    ids=["demo", "regulated", "sandbox"],
+    [
+        demo.DEMO_BLUEPRINT,
+        demo._regulated_blueprint(),
+        demo.SANDBOX_BLUEPRINT,
+        demo.with_integrations(demo.DEMO_BLUEPRINT),
+    ],
+    ids=["demo", "regulated", "sandbox", "demo-with-integrations"],
 )
 def test_the_blueprints_bespoke_ships_name_declared_steps_and_pass_their_checks(definition: dict[str, object]) -> None:
     plan = workflow.plan_from_blueprint(definition["steps"])  # type: ignore[arg-type]

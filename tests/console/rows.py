@@ -20,7 +20,8 @@ from apps.kernel.deadletters import dead_letter_record
 from apps.kernel.models import DeadLetter
 from apps.network import api as network
 from apps.network.services import cidr_allocate
-from apps.notifications.models import EmailNotification, WebhookDelivery
+from apps.network.vlans import vlan_allocate
+from apps.notifications.models import EmailNotification, IntegrationCall, WebhookDelivery
 from apps.notifications.services import deliveries_create_for_event, subscription_create
 from apps.workflow import services as workflow
 from apps.workflow.contracts import RunFailed, RunStarted
@@ -192,6 +193,18 @@ def every_model() -> dict[str, Any]:
     )
     network.pool_create(payer="demo", region="us-east-1", cidr="10.0.0.0/16", name="demo")
     cidr_allocate(payer="demo", region="us-east-1", request_id=failed, prefix_length=24)
+    network.vlan_pool_create(payer="demo", connection_id="dxcon-fgabc123", first_vlan=100, last_vlan=199)
+    vlan_allocate(connection_id="dxcon-fgabc123", request_id=failed)
+    IntegrationCall.objects.create(
+        id=ids.new_id(),
+        run_id=run.id,
+        step="cloudability",
+        request_id=failed,
+        endpoint="cloudability",
+        status="waiting",
+        deadline_at=now + timedelta(hours=1),
+        created_at=now,
+    )
     EmailNotification.objects.create(
         id=ids.new_id(),
         request_id=failed,

@@ -18,6 +18,8 @@ CONFIGURATION = {
     "accounts.change_blueprint",
     "network.add_ippool",
     "network.change_ippool",
+    "network.add_vlanpool",
+    "network.change_vlanpool",
     "clients.change_apiclient",
     "clients.add_payergrant",
     "clients.change_payergrant",

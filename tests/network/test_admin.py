@@ -5,8 +5,9 @@ import pytest
 from django.test import Client
 
 from apps.network import api as network
-from apps.network.models import Allocation, IpPool
+from apps.network.models import Allocation, IpPool, VlanAllocation, VlanPool
 from apps.network.services import cidr_allocate
+from apps.network.vlans import vlan_allocate
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +62,28 @@ def test_allocations_are_read_only(admin_client: Client, pool: network.IpPoolSum
     assert admin_client.get("/admin/network/allocation/add/").status_code == 403
     admin_client.post(f"/admin/network/allocation/{allocation.pk}/change/", {"state": "released"})
     assert Allocation.objects.get(pk=allocation.pk).state == Allocation.State.ALLOCATED
+
+
+def test_a_vlan_pool_is_added_through_the_service_and_its_allocations_are_read_only(admin_client: Client) -> None:
+    answer = admin_client.post(
+        "/admin/network/vlanpool/add/",
+        {"payer": "demo", "connection_id": "dxcon-fgabc123", "first_vlan": "100", "last_vlan": "199"},
+    )
+
+    assert answer.status_code == 302
+    assert vlan_allocate(connection_id="dxcon-fgabc123", request_id="r1") == 100
+    allocation = VlanAllocation.objects.get(request_id="r1")
+    assert admin_client.get("/admin/network/vlanpool/").status_code == 200
+    assert admin_client.get(f"/admin/network/vlanallocation/{allocation.pk}/change/").status_code == 200
+    assert admin_client.post(f"/admin/network/vlanallocation/{allocation.pk}/delete/").status_code == 403
+
+
+def test_a_vlan_range_direct_connect_refuses_is_refused_in_the_form(admin_client: Client) -> None:
+    answer = admin_client.post(
+        "/admin/network/vlanpool/add/",
+        {"payer": "demo", "connection_id": "dxcon-fgabc123", "first_vlan": "300", "last_vlan": "200"},
+    )
+
+    assert answer.status_code == 200
+    assert "within 1-4094" in answer.content.decode()
+    assert not VlanPool.objects.exists()

@@ -134,7 +134,11 @@ def test_an_interface_is_allocated_by_the_management_account_and_confirmed_by_th
     outputs = direct_connect_step.direct_connect(step_context("direct_connect", vpc_id=vpc_id, step_params=PARAMS))
 
     [gateway] = gateways(ec2)
-    assert outputs == {"virtual_interface_id": "dxvif-ffabc123", "virtual_gateway_id": gateway["VpnGatewayId"]}
+    assert outputs == {
+        "virtual_interface_id": "dxvif-ffabc123",
+        "virtual_gateway_id": gateway["VpnGatewayId"],
+        "vlan": 101,
+    }
     assert confirmed_gateway.value == gateway["VpnGatewayId"]
     assert gateway["VpcAttachments"] == [{"VpcId": vpc_id, "State": "attached"}]
     assert {"Key": "bespoke:request-id", "Value": "11111111-1111-4111-8111-111111111111"} in gateway["Tags"]

@@ -40,4 +40,5 @@ def describe_dns(given: Mapping[str, Any], facts: PlanFacts) -> list[str]:
 
 def describe_direct_connect(given: Mapping[str, Any], facts: PlanFacts) -> list[str]:
     params = merged_params("direct_connect", given, DIRECT_CONNECT_DEFAULT_PARAMS)
-    return [f"Direct Connect private virtual interface on {params['connection_id']} VLAN {params['vlan']}"]
+    vlan = params["vlan"] if params["vlan"] not in (None, "") else "from the connection's VLAN pool"
+    return [f"Direct Connect private virtual interface on {params['connection_id']} VLAN {vlan}"]

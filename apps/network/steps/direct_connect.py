@@ -9,6 +9,7 @@ from apps.kernel.steps import StepContext
 from apps.kernel.steptools import aws_tags
 from apps.network.steps.aws import NOT_YET, described, ours, tag_spec
 from apps.network.steps.params import DIRECT_CONNECT_DEFAULT_PARAMS, direct_connect_required
+from apps.network.vlans import vlan_allocate
 
 _GONE = frozenset({"deleting", "deleted", "rejected"})
 
@@ -29,23 +30,30 @@ def direct_connect(context: StepContext) -> dict[str, Any]:
     allocated by the connection's owner (the payer's management account) to the member
     account, and confirmed there onto the gateway.
 
-    Params (``DIRECT_CONNECT_DEFAULT_PARAMS``): ``connection_id``, ``vlan``, ``asn``
-    (required); ``amazon_address``, ``customer_address``, ``auth_key`` (optional; AWS picks
-    peer addresses when absent); ``address_family`` (``"ipv4"``); ``amazon_side_asn`` (the
+    Params (``DIRECT_CONNECT_DEFAULT_PARAMS``): ``connection_id``, ``asn`` (required);
+    ``vlan`` (``None``: the request's VLAN from the connection's VLAN pool, allocated like a
+    CIDR block and given back when the run fails; a number: that VLAN);
+    ``amazon_address``, ``customer_address``, ``auth_key`` (optional; AWS picks peer
+    addresses when absent); ``address_family`` (``"ipv4"``); ``amazon_side_asn`` (the
     gateway's ASN, Amazon's default when absent); ``virtual_interface_name`` (the account
     name); ``propagate_routes`` (``True``: the VPC's route tables learn the gateway's routes).
 
-    Idempotent: the gateway is looked up by its tags and attached only if it is not; the
-    connection's interfaces are described and one with the same VLAN owned by the member
-    account is reused instead of allocating another; it is confirmed only while it is
-    still ``confirming``; route propagation is enabled only where missing.
+    Idempotent: the VLAN allocation is per request (asking again returns it); the gateway
+    is looked up by its tags and attached only if it is not; the connection's interfaces
+    are described and one with the same VLAN owned by the member account is reused instead
+    of allocating another; it is confirmed only while it is still ``confirming``; route
+    propagation is enabled only where missing.
     """
     region = context.require("region")
     vpc_id = context.require("vpc_id")
     account_id = context.require("account_id")
     params = context.params(DIRECT_CONNECT_DEFAULT_PARAMS)
     direct_connect_required(params)
-    vlan, asn = int(params["vlan"]), int(params["asn"])
+    asn = int(params["asn"])
+    if params["vlan"] in (None, ""):
+        vlan = vlan_allocate(connection_id=str(params["connection_id"]), request_id=str(context.require("request_id")))
+    else:
+        vlan = int(params["vlan"])
     name = str(context.inputs.get("account_name") or context.require("request_id"))
 
     ec2 = cloud.client("ec2", session=cloud.member_session_of(context.inputs), region=region)
@@ -89,7 +97,7 @@ def direct_connect(context: StepContext) -> dict[str, Any]:
             f"not {gateway_id}.",
             code="virtual_interface_mismatch",
         )
-    return {"virtual_interface_id": interface_id, "virtual_gateway_id": gateway_id}
+    return {"virtual_interface_id": interface_id, "virtual_gateway_id": gateway_id, "vlan": vlan}
 
 
 def _ensure_vpn_gateway(context: StepContext, ec2: Any, *, vpc_id: str, amazon_side_asn: Any, name: str) -> str:

@@ -26,7 +26,7 @@ DNS_DEFAULT_PARAMS: dict[str, Any] = {
 
 DIRECT_CONNECT_DEFAULT_PARAMS: dict[str, Any] = {
     "connection_id": None,  # required: the payer's Direct Connect connection (dxcon-…)
-    "vlan": None,  # required
+    "vlan": None,  # None: the next free VLAN of the connection's VLAN pool
     "asn": None,  # required: the customer side's BGP ASN
     "amazon_address": None,
     "customer_address": None,
@@ -80,6 +80,6 @@ def flow_logs_destination(params: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def direct_connect_required(params: Mapping[str, Any]) -> None:
-    missing = [key for key in ("connection_id", "vlan", "asn") if params[key] in (None, "")]
+    missing = [key for key in ("connection_id", "asn") if params[key] in (None, "")]
     if missing:
         raise invalid_params("direct_connect", f"the blueprint must give {', '.join(missing)}.")

@@ -1,3 +1,4 @@
+import os
 import sys
 from argparse import ArgumentParser
 from contextlib import ExitStack
@@ -15,6 +16,7 @@ from waitress.server import create_server
 from apps.cloud.emulator import start_emulator
 from tasks.demo import DemoSeed, seed_demo
 from tasks.embedded import periodic_jobs, worker_threads
+from tasks.integrations_receiver import integrations_receiver
 
 
 class Command(BaseCommand):
@@ -44,6 +46,15 @@ class Command(BaseCommand):
             stack.callback(emulator.stop)
             settings.AWS_ENDPOINT_URL = emulator.url
             (var_dir / "aws-endpoint").write_text(emulator.url + "\n")
+            base = f"http://{options['host']}:{options['port']}"
+            if "BESPOKE_PUBLIC_URL" not in os.environ:
+                settings.BESPOKE_PUBLIC_URL = base  # where the receiver calls back
+            if not settings.INTEGRATION_ENDPOINTS:
+                receiver = stack.enter_context(integrations_receiver(secret=settings.INTEGRATION_SIGNING_SECRET))
+                settings.INTEGRATION_ENDPOINTS = [
+                    f"active-directory={receiver}/active-directory",
+                    f"cloudability={receiver}/cloudability",
+                ]
             seed = seed_demo(var_dir=var_dir)
             stack.enter_context(worker_threads(concurrency=options["workers"]))
             stack.enter_context(periodic_jobs())
@@ -58,7 +69,6 @@ class Command(BaseCommand):
                 ident="bespoke",
             )
             stack.callback(server.close)
-            base = f"http://{options['host']}:{options['port']}"
             self._banner(base, emulator.url, seed, var_dir)
             try:
                 server.run()
