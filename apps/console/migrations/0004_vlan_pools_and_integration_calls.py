@@ -8,9 +8,9 @@ from apps.console.groups import groups_ensure
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("console", "0002_approvals_and_secret_rotation"),
+        ("console", "0003_reliability_models"),
         ("network", "0003_vlan_pools"),
-        ("notifications", "0005_integration_calls"),
+        ("notifications", "0006_integration_calls"),
     ]
 
     operations = [migrations.RunPython(groups_ensure, migrations.RunPython.noop)]

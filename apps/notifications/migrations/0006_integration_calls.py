@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0004_encrypt_webhook_secrets'),
+        ('notifications', '0005_reliability'),
     ]
 
     operations = [
