@@ -17,6 +17,7 @@ class PayerSummary:
     email_division: str
     email_domain: str
     approval_required_for_regulated: bool = False
+    max_monthly_budget_usd: int | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ class AccountCommandSummary:
 
 _CREATION_STEPS = "apps.accounts.steps.creation"
 _COMMAND_STEPS = "apps.accounts.steps.commands"
+_ORGANIZATION_STEPS = "apps.accounts.steps.organization"
 STEPS: tuple[StepDeclaration, ...] = (
     StepDeclaration(
         name="create_account",
@@ -188,5 +190,24 @@ STEPS: tuple[StepDeclaration, ...] = (
         legacy_name="ACCOUNT_CLOSURE",
         run=f"{_COMMAND_STEPS}:close_account",
         placement=COMMAND,
+    ),
+    # Guardrails at the Organization level (docs/guardrails.md).
+    StepDeclaration(
+        name="ou_placement",
+        context="accounts",
+        legacy_name="OU_PLACEMENT",
+        run=f"{_ORGANIZATION_STEPS}:ou_placement",
+        depends_on=("wait_account",),
+        describe=f"{_ORGANIZATION_STEPS}:describe_ou_placement",
+        read_back=f"{_ORGANIZATION_STEPS}:ou_placement_problems",
+    ),
+    StepDeclaration(
+        name="service_control_policies",
+        context="accounts",
+        legacy_name="SCP",
+        run=f"{_ORGANIZATION_STEPS}:service_control_policies",
+        depends_on=("ou_placement",),
+        describe=f"{_ORGANIZATION_STEPS}:describe_service_control_policies",
+        read_back=f"{_ORGANIZATION_STEPS}:service_control_policies_problems",
     ),
 )

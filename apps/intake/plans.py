@@ -58,6 +58,7 @@ def request_plan(*, data: dict[str, Any]) -> dict[str, Any]:
         account_email=email,
         account_name=name,
         vpc=dict(data["vpc"]),
+        environment=environment,
     )
     return {
         "dry_run": True,

@@ -76,6 +76,7 @@ class PlanFacts:
     account_email: str
     account_name: str
     vpc: Mapping[str, Any] = field(default_factory=dict)
+    environment: str = ""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ def test_each_step_is_declared_by_the_context_that_runs_it() -> None:
         "adopt_account": "accounts",
         "move_account": "accounts",
         "close_account": "accounts",
+        "ou_placement": "accounts",
+        "service_control_policies": "accounts",
         "iam": "baseline",
         "cloudtrail": "baseline",
         "config": "baseline",
