@@ -59,6 +59,7 @@ def request_plan(*, data: dict[str, Any]) -> dict[str, Any]:
         account_name=name,
         vpc=dict(data["vpc"]),
         environment=environment,
+        monthly_budget_usd=data.get("monthly_budget_usd"),
     )
     return {
         "dry_run": True,

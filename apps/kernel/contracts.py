@@ -77,6 +77,7 @@ class PlanFacts:
     account_name: str
     vpc: Mapping[str, Any] = field(default_factory=dict)
     environment: str = ""
+    monthly_budget_usd: int | None = None
 
 
 @dataclass(frozen=True)

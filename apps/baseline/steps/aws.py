@@ -31,6 +31,13 @@ def region_for(params: Mapping[str, Any], inputs: Mapping[str, Any] | None = Non
     return params.get("region") or (inputs or {}).get("region") or None
 
 
+def built_regions(inputs: Mapping[str, Any]) -> list[str]:
+    """The regions a run builds in: its ``regions`` input when it has one, else its
+    ``region`` (each once, in order). Regional guardrails are put in each of them."""
+    regions = inputs.get("regions") or [inputs.get("region")]
+    return list(dict.fromkeys(str(region) for region in regions if region))
+
+
 def partition_for(region: str | None) -> str:
     if region and region.startswith("cn-"):
         return "aws-cn"
