@@ -102,3 +102,9 @@ def command_reject(*, command_id: str, approver: Actor, reason: str) -> AccountC
     return command_summary(
         _commands.command_reject(command_id=command_id, approver=approver, reason=reason, viewer=None)
     )
+
+
+# Guardrails: a payer's OU tree and rule, its service control policies (docs/guardrails.md).
+from apps.accounts.guardrails import InvalidGuardrail, guardrails_configure, scp_save_summary  # noqa: E402
+
+__all__ += ["InvalidGuardrail", "guardrails_configure", "scp_save_summary"]

@@ -290,3 +290,24 @@ def guardrails_configure(
                 description=f"Bespoke baseline: {name.replace('-', ' ')}.",
                 saved_by=saved_by,
             )
+
+
+def scp_save_summary(
+    *,
+    payer_name: str,
+    name: str,
+    document: dict[str, Any],
+    target_ous: list[str],
+    description: str = "",
+    saved_by: str = "",
+) -> dict[str, Any]:
+    """``scp_save`` as plain data: ``{"name", "version", "target_ous"}``."""
+    policy = scp_save(
+        payer_name=payer_name,
+        name=name,
+        document=document,
+        target_ous=target_ous,
+        description=description,
+        saved_by=saved_by,
+    )
+    return {"name": policy.name, "version": policy.version, "target_ous": list(policy.target_ous)}
