@@ -54,6 +54,23 @@ class AccountDrifted(Event):
         return self.account_id
 
 
+@dataclass(frozen=True, kw_only=True)
+class GuardrailDrifted(Event):
+    """A guardrail Bespoke put in place was changed outside it: an SCP detached, edited or
+    deleted (``guardrail`` ``service_control_policy``, found by the reconciler; no account)
+    or an account's setting switched off (``s3_block_public_access``, ``guardduty``, ...;
+    found by the compliance poller). ``problems``: one sentence each."""
+
+    payer: str
+    guardrail: str
+    problems: list[str] = field(default_factory=list)
+    aws_account_id: str = ""
+    subject: str = ""  # the SCP's name, or the account's id
+
+    def aggregate_id(self) -> str:
+        return self.aws_account_id or self.message_id
+
+
 @dataclass(frozen=True)
 class ReconcileReport:
     """What one reconciliation of a payer's Organization saw and changed (AWS account ids)."""
@@ -63,6 +80,7 @@ class ReconcileReport:
     closed: tuple[str, ...]
     moved: tuple[str, ...]
     discovered: tuple[str, ...]
+    scps_drifted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +90,7 @@ class ActiveAccount:
     account_id: str
     aws_account_id: str
     payer: str
+    regions: tuple[str, ...] = ()  # where its guardrails were built (none: not governed)
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,11 @@ class ManagedAccount(models.Model):
     environment = models.CharField(max_length=20, blank=True, db_index=True)
     tags = models.JSONField(default=dict, blank=True)
     ou_id = models.CharField(max_length=68, blank=True, help_text="The OU the account was last seen in.")
+    regions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The regions its guardrails were built in (the compliance poller reads them).",
+    )
     drift = models.TextField(blank=True, help_text="What the reconciler found changed outside Bespoke.")
     last_seen_at = models.DateTimeField(
         null=True, blank=True, help_text="Last time the reconciler saw it in the Organization."
@@ -218,6 +223,7 @@ class ServiceControlPolicy(models.Model):
     target_ous = models.JSONField(default=list, help_text="OU paths of the payer's tree it is attached to.")
     version = models.PositiveIntegerField(default=1)
     policy_id = models.CharField(max_length=130, blank=True, help_text="Its id in Organizations, once created.")
+    drift = models.TextField(blank=True, help_text="What the reconciler last found changed outside Bespoke.")
     active = models.BooleanField(default=True)
     updated_at = models.DateTimeField()
 

@@ -81,9 +81,11 @@ def ou_placement(context: StepContext) -> dict[str, Any]:
     ou_id = ou_ids(org, list(payer.ou_tree), create=True)[path] if path else payer.parent_ou_id
     if ou_id:
         aws.move_to_ou(org, account_id=account_id, ou_id=ou_id)
-    ManagedAccount.objects.filter(payer=payer, aws_account_id=account_id).exclude(ou_id=ou_id or "").update(
-        ou_id=ou_id or ""
+    # The regions the run builds in (the compliance poller reads the guardrails there).
+    regions = list(
+        dict.fromkeys(str(r) for r in (context.inputs.get("regions") or [context.inputs.get("region")]) if r)
     )
+    ManagedAccount.objects.filter(payer=payer, aws_account_id=account_id).update(ou_id=ou_id or "", regions=regions)
     return {"ou_id": ou_id or _root_id(org), "ou_path": path or guardrails.ROOT}
 
 
@@ -175,18 +177,26 @@ def service_control_policies(context: StepContext) -> dict[str, Any]:
 def scp_drift(payer: Payer, *, only_ou_path: str | None = None) -> list[str]:
     """One sentence per SCP of ``payer`` missing, edited or detached in Organizations
     (only those applying to ``only_ou_path`` and its ancestors, when given)."""
+    return [
+        problem for problems in scp_drift_by_policy(payer, only_ou_path=only_ou_path).values() for problem in problems
+    ]
+
+
+def scp_drift_by_policy(payer: Payer, *, only_ou_path: str | None = None) -> dict[str, list[str]]:
+    """``scp_drift`` by the SCP's name in Bespoke (every checked SCP, ``[]`` when in place)."""
     scps = list(ServiceControlPolicy.objects.filter(payer=payer, active=True))
     if only_ou_path is not None:
         lineage = set(guardrails.ou_ancestry(only_ou_path))
         scps = [scp for scp in scps if lineage & set(scp.target_ous)]
     if not scps:
-        return []
+        return {}
     org = aws.organizations(payer)
     units = ou_ids(org, list(payer.ou_tree), create=False)
     existing = _policies(org)
-    problems = []
+    drift: dict[str, list[str]] = {}
     for scp in scps:
         name = guardrails.SCP_PREFIX + scp.name
+        problems = drift.setdefault(scp.name, [])
         if name not in existing:
             problems.append(f"SCP {name} is missing from the Organization.")
             continue
@@ -197,7 +207,7 @@ def scp_drift(payer: Payer, *, only_ou_path: str | None = None) -> list[str]:
         for path in scp.target_ous:
             if units.get(path) not in attached:
                 problems.append(f"SCP {name} is not attached to OU {path}.")
-    return problems
+    return drift
 
 
 def ou_placement_problems(check: ReadBack) -> list[str]:
