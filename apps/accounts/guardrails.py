@@ -311,3 +311,39 @@ def scp_save_summary(
         saved_by=saved_by,
     )
     return {"name": policy.name, "version": policy.version, "target_ous": list(policy.target_ous)}
+
+
+def payer_guardrails_tree(payer: Payer) -> list[dict[str, Any]]:
+    """The payer's OU tree as the admin shows it, OU by OU (parents first): its path, its
+    id in the Organization (once placed), the rule that sends accounts there, the SCPs
+    attached to it and the accounts Bespoke last saw in it."""
+    from apps.accounts.models import ManagedAccount
+
+    rules = dict(payer.ou_rules or {})
+    reasons: dict[str, list[str]] = {}
+    if rules.get("regulated"):
+        reasons.setdefault(str(rules["regulated"]), []).append("regulated")
+    for environment, path in dict(rules.get("environments") or {}).items():
+        reasons.setdefault(str(path), []).append(str(environment))
+    if rules.get("default"):
+        reasons.setdefault(str(rules["default"]), []).append("default")
+    scps = list(ServiceControlPolicy.objects.filter(payer=payer, active=True).order_by("name"))
+    ou_ids = dict(payer.ou_ids or {})
+    rows = []
+    for path in [ROOT, *sorted(ou_every_path(ou_paths(payer.ou_tree or [])))]:
+        ou_id = ou_ids.get(path, "")
+        accounts = (
+            list(ManagedAccount.objects.filter(payer=payer, ou_id=ou_id).values_list("aws_account_id", flat=True))
+            if ou_id
+            else []
+        )
+        rows.append(
+            {
+                "path": path,
+                "ou_id": ou_id,
+                "rule": reasons.get(path, []),
+                "scps": [f"{SCP_PREFIX}{scp.name} v{scp.version}" for scp in scps if path in scp.target_ous],
+                "accounts": sorted(accounts),
+            }
+        )
+    return rows

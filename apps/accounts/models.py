@@ -68,6 +68,9 @@ class Payer(models.Model):
         help_text='Which OU an account lands in: {"regulated": path, "environments": {env: path}, "default": path}. '
         "No rule for a request: parent_ou_id.",
     )
+    ou_ids = models.JSONField(
+        default=dict, blank=True, help_text="The Organization's ids of the tree's OUs (path → id), as last placed."
+    )
     alternate_contacts = models.JSONField(
         default=dict,
         blank=True,

@@ -78,7 +78,10 @@ def ou_placement(context: StepContext) -> dict[str, Any]:
     account_id = str(context.require("account_id"))
     org = aws.organizations(payer)
     path = _placement(payer, context.inputs)
-    ou_id = ou_ids(org, list(payer.ou_tree), create=True)[path] if path else payer.parent_ou_id
+    units = ou_ids(org, list(payer.ou_tree), create=True) if payer.ou_tree else {}
+    if units and units != payer.ou_ids:
+        Payer.objects.filter(pk=payer.pk).update(ou_ids=units)
+    ou_id = units[path] if path else payer.parent_ou_id
     if ou_id:
         aws.move_to_ou(org, account_id=account_id, ou_id=ou_id)
     # The regions the run builds in (the compliance poller reads the guardrails there).
