@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from apps.accounts.admin_guardrails import guardrails_overview
+from apps.accounts.admin_guardrails import PayerForm, guardrails_overview
 from apps.accounts.commands import account_reapply_baseline, command_approve, command_reject
 from apps.accounts.models import AccountCommand, Blueprint, ManagedAccount, Payer, QuotaBucket
 from apps.accounts.services import InvalidBlueprint, blueprint_save, blueprint_validate
@@ -20,6 +20,7 @@ from apps.kernel.readonly import ReadOnlyAdmin
 
 @admin.register(Payer)
 class PayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = PayerForm
     list_display = (
         "name",
         "display_name",

@@ -14,6 +14,7 @@ from apps.accounts.guardrails import (
     InvalidGuardrail,
     ou_every_path,
     ou_paths,
+    ou_rules_check,
     payer_guardrails_tree,
     scp_document_check,
     scp_save,
@@ -45,6 +46,52 @@ def guardrails_overview(payer: Payer) -> str:
         "<tbody>{}</tbody></table>",
         rows,
     )
+
+
+class PayerForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The payer, with its OU tree and rule checked as ``guardrails_configure`` checks them."""
+
+    class Meta:
+        model = Payer
+        fields = (
+            "name",
+            "display_name",
+            "management_account_id",
+            "management_role_arn",
+            "member_role_name",
+            "email_division",
+            "email_domain",
+            "allowed_environments",
+            "allowed_regions",
+            "parent_ou_id",
+            "log_archive_bucket",
+            "saml_provider_name",
+            "saml_metadata_document",
+            "dns_domain",
+            "approval_required_for_regulated",
+            "protected_account_ids",
+            "closures_per_30_days",
+            "ou_tree",
+            "ou_rules",
+            "alternate_contacts",
+            "security_admin_account_id",
+            "max_monthly_budget_usd",
+            "active",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        try:
+            tree = ou_paths(cleaned.get("ou_tree") or [])
+        except InvalidGuardrail as error:
+            self.add_error("ou_tree", error.message)
+            return cleaned
+        cleaned["ou_tree"] = tree
+        try:
+            ou_rules_check(cleaned.get("ou_rules") or {}, tree)
+        except InvalidGuardrail as error:
+            self.add_error("ou_rules", error.message)
+        return cleaned
 
 
 class ServiceControlPolicyForm(forms.ModelForm):  # type: ignore[type-arg]

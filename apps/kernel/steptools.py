@@ -36,6 +36,13 @@ def required_input(inputs: Mapping[str, Any], name: str, *, step: str = "") -> A
         ) from None
 
 
+def built_regions(inputs: Mapping[str, Any]) -> list[str]:
+    """The regions a run builds in: its ``regions`` input when it has one, else its
+    ``region`` (each once, in order). Regional guardrails are put in each of them."""
+    regions = inputs.get("regions") or [inputs.get("region")]
+    return list(dict.fromkeys(str(region) for region in regions if region))
+
+
 def merged_params(step: str, given: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> dict[str, Any]:
     """A blueprint's parameters for ``step`` laid over its ``defaults``, key by key (a key
     the blueprint gives replaces the default whole). A key the step does not take is

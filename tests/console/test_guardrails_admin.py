@@ -5,6 +5,7 @@ import json
 
 from django.test import Client
 
+from apps.accounts.admin_guardrails import PayerForm
 from apps.accounts.guardrails import guardrails_configure
 from apps.accounts.models import Payer, ServiceControlPolicy
 from tests.console.conftest import make_account, make_payer
@@ -79,3 +80,30 @@ def test_an_scp_saved_in_the_admin_is_versioned(staff: Client) -> None:
     policy.refresh_from_db()
     assert (policy.version, policy.versions.count()) == (2, 2)
     assert policy.document["Statement"][0]["Action"] == "ec2:RunInstances"
+
+
+def test_a_payers_ou_rule_must_name_ous_of_its_tree(db: None) -> None:
+    payer = make_payer("demo")
+    fields = {
+        field: getattr(payer, field)
+        for field in ("name", "management_account_id", "member_role_name", "email_division", "email_domain")
+    }
+    fields |= {"saml_provider_name": "bespoke-idp", "closures_per_30_days": 10, "active": True}
+    base = {
+        **fields,
+        "allowed_environments": '["dev"]',
+        "allowed_regions": '["us-east-1"]',
+        "protected_account_ids": "[]",
+        "alternate_contacts": "{}",
+    }
+
+    wrong = PayerForm(
+        data={**base, "ou_tree": '["Workloads/Prod"]', "ou_rules": '{"default": "Sandbox"}'}, instance=payer
+    )
+    right = PayerForm(
+        data={**base, "ou_tree": '["/Workloads/Prod/"]', "ou_rules": '{"default": "Workloads"}'}, instance=payer
+    )
+
+    assert "Sandbox" in str(wrong.errors["ou_rules"])
+    assert right.is_valid(), right.errors
+    assert right.cleaned_data["ou_tree"] == ["Workloads/Prod"]

@@ -15,6 +15,7 @@ from apps.cloud import api as cloud
 from apps.kernel.contracts import PlanFacts, ReadBack
 from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
+from apps.kernel.steptools import built_regions
 
 SCP_TYPE = "SERVICE_CONTROL_POLICY"
 
@@ -84,11 +85,10 @@ def ou_placement(context: StepContext) -> dict[str, Any]:
     ou_id = units[path] if path else payer.parent_ou_id
     if ou_id:
         aws.move_to_ou(org, account_id=account_id, ou_id=ou_id)
-    # The regions the run builds in (the compliance poller reads the guardrails there).
-    regions = list(
-        dict.fromkeys(str(r) for r in (context.inputs.get("regions") or [context.inputs.get("region")]) if r)
+    # The regions the run builds in: the compliance poller reads the guardrails there.
+    ManagedAccount.objects.filter(payer=payer, aws_account_id=account_id).update(
+        ou_id=ou_id or "", regions=built_regions(context.inputs)
     )
-    ManagedAccount.objects.filter(payer=payer, aws_account_id=account_id).update(ou_id=ou_id or "", regions=regions)
     return {"ou_id": ou_id or _root_id(org), "ou_path": path or guardrails.ROOT}
 
 

@@ -8,6 +8,7 @@ from urllib.parse import unquote
 
 from apps.cloud import api as cloud
 from apps.kernel.errors import PermanentError
+from apps.kernel.steptools import built_regions as built_regions  # the steps' one way to their regions
 
 
 def client(service: str, *, session: Any, region: str | None = None) -> Any:
@@ -29,13 +30,6 @@ def lookup[T](action: str, call: Callable[[], T], *, missing: str) -> T | None:
 def region_for(params: Mapping[str, Any], inputs: Mapping[str, Any] | None = None) -> str | None:
     """The region a regional step works in: its ``region`` parameter, else the request's."""
     return params.get("region") or (inputs or {}).get("region") or None
-
-
-def built_regions(inputs: Mapping[str, Any]) -> list[str]:
-    """The regions a run builds in: its ``regions`` input when it has one, else its
-    ``region`` (each once, in order). Regional guardrails are put in each of them."""
-    regions = inputs.get("regions") or [inputs.get("region")]
-    return list(dict.fromkeys(str(region) for region in regions if region))
 
 
 def partition_for(region: str | None) -> str:
