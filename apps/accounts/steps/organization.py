@@ -86,9 +86,8 @@ def ou_placement(context: StepContext) -> dict[str, Any]:
     if ou_id:
         aws.move_to_ou(org, account_id=account_id, ou_id=ou_id)
     # The regions the run builds in: the compliance poller reads the guardrails there.
-    ManagedAccount.objects.filter(payer=payer, aws_account_id=account_id).update(
-        ou_id=ou_id or "", regions=built_regions(context.inputs)
-    )
+    placed: dict[str, Any] = {"regions": built_regions(context.inputs)} | ({"ou_id": ou_id} if ou_id else {})
+    ManagedAccount.objects.filter(payer=payer, aws_account_id=account_id).update(**placed)
     return {"ou_id": ou_id or _root_id(org), "ou_path": path or guardrails.ROOT}
 
 
