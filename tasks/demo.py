@@ -39,8 +39,26 @@ IDP_METADATA = (Path(__file__).parent / "demo_idp_metadata.xml").read_text()
 
 # Everything the original service did, minus Direct Connect (the emulator has no
 # virtual interfaces): parameters left out take each step's defaults.
+# Every account is governed (docs/guardrails.md): placed in its OU under the payer's SCPs,
+# with the hygiene settings, GuardDuty and Security Hub, and a monthly budget. The
+# emulator has no IAM Access Analyzer, so the demo leaves that one setting off.
+GUARDRAIL_STEPS: list[dict[str, Any]] = [
+    {"name": "ou_placement"},
+    {"name": "service_control_policies"},
+    {"name": "account_hygiene", "params": {"access_analyzer": False}},
+    {"name": "security_services"},
+    {"name": "budget"},
+]
+DEMO_OU_TREE = ["Workloads/Prod", "Workloads/NonProd", "Regulated"]
+DEMO_OU_RULES = {"regulated": "Regulated", "environments": {"prd": "Workloads/Prod"}, "default": "Workloads/NonProd"}
+DEMO_CONTACTS = {
+    kind: {"name": f"Demo {kind}", "title": kind.title(), "email": f"{kind}@example.com", "phone": "+1 555 0100"}
+    for kind in ("billing", "operations", "security")
+}
+
 DEMO_BLUEPRINT: dict[str, Any] = {
     "steps": [
+        *GUARDRAIL_STEPS,
         {"name": "iam"},
         {"name": "cloudtrail"},
         {"name": "config"},
@@ -107,6 +125,7 @@ def _regulated_blueprint() -> dict[str, Any]:
 # Sandbox accounts are for experiments: baseline and a small private network, no NAT.
 SANDBOX_BLUEPRINT: dict[str, Any] = {
     "steps": [
+        *GUARDRAIL_STEPS,
         {"name": "iam"},
         {"name": "cloudtrail"},
         {"name": "config"},
@@ -169,6 +188,14 @@ def _seed_demo_payer() -> str:
         log_archive_bucket=log_bucket,
         saml_metadata_document=IDP_METADATA,
         dns_domain="aws.example.com",
+        alternate_contacts=DEMO_CONTACTS,
+        max_monthly_budget_usd=10000,
+    )
+    accounts.guardrails_configure(
+        payer_name=DEMO_PAYER,
+        ou_tree=DEMO_OU_TREE,
+        ou_rules=DEMO_OU_RULES,
+        baseline_scps_on=["Workloads", "Regulated"],
     )
     accounts.blueprint_save(
         payer_name=DEMO_PAYER,
@@ -205,6 +232,11 @@ def _seed_sandbox_payer() -> str:
         log_archive_bucket=log_bucket,
         saml_metadata_document=IDP_METADATA,
         dns_domain="aws.sandbox.example.com",
+        alternate_contacts=DEMO_CONTACTS,
+        max_monthly_budget_usd=1000,
+    )
+    accounts.guardrails_configure(
+        payer_name=SANDBOX_PAYER, ou_tree=["Sandbox"], ou_rules={"default": "Sandbox"}, baseline_scps_on=["Sandbox"]
     )
     accounts.blueprint_save(
         payer_name=SANDBOX_PAYER,

@@ -87,6 +87,9 @@ EVENT_SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
     "AccountNonCompliant": (
         Subscriber("notifications.on_account_non_compliant", "apps.notifications.handlers.on_account_non_compliant"),
     ),
+    "GuardrailDrifted": (
+        Subscriber("notifications.on_guardrail_drifted", "apps.notifications.handlers.on_guardrail_drifted"),
+    ),
 }
 
 # RunStep commands, by the context named in the command.

@@ -26,7 +26,7 @@ class EmulatedAws:
     url: str
 
     def client(self, service: str, *, region: str = "us-east-1", **credentials: str) -> Any:
-        return boto3.client(
+        made = boto3.client(
             service,
             region_name=region,
             endpoint_url=self.url,
@@ -34,14 +34,20 @@ class EmulatedAws:
             aws_secret_access_key=credentials.get("aws_secret_access_key", "testing"),
             aws_session_token=credentials.get("aws_session_token"),
         )
+        if service == "s3control":
+            made.meta.events.register("before-send.s3-control", cloud.unprefixed_emulator_host)
+        return made
 
-    def member_client(self, service: str, *, account_id: str, role: str = "OrganizationAccountAccessRole") -> Any:
+    def member_client(
+        self, service: str, *, account_id: str, role: str = "OrganizationAccountAccessRole", region: str = "us-east-1"
+    ) -> Any:
         """A client inside a member account, through assume-role (as Bespoke does)."""
         creds = self.client("sts").assume_role(
             RoleArn=f"arn:aws:iam::{account_id}:role/{role}", RoleSessionName="test"
         )["Credentials"]
         return self.client(
             service,
+            region=region,
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
             aws_session_token=creds["SessionToken"],

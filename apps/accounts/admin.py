@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from apps.accounts.admin_guardrails import PayerForm, guardrails_overview
 from apps.accounts.commands import account_reapply_baseline, command_approve, command_reject
 from apps.accounts.models import AccountCommand, Blueprint, ManagedAccount, Payer, QuotaBucket
 from apps.accounts.services import InvalidBlueprint, blueprint_save, blueprint_validate
@@ -19,6 +20,7 @@ from apps.kernel.readonly import ReadOnlyAdmin
 
 @admin.register(Payer)
 class PayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = PayerForm
     list_display = (
         "name",
         "display_name",
@@ -29,6 +31,11 @@ class PayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     )
     list_filter = ("active",)
     search_fields = ("name", "display_name", "management_account_id")
+    readonly_fields = ("ou_ids", "guardrails")
+
+    @admin.display(description="OU tree, SCPs and accounts")
+    def guardrails(self, payer: Payer) -> str:
+        return guardrails_overview(payer)
 
 
 @admin.register(ManagedAccount)

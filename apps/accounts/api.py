@@ -112,3 +112,8 @@ from apps.accounts.selectors import account_get, account_list  # noqa: E402
 from apps.accounts.tagging import account_tags_update  # noqa: E402
 
 __all__ += ["account_get", "account_list", "account_reapply_tasks", "account_tags_update"]
+
+# Guardrails: a payer's OU tree and rule, its service control policies (docs/guardrails.md).
+from apps.accounts.guardrails import InvalidGuardrail, guardrails_configure, scp_save_summary  # noqa: E402
+
+__all__ += ["InvalidGuardrail", "guardrails_configure", "scp_save_summary"]

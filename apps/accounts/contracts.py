@@ -17,6 +17,7 @@ class PayerSummary:
     email_division: str
     email_domain: str
     approval_required_for_regulated: bool = False
+    max_monthly_budget_usd: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,23 @@ class AccountDrifted(Event):
         return self.account_id
 
 
+@dataclass(frozen=True, kw_only=True)
+class GuardrailDrifted(Event):
+    """A guardrail Bespoke put in place was changed outside it: an SCP detached, edited or
+    deleted (``guardrail`` ``service_control_policy``, found by the reconciler; no account)
+    or an account's setting switched off (``s3_block_public_access``, ``guardduty``, ...;
+    found by the compliance poller). ``problems``: one sentence each."""
+
+    payer: str
+    guardrail: str
+    problems: list[str] = field(default_factory=list)
+    aws_account_id: str = ""
+    subject: str = ""  # the SCP's name, or the account's id
+
+    def aggregate_id(self) -> str:
+        return self.aws_account_id or self.message_id
+
+
 @dataclass(frozen=True)
 class ReconcileReport:
     """What one reconciliation of a payer's Organization saw and changed (AWS account ids)."""
@@ -62,6 +80,7 @@ class ReconcileReport:
     closed: tuple[str, ...]
     moved: tuple[str, ...]
     discovered: tuple[str, ...]
+    scps_drifted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,7 @@ class ActiveAccount:
     account_id: str
     aws_account_id: str
     payer: str
+    regions: tuple[str, ...] = ()  # where its guardrails were built (none: not governed)
 
 
 @dataclass(frozen=True)
@@ -151,6 +171,7 @@ class AccountCommandSummary:
 _CREATION_STEPS = "apps.accounts.steps.creation"
 _VALIDATION_STEP = "apps.accounts.steps.validation"
 _COMMAND_STEPS = "apps.accounts.steps.commands"
+_ORGANIZATION_STEPS = "apps.accounts.steps.organization"
 STEPS: tuple[StepDeclaration, ...] = (
     StepDeclaration(
         name="create_account",
@@ -201,5 +222,24 @@ STEPS: tuple[StepDeclaration, ...] = (
         legacy_name="ACCOUNT_CLOSURE",
         run=f"{_COMMAND_STEPS}:close_account",
         placement=COMMAND,
+    ),
+    # Guardrails at the Organization level (docs/guardrails.md).
+    StepDeclaration(
+        name="ou_placement",
+        context="accounts",
+        legacy_name="OU_PLACEMENT",
+        run=f"{_ORGANIZATION_STEPS}:ou_placement",
+        depends_on=("wait_account",),
+        describe=f"{_ORGANIZATION_STEPS}:describe_ou_placement",
+        read_back=f"{_ORGANIZATION_STEPS}:ou_placement_problems",
+    ),
+    StepDeclaration(
+        name="service_control_policies",
+        context="accounts",
+        legacy_name="SCP",
+        run=f"{_ORGANIZATION_STEPS}:service_control_policies",
+        depends_on=("ou_placement",),
+        describe=f"{_ORGANIZATION_STEPS}:describe_service_control_policies",
+        read_back=f"{_ORGANIZATION_STEPS}:service_control_policies_problems",
     ),
 )

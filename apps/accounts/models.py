@@ -56,6 +56,36 @@ class Payer(models.Model):
         default=10,
         help_text="At most this many accounts closed through Bespoke in any 30 days (Organizations' own quota is 10%).",
     )
+    # Guardrails (docs/guardrails.md): where accounts land, who hears about them, what they may cost.
+    ou_tree = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='OU paths under the root Bespoke keeps, e.g. ["Workloads/Prod", "Workloads/NonProd", "Regulated"].',
+    )
+    ou_rules = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Which OU an account lands in: {"regulated": path, "environments": {env: path}, "default": path}. '
+        "No rule for a request: parent_ou_id.",
+    )
+    ou_ids = models.JSONField(
+        default=dict, blank=True, help_text="The Organization's ids of the tree's OUs (path → id), as last placed."
+    )
+    alternate_contacts = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Each account\'s alternate contacts: {"billing"|"operations"|"security": '
+        '{"name", "title", "email", "phone"}}.',
+    )
+    security_admin_account_id = models.CharField(
+        max_length=12,
+        blank=True,
+        validators=[ACCOUNT_ID],
+        help_text="Delegated administrator of GuardDuty and Security Hub; empty: each account on its own.",
+    )
+    max_monthly_budget_usd = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The most a request may ask for as its monthly budget; empty: no maximum."
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -97,6 +127,11 @@ class ManagedAccount(models.Model):
     environment = models.CharField(max_length=20, blank=True, db_index=True)
     tags = models.JSONField(default=dict, blank=True)
     ou_id = models.CharField(max_length=68, blank=True, help_text="The OU the account was last seen in.")
+    regions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The regions its guardrails were built in (the compliance poller reads them).",
+    )
     drift = models.TextField(blank=True, help_text="What the reconciler found changed outside Bespoke.")
     last_seen_at = models.DateTimeField(
         null=True, blank=True, help_text="Last time the reconciler saw it in the Organization."
@@ -176,6 +211,51 @@ class BlueprintVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.blueprint.name} v{self.version}"
+
+
+class ServiceControlPolicy(models.Model):
+    """A service control policy of a payer's Organization, kept in Bespoke and attached to
+    the OUs it is declared for. Every change of its document or targets makes a new
+    version; the ``service_control_policies`` step puts the current one in place."""
+
+    id = models.CharField(max_length=36, primary_key=True)
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="service_control_policies")
+    name = models.CharField(max_length=100, help_text="Named bespoke-<name> in Organizations.")
+    description = models.CharField(max_length=512, blank=True)
+    document = models.JSONField(help_text="The policy document (JSON, at most 5120 characters once minified).")
+    target_ous = models.JSONField(default=list, help_text="OU paths of the payer's tree it is attached to.")
+    version = models.PositiveIntegerField(default=1)
+    policy_id = models.CharField(max_length=130, blank=True, help_text="Its id in Organizations, once created.")
+    drift = models.TextField(blank=True, help_text="What the reconciler last found changed outside Bespoke.")
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["payer__name", "name"]
+        verbose_name = "service control policy"
+        verbose_name_plural = "service control policies"
+        constraints = [models.UniqueConstraint(fields=["payer", "name"], name="scp_name_unique_per_payer")]
+
+    def __str__(self) -> str:
+        return f"{self.payer.name}/{self.name} v{self.version}"
+
+
+class ServiceControlPolicyVersion(models.Model):
+    """An immutable snapshot of a service control policy."""
+
+    policy = models.ForeignKey(ServiceControlPolicy, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    document = models.JSONField()
+    target_ous = models.JSONField(default=list)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["policy", "-version"]
+        constraints = [models.UniqueConstraint(fields=["policy", "version"], name="one_row_per_scp_version")]
+
+    def __str__(self) -> str:
+        return f"{self.policy.name} v{self.version}"
 
 
 class QuotaBucket(models.Model):

@@ -5,7 +5,9 @@ OU, or creates one directly. The reconciler lists the Organization (real Organiz
 calls through ``apps.cloud``), and in one transaction per payer marks closed accounts
 closed, follows moved accounts to their new OU, records unknown accounts as
 ``unmanaged``/``discovered``, stamps ``last_seen_at`` on every account it saw, and records
-an ``AccountDrifted`` event per change.
+an ``AccountDrifted`` event per change. It then compares the payer's service control
+policies with Organizations (``guardrail_drift``): one ``GuardrailDrifted`` per SCP found
+detached, edited or deleted outside Bespoke.
 
 Idempotent: every change moves the row to what the Organization shows, so a second pass
 over an unchanged Organization finds nothing to change and records no event. The payer's
@@ -20,6 +22,7 @@ import structlog
 from django.db import transaction
 
 from apps.accounts.contracts import AccountDrifted, ActiveAccount, ReconcileReport
+from apps.accounts.guardrail_drift import scps_reconcile
 from apps.accounts.models import ManagedAccount, Payer
 from apps.cloud import api as cloud
 from apps.kernel import clock, ids
@@ -182,6 +185,7 @@ def accounts_reconcile(*, payer: str) -> ReconcileReport:
         closed=tuple(closed),
         moved=tuple(moved),
         discovered=tuple(discovered),
+        scps_drifted=scps_reconcile(payer_row),
     )
     log.info("accounts.reconciled", payer=payer, seen=report.seen, closed=closed, moved=moved, discovered=discovered)
     return report
@@ -205,6 +209,7 @@ def accounts_reconcile_all() -> dict[str, Any]:
             "closed": len(report.closed),
             "moved": len(report.moved),
             "discovered": len(report.discovered),
+            "scps_drifted": len(report.scps_drifted),
         }
     return outcome
 
@@ -212,11 +217,11 @@ def accounts_reconcile_all() -> dict[str, Any]:
 def accounts_active() -> tuple[ActiveAccount, ...]:
     """Every active managed account (vended or adopted, with its AWS id) of an active payer."""
     return tuple(
-        ActiveAccount(account_id=account_id, aws_account_id=aws_account_id, payer=payer)
-        for account_id, aws_account_id, payer in ManagedAccount.objects.filter(
+        ActiveAccount(account_id=account_id, aws_account_id=aws_account_id, payer=payer, regions=tuple(regions or ()))
+        for account_id, aws_account_id, payer, regions in ManagedAccount.objects.filter(
             status=ManagedAccount.Status.ACTIVE, payer__active=True
         )
         .exclude(aws_account_id="")
         .order_by("payer__name", "aws_account_id")
-        .values_list("id", "aws_account_id", "payer__name")
+        .values_list("id", "aws_account_id", "payer__name", "regions")
     )

@@ -1,5 +1,6 @@
 import re
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
@@ -32,6 +33,7 @@ def payer_summary(payer: Payer) -> PayerSummary:
         email_division=payer.email_division,
         email_domain=payer.email_domain,
         approval_required_for_regulated=payer.approval_required_for_regulated,
+        max_monthly_budget_usd=payer.max_monthly_budget_usd,
     )
 
 
@@ -40,7 +42,7 @@ def payer_names() -> list[str]:
     return list(Payer.objects.filter(active=True).order_by("name").values_list("name", flat=True))
 
 
-def payer_settings(*, name: str) -> dict[str, str]:
+def payer_settings(*, name: str) -> dict[str, Any]:
     """What every step needs to know of its payer (the ``payer_settings`` step input)."""
     payer = Payer.objects.get(name=name)
     return {
@@ -54,6 +56,8 @@ def payer_settings(*, name: str) -> dict[str, str]:
         "saml_provider_name": payer.saml_provider_name,
         "saml_metadata_document": payer.saml_metadata_document,
         "dns_domain": payer.dns_domain,
+        "alternate_contacts": dict(payer.alternate_contacts),
+        "security_admin_account_id": payer.security_admin_account_id,
     }
 
 

@@ -31,10 +31,24 @@ def payer_upsert(
     dns_domain: str = "",
     approval_required_for_regulated: bool = False,
     protected_account_ids: list[str] | None = None,
+    alternate_contacts: dict[str, dict[str, str]] | None = None,
+    security_admin_account_id: str | None = None,
+    max_monthly_budget_usd: int | None = None,
 ) -> PayerSummary:
+    # Guardrail settings left out (None) keep what the payer has.
+    guardrail_settings = {
+        key: value
+        for key, value in {
+            "alternate_contacts": alternate_contacts,
+            "security_admin_account_id": security_admin_account_id,
+            "max_monthly_budget_usd": max_monthly_budget_usd,
+        }.items()
+        if value is not None
+    }
     payer, _ = Payer.objects.update_or_create(
         name=name,
         defaults={
+            **guardrail_settings,
             "display_name": display_name,
             "management_account_id": management_account_id,
             "management_role_arn": management_role_arn,

@@ -66,4 +66,23 @@ STEPS: tuple[StepDeclaration, ...] = (
     _baseline_step("cloudtrail", "CLOUDTRAIL", checked=True),
     _baseline_step("config", "CONFIG", checked=True),
     _baseline_step("support", "ENTSUPPORT", checked=False),
+    # Account guardrails (docs/guardrails.md).
+    *(
+        StepDeclaration(
+            name=name,
+            context="baseline",
+            legacy_name=legacy_name,
+            run=f"{_STEPS_PACKAGE}.{module}:{name}",
+            depends_on=("wait_account",),
+            default_params=f"{_STEPS_PACKAGE}.guardrail_params:{name.upper()}_DEFAULT_PARAMS",
+            check_params=f"{_STEPS_PACKAGE}.guardrail_params:check_params",
+            describe=f"{_STEPS_PACKAGE}.guardrail_params:describe_{name}",
+            read_back=f"apps.baseline.guardrail_readback:{name}_problems",
+        )
+        for name, legacy_name, module in (
+            ("account_hygiene", "ACCOUNT_HYGIENE", "hygiene"),
+            ("security_services", "SECURITY_SERVICES", "security_services"),
+            ("budget", "BUDGET", "budget"),
+        )
+    ),
 )

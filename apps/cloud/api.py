@@ -7,6 +7,7 @@ errors with the AWS error code preserved.
 """
 
 import functools
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -91,12 +92,23 @@ def client(service: str, *, session: boto3.Session | None = None, region: str | 
         made = chosen.client(service, region_name=region_name, endpoint_url=settings.AWS_ENDPOINT_URL, config=_config())
         # Before the fault rules: an attempt that would outlast the budget is never made.
         made.meta.events.register("before-send", budget.check_before_send, unique_id="bespoke-time-budget")
+        if service == "s3control" and settings.AWS_ENDPOINT_URL:
+            made.meta.events.register("before-send.s3-control", unprefixed_emulator_host)
         if settings.AWS_FAULTS:
             faults.install(made, _fault_rules(settings.AWS_FAULTS))
         instrument.install(made)
         return made
 
     return cache.client(key, make, enabled=settings.AWS_CLIENT_CACHE)
+
+
+_ACCOUNT_HOST_PREFIX = re.compile(r"^(https?://)\d{12}\.")
+
+
+def unprefixed_emulator_host(request: Any, **_: Any) -> None:
+    """S3 Control puts the account id in front of the host (``123456789012.<endpoint>``),
+    which an emulator's loopback address does not resolve: send it to the endpoint itself."""
+    request.url = _ACCOUNT_HOST_PREFIX.sub(r"\1", request.url)
 
 
 @functools.cache

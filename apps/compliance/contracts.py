@@ -34,6 +34,7 @@ class ComplianceSnapshotSummary:
     taken_at: datetime
     compliant: bool
     rules: tuple[dict[str, Any], ...]
+    guardrails: tuple[dict[str, Any], ...] = ()
 
 
 # --- The step this context runs (apps/compliance/steps.py) -----------------------------

@@ -14,6 +14,9 @@ class ComplianceSnapshot(models.Model):
     payer = models.CharField(max_length=10)
     taken_at = models.DateTimeField()
     rules = models.JSONField(default=list)
+    # The account's guardrails as read: [{"check", "region", "ok", "detail"}] (accounts
+    # vended with guardrails only; docs/guardrails.md).
+    guardrails = models.JSONField(default=list, blank=True)
     compliant = models.BooleanField()
 
     class Meta:

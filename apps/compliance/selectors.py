@@ -14,6 +14,7 @@ def summarize_snapshot(snapshot: ComplianceSnapshot) -> ComplianceSnapshotSummar
         taken_at=snapshot.taken_at,
         compliant=snapshot.compliant,
         rules=tuple(snapshot.rules),
+        guardrails=tuple(snapshot.guardrails),
     )
 
 

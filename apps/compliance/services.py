@@ -16,6 +16,8 @@ import structlog
 from django.db import transaction
 
 from apps.accounts import api as accounts
+from apps.accounts.contracts import GuardrailDrifted
+from apps.baseline import api as baseline
 from apps.cloud import api as cloud
 from apps.compliance.contracts import NON_COMPLIANT, AccountNonCompliant, ComplianceSnapshotSummary
 from apps.compliance.models import ComplianceSnapshot
@@ -67,20 +69,36 @@ def _read_rules(config: Any) -> list[dict[str, Any]]:
     return sorted(rules, key=lambda r: str(r["rule"]))
 
 
-def compliance_poll_account(*, payer: str, aws_account_id: str) -> ComplianceSnapshotSummary:
-    """Read one account's compliance and store the snapshot (and the event, if it turned
-    non-compliant). Raises ``StepError`` (with the AWS code) when AWS cannot be read;
-    then nothing is stored.
+def _reading_key(reading: dict[str, Any]) -> tuple[str, str]:
+    return str(reading["check"]), str(reading.get("region", ""))
+
+
+def compliance_poll_account(
+    *, payer: str, aws_account_id: str, regions: tuple[str, ...] = ()
+) -> ComplianceSnapshotSummary:
+    """Read one account's compliance and store the snapshot (and the events, if it turned
+    non-compliant or a guardrail drifted). Raises ``StepError`` (with the AWS code) when
+    AWS cannot be read; then nothing is stored.
+
+    An account vended with guardrails (``regions``: where they were built) also has them
+    read: S3 Block Public Access, EBS encryption by default, GuardDuty and Security Hub
+    per region, its budget. Any that is off makes the snapshot non-compliant; one that was
+    on in the previous snapshot and is off now is reported as ``GuardrailDrifted``.
 
     Re-running is harmless: it stores another snapshot, and records an event only for
-    rules that its previous snapshot did not already show non-compliant.
+    rules (or guardrails) that its previous snapshot did not already show failing.
     """
+    payer_settings = accounts.payer_settings(name=payer)
     with cloud.aws_errors("AssumeRole"):
-        session = cloud.member_session_for(
-            payer_settings=accounts.payer_settings(name=payer), account_id=aws_account_id
-        )
+        session = cloud.member_session_for(payer_settings=payer_settings, account_id=aws_account_id)
     rules = _read_rules(_config_client(session))
+    guardrails: list[dict[str, Any]] = []
+    if regions:
+        guardrails = baseline.guardrail_readings(
+            payer_settings=payer_settings, account_id=aws_account_id, regions=list(regions)
+        )
     failing = [str(rule["rule"]) for rule in rules if rule["compliance"] == NON_COMPLIANT]
+    off = [reading for reading in guardrails if not reading["ok"]]
     with transaction.atomic():
         previous = (
             ComplianceSnapshot.objects.select_for_update()
@@ -90,14 +108,27 @@ def compliance_poll_account(*, payer: str, aws_account_id: str) -> ComplianceSna
         )
         before = previous.rules if previous else []
         was_failing = {str(r["rule"]) for r in before if r["compliance"] == NON_COMPLIANT}
+        was_on = {_reading_key(r) for r in (previous.guardrails if previous else []) if r["ok"]}
         snapshot = ComplianceSnapshot.objects.create(
             id=ids.new_id(),
             aws_account_id=aws_account_id,
             payer=payer,
             taken_at=clock.now(),
             rules=rules,
-            compliant=not failing,
+            guardrails=guardrails,
+            compliant=not failing and not off,
         )
+        drifted = [reading for reading in off if _reading_key(reading) in was_on]
+        for check in sorted({str(reading["check"]) for reading in drifted}):
+            record(
+                GuardrailDrifted(
+                    payer=payer,
+                    guardrail=check,
+                    aws_account_id=aws_account_id,
+                    subject=aws_account_id,
+                    problems=[str(r["detail"]) for r in drifted if r["check"] == check],
+                )
+            )
         new_rules = [rule for rule in failing if rule not in was_failing]
         if new_rules:
             record(
@@ -109,7 +140,13 @@ def compliance_poll_account(*, payer: str, aws_account_id: str) -> ComplianceSna
                     new_rules=new_rules,
                 )
             )
-    log.info("compliance.polled", aws_account_id=aws_account_id, compliant=not failing, new_rules=new_rules)
+    log.info(
+        "compliance.polled",
+        aws_account_id=aws_account_id,
+        compliant=snapshot.compliant,
+        new_rules=new_rules,
+        guardrails_drifted=[str(reading["check"]) for reading in drifted],
+    )
     return summarize_snapshot(snapshot)
 
 
@@ -121,7 +158,9 @@ def compliance_poll() -> dict[str, int]:
     outcome = {"polled": 0, "non_compliant": 0, "failed": 0}
     for account in accounts.accounts_active():
         try:
-            snapshot = compliance_poll_account(payer=account.payer, aws_account_id=account.aws_account_id)
+            snapshot = compliance_poll_account(
+                payer=account.payer, aws_account_id=account.aws_account_id, regions=account.regions
+            )
         except StepError as error:
             log.warning(
                 "compliance.poll_failed", aws_account_id=account.aws_account_id, code=error.code, error=error.message

@@ -215,6 +215,35 @@ def pool_utilisation(*, pools: Iterable[tuple[str, int, int]]) -> Chart:
     )
 
 
+def guardrails_in_place(*, readings: Iterable[tuple[str, bool]]) -> Chart:
+    """Per guardrail setting: of the governed accounts' latest readings (each account,
+    region by region), the share in place, in percent. ``readings``: (check, ok)."""
+    totals: dict[str, list[int]] = {}
+    for check, ok in readings:
+        counted = totals.setdefault(check, [0, 0])
+        counted[0] += int(ok)
+        counted[1] += 1
+    checks = sorted(totals)
+    return Chart(
+        name="guardrails-in-place",
+        zero_is_data=True,
+        title="Guardrails in place (latest compliance readings)",
+        x_label="Guardrail",
+        y_label="In place (%)",
+        categories=tuple(checks),
+        series=(
+            Series(
+                "in place",
+                tuple(_round(100 * totals[c][0] / totals[c][1]) for c in checks),
+                COLOURS[SUCCEEDED],
+            ),
+        ),
+        unit="%",
+        y_max=100.0,
+        notes=tuple(f"{c}: {totals[c][0]} of {totals[c][1]} readings in place" for c in checks),
+    )
+
+
 def _round(value: float | None) -> float | None:
     """Two decimals, or two significant digits below 1 (a run of seconds is 0.0042 min, not 0)."""
     if value is None:

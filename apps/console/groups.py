@@ -29,6 +29,7 @@ CONTEXT_APPS = frozenset(
 CONFIGURATION: dict[tuple[str, str], tuple[str, ...]] = {
     ("accounts", "payer"): ("add", "change"),
     ("accounts", "blueprint"): ("add", "change"),
+    ("accounts", "servicecontrolpolicy"): ("add", "change"),
     ("network", "ippool"): ("add", "change"),
     ("network", "vlanpool"): ("add", "change"),
     # Clients are created with their first token (manage.py create_client), never here.

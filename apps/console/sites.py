@@ -20,6 +20,7 @@ DASHBOARD_PERMISSIONS = (
     "workflow.view_steprun",
     "accounts.view_managedaccount",
     "network.view_ippool",
+    "compliance.view_compliancesnapshot",
 )
 
 

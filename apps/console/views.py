@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from apps.accounts import api as accounts
+from apps.compliance import api as compliance
 from apps.console import actions, charts, screens
 from apps.console.search import search
 from apps.console.sites import may_view_dashboard
@@ -56,6 +57,13 @@ def build_charts(*, days: int = WINDOW_DAYS) -> list[charts.Chart]:
             pools=[
                 (f"{p.payer} {p.region} {p.name or p.cidr}", p.allocated_addresses, p.total_addresses)
                 for p in network.pool_utilisation()
+            ]
+        ),
+        charts.guardrails_in_place(
+            readings=[
+                (str(reading["check"]), bool(reading["ok"]))
+                for snapshot in compliance.snapshots_latest(viewer=None)
+                for reading in snapshot.guardrails
             ]
         ),
     ]

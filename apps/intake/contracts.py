@@ -33,6 +33,7 @@ class AccountRequested(Event):
     user_access_list: list[str] = field(default_factory=list)
     technical_contact: dict[str, str] = field(default_factory=dict)
     requestor: dict[str, str] = field(default_factory=dict)
+    monthly_budget_usd: int | None = None  # the request's own budget (None: its environment's)
     # Resolved by intake when it accepts (or an operator approves) the request, so the
     # workflow starts the run from the event alone: the payer's blueprint for the request
     # (``{"name", "version", "steps"}``; None: a bare account) and the payer's settings

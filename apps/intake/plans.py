@@ -61,6 +61,8 @@ def request_plan(*, data: dict[str, Any]) -> dict[str, Any]:
         account_email=email,
         account_name=name,
         vpc=dict(data["vpc"]),
+        environment=environment,
+        monthly_budget_usd=data.get("monthly_budget_usd"),
     )
     return {
         "dry_run": True,

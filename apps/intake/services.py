@@ -182,6 +182,7 @@ def _requested(request: AccountRequest, payer: accounts.PayerSummary) -> Account
         user_access_list=list(data["user_access_list"]),
         technical_contact=dict(data["technical_contact"]),
         requestor=dict(data["requestor"]),
+        monthly_budget_usd=data.get("monthly_budget_usd"),
         blueprint=None
         if blueprint is None
         else {"name": blueprint.name, "version": blueprint.version, "steps": list(blueprint.steps)},

@@ -76,6 +76,8 @@ class PlanFacts:
     account_email: str
     account_name: str
     vpc: Mapping[str, Any] = field(default_factory=dict)
+    environment: str = ""
+    monthly_budget_usd: int | None = None
     regions: tuple[str, ...] = ()  # every region the request builds in (``region`` first)
 
     @property

@@ -37,11 +37,17 @@ def required_input(inputs: Mapping[str, Any], name: str, *, step: str = "") -> A
 
 
 def request_regions(inputs: Mapping[str, Any]) -> list[str]:
-    """The regions a request builds its regional resources in (its VPCs, AWS Config), the
-    first being its primary region (the ``region`` input): the ``regions`` input, or
-    ``[region]`` for a run started before requests could name several."""
-    regions = inputs.get("regions") or [required_input(inputs, "region")]
-    return [str(region) for region in regions]
+    """The regions a request builds its regional resources in (its VPCs, AWS Config,
+    regional guardrails), the first being its primary region (the ``region`` input): the
+    ``regions`` input, or ``[region]`` for a run started before requests could name several."""
+    return built_regions(inputs) or [str(required_input(inputs, "region"))]
+
+
+def built_regions(inputs: Mapping[str, Any]) -> list[str]:
+    """The regions a run builds in: its ``regions`` input when it has one, else its
+    ``region`` (each once, in order). Regional guardrails are put in each of them."""
+    regions = inputs.get("regions") or [inputs.get("region")]
+    return list(dict.fromkeys(str(region) for region in regions if region))
 
 
 def merged_params(step: str, given: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> dict[str, Any]:

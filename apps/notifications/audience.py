@@ -23,7 +23,7 @@ hear of the subject may see all of it.
 from dataclasses import dataclass
 
 from apps.accounts import api as accounts
-from apps.accounts.contracts import AccountDrifted
+from apps.accounts.contracts import AccountDrifted, GuardrailDrifted
 from apps.clients import api as clients
 from apps.clients.contracts import ACCOUNTS_READ
 from apps.compliance.contracts import AccountNonCompliant
@@ -107,6 +107,8 @@ def audience_of(event: Event) -> Audience:
     if isinstance(event, AccountDrifted):
         return _of_account(event.account_id, payer=event.payer)
     if isinstance(event, AccountNonCompliant):
+        return _of_account(event.aws_account_id, payer=event.payer)
+    if isinstance(event, GuardrailDrifted):  # no account (an SCP): the payer's whole-payer readers
         return _of_account(event.aws_account_id, payer=event.payer)
     if isinstance(event, StepSucceeded | StepFailed):
         run = workflow.run_get(run_id=event.run_id)

@@ -19,6 +19,7 @@ RUN_CANCELLED = "run.cancelled"
 DEAD_LETTER_CREATED = "dead_letter.created"
 ACCOUNT_NON_COMPLIANT = "account.non_compliant"
 ACCOUNT_DRIFTED = "account.drifted"
+GUARDRAIL_DRIFTED = "guardrail.drifted"
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     RUN_STARTED,
     STEP_SUCCEEDED,
@@ -29,6 +30,7 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     DEAD_LETTER_CREATED,
     ACCOUNT_NON_COMPLIANT,
     ACCOUNT_DRIFTED,
+    GUARDRAIL_DRIFTED,
 )
 
 # The internal events each webhook type is made from.
@@ -42,6 +44,7 @@ WEBHOOK_TYPE_OF_MESSAGE: dict[str, str] = {
     "DeadLetterCreated": DEAD_LETTER_CREATED,
     "AccountNonCompliant": ACCOUNT_NON_COMPLIANT,
     "AccountDrifted": ACCOUNT_DRIFTED,
+    "GuardrailDrifted": GUARDRAIL_DRIFTED,
 }
 
 # Delivery states.

@@ -1,6 +1,6 @@
 """The notifications context's message handlers (wired in ``tasks/subscriptions.py``)."""
 
-from apps.accounts.contracts import AccountDrifted
+from apps.accounts.contracts import AccountDrifted, GuardrailDrifted
 from apps.compliance.contracts import AccountNonCompliant
 from apps.kernel import catalog
 from apps.kernel.contracts import DeadLetterCreated, RunStep, StepFailed, StepSucceeded
@@ -68,6 +68,15 @@ def on_account_non_compliant(event: AccountNonCompliant) -> None:
 def on_account_drifted(event: AccountDrifted) -> None:
     """Tell the subscribers who may see the account that the reconciler found it closed,
     moved or unknown to Bespoke: the ``account.drifted`` webhook.
+
+    Idempotent: one delivery per (subscription, event), besides the inbox claim.
+    """
+    deliveries_create_for_event(event=event)
+
+
+def on_guardrail_drifted(event: GuardrailDrifted) -> None:
+    """Tell the subscribers who may see the account (or, for an SCP, the whole payer) that
+    a guardrail was changed outside Bespoke: the ``guardrail.drifted`` webhook.
 
     Idempotent: one delivery per (subscription, event), besides the inbox claim.
     """

@@ -8,6 +8,7 @@ import pytest
 from apps.baseline import api as baseline
 from apps.baseline.contracts import ConfigRuleSpec
 from apps.baseline.steps import config as config_step
+from apps.baseline.steps import guardrail_params
 from apps.baseline.steps import iam as iam_step
 from apps.baseline.steps import params as baseline_params
 from apps.kernel import catalog
@@ -55,7 +56,8 @@ def test_blueprint_keys_replace_defaults_whole_and_leave_the_defaults_untouched(
 
 
 def test_every_step_documents_its_defaults() -> None:
-    assert set(baseline_params.DEFAULT_PARAMS) == set(catalog.runners("baseline"))
+    guardrails = set(guardrail_params.DEFAULT_PARAMS)
+    assert set(baseline_params.DEFAULT_PARAMS) | guardrails == set(catalog.runners("baseline"))
     assert catalog.default_params("support")["enabled"] is True
     assert catalog.default_params("cloudtrail")["name"] == "bespoke-trail"
 

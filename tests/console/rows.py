@@ -41,6 +41,9 @@ def payer() -> None:
     accounts.blueprint_save(
         payer_name="demo", name="default", definition={"steps": [{"name": "iam"}, {"name": "cloudtrail"}]}
     )
+    accounts.guardrails_configure(
+        payer_name="demo", ou_tree=["Workloads"], ou_rules={"default": "Workloads"}, baseline_scps_on=["Workloads"]
+    )
 
 
 def request(project: str, *, regulated: bool = False) -> str:

@@ -43,6 +43,7 @@ def test_staff_see_every_chart(staff: Client) -> None:
         "step-durations",
         "accounts-per-payer",
         "pool-utilisation",
+        "guardrails-in-place",
     ):
         assert f'data-chart="{name}"' in html
 

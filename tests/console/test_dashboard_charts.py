@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from apps.accounts.models import ManagedAccount
+from apps.compliance.models import ComplianceSnapshot
 from tests.console.conftest import (
     chart_html,
     dashboard,
@@ -27,6 +28,7 @@ CHARTS = (
     "step-durations",
     "accounts-per-payer",
     "pool-utilisation",
+    "guardrails-in-place",
 )
 
 
@@ -122,6 +124,37 @@ def test_pool_utilisation_is_allocated_over_capacity(staff: Client, now: datetim
     data = points(dashboard(staff), "pool-utilisation")
 
     assert data == {("demo us-east-1 half", "utilisation"): "50", ("demo us-east-1 empty", "utilisation"): "0"}
+
+
+def test_guardrails_in_place_is_the_share_of_latest_readings_in_place(staff: Client, now: datetime) -> None:
+    def reading(check: str, ok: bool, region: str = "") -> dict[str, object]:
+        return {"check": check, "region": region, "ok": ok, "detail": "" if ok else "off"}
+
+    older = [reading("s3_block_public_access", False)]
+    latest = [reading("s3_block_public_access", True), reading("guardduty", True, "us-east-1")]
+    ComplianceSnapshot.objects.create(
+        id="s-1",
+        aws_account_id="111111111111",
+        payer="demo",
+        taken_at=now - timedelta(hours=1),
+        compliant=False,
+        guardrails=older,
+    )
+    ComplianceSnapshot.objects.create(
+        id="s-2", aws_account_id="111111111111", payer="demo", taken_at=now, compliant=True, guardrails=latest
+    )
+    ComplianceSnapshot.objects.create(
+        id="s-3",
+        aws_account_id="222222222222",
+        payer="demo",
+        taken_at=now,
+        compliant=False,
+        guardrails=[reading("s3_block_public_access", False), reading("guardduty", True, "us-east-1")],
+    )
+
+    data = points(dashboard(staff), "guardrails-in-place")
+
+    assert data == {("guardduty", "in place"): "100", ("s3_block_public_access", "in place"): "50"}
 
 
 def test_every_chart_has_an_empty_state_without_data(staff: Client, now: datetime) -> None:

@@ -16,6 +16,8 @@ CONFIGURATION = {
     "accounts.change_payer",
     "accounts.add_blueprint",
     "accounts.change_blueprint",
+    "accounts.add_servicecontrolpolicy",
+    "accounts.change_servicecontrolpolicy",
     "network.add_ippool",
     "network.change_ippool",
     "network.add_vlanpool",

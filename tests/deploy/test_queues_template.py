@@ -109,7 +109,15 @@ def test_roles_are_assumed_only_inside_the_payers_organizations(role: str) -> No
 
 
 def test_organizations_writes_touch_only_the_payers_organizations() -> None:
-    writes = {"organizations:MoveAccount", "organizations:TagResource", "organizations:CloseAccount"}
+    writes = {
+        "organizations:MoveAccount",
+        "organizations:TagResource",
+        "organizations:CloseAccount",
+        "organizations:CreateOrganizationalUnit",
+        "organizations:UpdatePolicy",
+        "organizations:AttachPolicy",
+        "organizations:EnablePolicyType",
+    }
     unscoped = set()
     for statement in cfn.statements(template(), "MonolithRole"):
         organizations = {a for a in _list(statement["Action"]) if a.startswith("organizations:")}
@@ -121,12 +129,14 @@ def test_organizations_writes_touch_only_the_payers_organizations() -> None:
                 f"{kind}/${{{name}}}/*" in text
                 for kind, name in [("account", "Accounts"), ("root", "Roots"), ("ou", "Units")]
             )
+            assert "policy/${Policies}/service_control_policy/*" in text
         elif statement["Resource"] == "*":
             unscoped |= organizations
-    # Reads, and CreateAccount: it has no resource type and acts in the caller's own Organization.
+    # Reads, CreateAccount and CreatePolicy: they have no resource type and act in the
+    # caller's own Organization.
     assert all(
         a.startswith(("organizations:Describe", "organizations:List"))
-        for a in unscoped - {"organizations:CreateAccount"}
+        for a in unscoped - {"organizations:CreateAccount", "organizations:CreatePolicy"}
     )
 
 
@@ -197,7 +207,14 @@ def test_moto_evaluates_the_organization_scoped_policy(aws: EmulatedAws) -> None
     # moto leaves an !If's AWS::NoValue in the list as None (IAM would drop it).
     by_sid = {s["Sid"]: s for s in document["Statement"] if s is not None}
     assert sorted(by_sid["ChangeAccountsOfThePayersOrganizations"]["Resource"]) == sorted(
-        f"arn:aws:organizations::*:{kind}/{org}/*" for kind in ("account", "root", "ou") for org in organizations
+        [
+            *(
+                f"arn:aws:organizations::*:{kind}/{org}/*"
+                for kind in ("account", "root", "ou")
+                for org in organizations
+            ),
+            *(f"arn:aws:organizations::*:policy/{org}/service_control_policy/*" for org in organizations),
+        ]
     )
     assert by_sid["IntoMemberAccounts"]["Condition"] == {"StringEquals": {"aws:ResourceOrgID": organizations}}
     assert by_sid["DatabaseThroughTheProxy"] == {

@@ -74,6 +74,11 @@ def test_the_demo_blueprint_builds_a_complete_account_and_tells_everyone_once(
         [
             "create_account",
             "wait_account",
+            "ou_placement",
+            "service_control_policies",
+            "account_hygiene",
+            "security_services",
+            "budget",
             "iam",
             "cloudtrail",
             "config",
@@ -97,6 +102,19 @@ def test_the_demo_blueprint_builds_a_complete_account_and_tells_everyone_once(
     assert trail["IsLogging"] is True
     vpcs = aws.member_client("ec2", account_id=account_id).describe_vpcs()["Vpcs"]
     assert [v["CidrBlock"] for v in vpcs] == ["10.64.0.0/24"]  # the default VPC is gone
+    # Governed: in its environment's OU under the payer's SCPs, with the hygiene settings.
+    org = aws.client("organizations")
+    [parent] = org.list_parents(ChildId=account_id)["Parents"]
+    ou = org.describe_organizational_unit(OrganizationalUnitId=parent["Id"])["OrganizationalUnit"]
+    assert (ou["Name"], outputs["ou_placement"]["ou_path"]) == ("NonProd", "Workloads/NonProd")
+    [workloads] = org.list_parents(ChildId=parent["Id"])["Parents"]
+    scps = org.list_policies_for_target(TargetId=workloads["Id"], Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    assert {p["Name"] for p in scps} >= {"bespoke-region-deny", "bespoke-deny-leave-organization"}
+    s3control = aws.member_client("s3control", account_id=account_id)
+    assert s3control.get_public_access_block(AccountId=account_id)["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
+    ec2 = aws.member_client("ec2", account_id=account_id)
+    assert ec2.get_ebs_encryption_by_default()["EbsEncryptionByDefault"] is True
+    assert outputs["budget"]["monthly_limit_usd"] == 500
     # One email for the outcome, to the requester and the technical contact.
     sent = [m for m in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages if account_id in str(m.body)]
     assert len(sent) == 1

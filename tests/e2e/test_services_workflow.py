@@ -25,7 +25,18 @@ from tests.support.webhooks import Receiver, webhook_receiver
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.services]
 
-PARALLEL = ("iam", "cloudtrail", "config", "support", "vpc")
+# The steps that wait only for the account (the guardrail steps among them).
+PARALLEL = (
+    "ou_placement",
+    "account_hygiene",
+    "security_services",
+    "budget",
+    "iam",
+    "cloudtrail",
+    "config",
+    "support",
+    "vpc",
+)
 
 
 def _finish(base: str, location: str, headers: dict[str, str], worker: Any) -> dict[str, Any]:

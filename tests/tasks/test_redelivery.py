@@ -71,6 +71,13 @@ def test_every_handler_given_a_message_twice_has_one_effect(
     org = aws.client("organizations")
     org.create_account(Email="stranger@example.com", AccountName="stranger")
     assert accounts.accounts_reconcile(payer="demo").discovered
+    # An SCP of the demo payer detached outside Bespoke (guardrail drift).
+    region_deny = {p["Name"]: p["Id"] for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]}[
+        "bespoke-region-deny"
+    ]
+    for target in org.list_targets_for_policy(PolicyId=region_deny)["Targets"]:
+        org.detach_policy(PolicyId=region_deny, TargetId=target["TargetId"])
+    assert accounts.accounts_reconcile(payer="demo").scps_drifted == ("region-deny",)
     real_config_client = compliance_services._config_client
 
     def non_compliant_config(session: Any) -> Any:

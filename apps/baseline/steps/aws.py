@@ -8,6 +8,7 @@ from urllib.parse import unquote
 
 from apps.cloud import api as cloud
 from apps.kernel.errors import PermanentError
+from apps.kernel.steptools import built_regions as built_regions  # the steps' one way to their regions
 
 
 def client(service: str, *, session: Any, region: str | None = None) -> Any:

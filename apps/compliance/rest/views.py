@@ -34,12 +34,24 @@ class RuleComplianceSerializer(serializers.Serializer):  # type: ignore[type-arg
     non_compliant_resources = NonCompliantResourceSerializer(many=True)
 
 
+class GuardrailReadingSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    check = serializers.CharField(
+        help_text="`s3_block_public_access`, `ebs_encryption_by_default`, `guardduty`, `security_hub` or `budget`."
+    )
+    region = serializers.CharField(allow_blank=True, help_text="Empty for account-wide settings.")
+    ok = serializers.BooleanField(help_text="Whether the setting is in place.")
+    detail = serializers.CharField(allow_blank=True, help_text="What is wrong, when it is not.")
+
+
 class ComplianceSnapshotSerializer(serializers.Serializer):  # type: ignore[type-arg]
     account_id = serializers.CharField()
     payer = serializers.CharField()
     taken_at = serializers.DateTimeField()
-    compliant = serializers.BooleanField()
+    compliant = serializers.BooleanField(help_text="No Config rule non-compliant and every guardrail read in place.")
     rules = RuleComplianceSerializer(many=True)
+    guardrails = GuardrailReadingSerializer(
+        many=True, help_text="The guardrail settings read (accounts vended with guardrails only)."
+    )
 
 
 class ComplianceListSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -54,6 +66,7 @@ def present_snapshot(snapshot: ComplianceSnapshotSummary) -> dict[str, Any]:
         "taken_at": iso(snapshot.taken_at),
         "compliant": snapshot.compliant,
         "rules": list(snapshot.rules),
+        "guardrails": list(snapshot.guardrails),
     }
 
 

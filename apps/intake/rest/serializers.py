@@ -119,6 +119,11 @@ class AccountRequestInputSerializer(StrictSerializer):
     requestor = RequestorSerializer()
     external_transaction_id = text(max_length=50, required=False, default="")
     comment = text(max_length=100, required=False, default="")
+    monthly_budget_usd = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="The account's monthly cost budget in USD instead of its environment's; at most the payer's maximum.",
+    )
 
     def validate_user_access_list(self, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
@@ -171,6 +176,9 @@ class AccountRequestInputSerializer(StrictSerializer):
                 f"Payer {payer.name} does not allow {', '.join(refused)}; "
                 f"it allows the regions {', '.join(payer.allowed_regions)}."
             ]
+        budget, ceiling = attrs.get("monthly_budget_usd"), payer.max_monthly_budget_usd
+        if budget is not None and ceiling is not None and budget > ceiling:
+            errors["monthly_budget_usd"] = [f"Payer {payer.name} allows at most {ceiling} USD a month."]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs

@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 from django.db import transaction
 
-from apps.accounts.contracts import AccountDrifted
+from apps.accounts.contracts import AccountDrifted, GuardrailDrifted
 from apps.clients import api as clients
 from apps.compliance.contracts import AccountNonCompliant
 from apps.kernel import clock, ids
@@ -48,6 +48,7 @@ RunEvent = (
     | DeadLetterCreated
     | AccountNonCompliant
     | AccountDrifted
+    | GuardrailDrifted
 )
 
 
@@ -161,6 +162,14 @@ def _webhook_data(event: RunEvent) -> dict[str, Any]:
         }
     if isinstance(event, AccountDrifted):
         return {"account_id": event.aws_account_id, "payer": event.payer, "kind": event.kind, "detail": event.detail}
+    if isinstance(event, GuardrailDrifted):
+        return {
+            "account_id": event.aws_account_id or None,
+            "payer": event.payer,
+            "guardrail": event.guardrail,
+            "subject": event.subject,
+            "problems": list(event.problems),
+        }
     data: dict[str, Any] = {"run_id": event.run_id}
     if isinstance(event, StepSucceeded | StepFailed):
         run = workflow.run_get(run_id=event.run_id)
