@@ -122,6 +122,6 @@ def test_the_demo_blueprint_builds_a_complete_account_and_tells_everyone_once(
     # Each webhook event once, signed with the subscription's secret.
     types = [json.loads(r.body)["type"] for r in receiver.requests]
     assert types.count("run.succeeded") == 1
-    assert types.count("step.succeeded") == 12
+    assert types.count("step.succeeded") == 17
     secret = hook.json()["secret"]
     assert all(verify_signature(secret, r.headers["bespoke-signature"], r.body) for r in receiver.requests)
