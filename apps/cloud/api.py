@@ -26,16 +26,8 @@ from apps.kernel.steptools import required_input
 
 # Error codes that mean "not now": throttling, transient server trouble, races that
 # settle by themselves. Anything else is permanent and fails the step at once.
-RETRYABLE_CODES = frozenset(
+RETRYABLE_CODES = instrument.THROTTLING_CODES | frozenset(
     {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "SlowDown",
         "PriorRequestNotComplete",
         "ConcurrentModificationException",
         "ServiceUnavailable",

@@ -6,6 +6,7 @@ from typing import Any
 
 from apps.kernel import metrics
 
+# AWS's ways of saying "too many requests" (every one also retryable: apps.cloud.api).
 THROTTLING_CODES = frozenset(
     {
         "Throttling",
