@@ -16,11 +16,18 @@ from apps.notifications.api import verify_signature
 from tasks.demo import seed_demo
 from tasks.embedded import worker_threads
 from tests.conftest import EmulatedAws
+from tests.support.bus import purge_in_process_broker
 from tests.support.factories import request_body
 from tests.support.polling import wait_for
 from tests.support.webhooks import webhook_receiver
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _empty_broker() -> None:
+    """What earlier tests relayed to the in-process broker is not this test's work."""
+    purge_in_process_broker()
 
 
 def test_post_returns_before_the_work_and_the_run_succeeds(api: APIClient, demo_payer: Any, aws: EmulatedAws) -> None:

@@ -12,10 +12,17 @@ from tasks.demo import seed_demo
 from tasks.embedded import worker_threads
 from tasks.integrations_receiver import integrations_receiver
 from tests.conftest import EmulatedAws
+from tests.support.bus import purge_in_process_broker
 from tests.support.factories import request_body
 from tests.support.polling import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _empty_broker() -> None:
+    """What earlier tests relayed to the in-process broker is not this test's work."""
+    purge_in_process_broker()
 
 
 def test_every_step_of_the_demo_blueprint_with_its_integrations_completes(

@@ -38,3 +38,14 @@ def drain(*, max_rounds: int = 100) -> list[str]:
                 else:
                     handle_event(subscriber, message.envelope)
     raise AssertionError(f"Messages kept coming after {max_rounds} rounds: {delivered[-10:]}")
+
+
+def purge_in_process_broker() -> int:
+    """Empty every queue of the in-process broker: messages earlier tests relayed there
+    (with no worker to take them) must not reach the next test's worker threads. How many
+    were dropped."""
+    from project.celery import app
+    from tasks.subscriptions import all_queues
+
+    with app.connection_for_write() as connection:
+        return sum(int(connection.default_channel.queue_purge(queue) or 0) for queue in all_queues())
