@@ -6,7 +6,7 @@ operation at a time (so drift of the machine falls on every mode alike), in one 
 against PostgreSQL and moto.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_obs \\
-        .venv/bin/python bench/observability.py [--rounds 15] [--batch 40]
+        .venv/bin/python bench/observability.py [--rounds 25] [--batch 40]
 
 Tracing on means the real SDK path — a tracer provider, spans, the batch processor —
 with an exporter that drops the spans (the network is not what is measured). Metrics on
@@ -129,7 +129,7 @@ def _hooks_when_off(times: int = 200_000) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--batch", type=int, default=40)
     args = parser.parse_args()
 
