@@ -115,8 +115,8 @@ def test_the_relay_hands_the_trace_to_the_broker_in_each_celery_message(
     from project.celery import app
     from tasks import relay
 
-    sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(app, "send_task", lambda name, args, **_: sent.append(args[0]))
+    sent: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(app, "send_task", lambda name, args, **_: sent.append((name, args[0])))
     monkeypatch.setattr(outbox, "_publisher", None)
     with tracing.span("caller") as caller:
         assert caller is not None
@@ -124,11 +124,21 @@ def test_the_relay_hands_the_trace_to_the_broker_in_each_celery_message(
     relay.sweep(older_than_seconds=0)
 
     assert sent
-    assert sent[0]["trace"]["traceparent"].split("-")[1] == _hex(caller.get_span_context().trace_id, 32)
+    name, envelope = sent[0]
+    assert envelope["trace"]["traceparent"].split("-")[1] == _hex(caller.get_span_context().trace_id, 32)
     publish = [span for span in exported.get_finished_spans() if span.kind == SpanKind.PRODUCER]
     assert publish
     assert publish[0].parent is not None
     assert publish[0].parent.span_id == caller.get_span_context().span_id
+
+    # The Celery task that receives the message (run here, as a worker would) continues it.
+    exported.clear()
+    app.tasks[name].apply(args=[envelope]).get()
+    consumers = [span for span in exported.get_finished_spans() if span.kind == SpanKind.CONSUMER]
+    assert [span.name for span in consumers] == [f"consume {name}"]
+    assert consumers[0].context.trace_id == caller.get_span_context().trace_id
+    assert consumers[0].parent is not None
+    assert consumers[0].parent.span_id == caller.get_span_context().span_id
 
 
 def test_a_callers_traceparent_is_continued(api: APIClient, exported: InMemorySpanExporter) -> None:
