@@ -13,7 +13,6 @@ import structlog
 from celery import Task
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from opentelemetry.trace import SpanKind
 
 from apps.kernel import clock, inbox, tracing
 from apps.kernel.contracts import Message, StepFailed, UnknownMessage
@@ -63,7 +62,7 @@ def _consuming(subscriber: Subscriber, envelope: dict[str, Any]) -> Any:
     return tracing.span(
         f"consume {subscriber.name}",
         parent=envelope.get("trace") if isinstance(envelope, dict) else None,
-        kind=SpanKind.CONSUMER,
+        kind="consumer",
         attributes={
             "messaging.operation.type": "process",
             "messaging.message.id": str(envelope.get("message_id")) if isinstance(envelope, dict) else "",

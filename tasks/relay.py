@@ -20,7 +20,6 @@ import kombu.exceptions
 import structlog
 from django.conf import settings
 from django.db import transaction
-from opentelemetry.trace import SpanKind
 
 from apps.kernel import clock, metrics, outbox, tracing
 from apps.kernel.deadletters import dead_letter_record
@@ -81,7 +80,7 @@ def _send(message: OutboxMessage) -> bool:
     with tracing.span(
         f"publish {message.type}",
         parent=message.envelope.get("trace"),
-        kind=SpanKind.PRODUCER,
+        kind="producer",
         attributes={"messaging.operation.type": "send", "messaging.message.id": message.message_id},
     ):
         for subscriber in subscribers:

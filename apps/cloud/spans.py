@@ -4,8 +4,6 @@ tracing off the hooks return at their first line."""
 
 from typing import Any
 
-from opentelemetry.trace import SpanKind, StatusCode
-
 from apps.kernel import tracing
 
 _KEY = "bespoke_span"
@@ -19,7 +17,7 @@ def install(client: Any) -> None:
     def before_call(*, model: Any, context: dict[str, Any], **_: Any) -> None:
         span = tracing.start_span(
             f"{service_id}.{model.name}",
-            kind=SpanKind.CLIENT,
+            kind="client",
             attributes={
                 "rpc.system": "aws-api",
                 "rpc.service": service,
@@ -46,7 +44,7 @@ def install(client: Any) -> None:
         code = (parsed.get("Error") or {}).get("Code")
         if code:
             span.set_attribute("aws.error_code", str(code))
-            span.set_status(StatusCode.ERROR, str(code))
+            tracing.set_error(span, str(code))
         span.end()
 
     def after_call_error(*, exception: BaseException, context: dict[str, Any], **_: Any) -> None:
@@ -54,7 +52,7 @@ def install(client: Any) -> None:
         if span is None:
             return
         span.record_exception(exception)
-        span.set_status(StatusCode.ERROR, type(exception).__name__)
+        tracing.set_error(span, type(exception).__name__)
         span.end()
 
     client.meta.events.register_first(f"before-call.{service_id}", before_call)

@@ -15,22 +15,22 @@ current ``trace_id`` (``apps.kernel.logging``).
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import structlog
 from django.http import HttpRequest, HttpResponse
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-log = structlog.get_logger(__name__)
+if TYPE_CHECKING:
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
 
 EXPORTERS = ("off", "otlp", "console")
 SCOPE = "bespoke"
+# OpenTelemetry is imported only once tracing is on: off, a process never loads it.
+KINDS = ("internal", "server", "client", "producer", "consumer")
 
-_propagator = TraceContextTextMapPropagator()
-_tracer: trace.Tracer | None = None  # None: tracing is off
+_tracer: "trace.Tracer | None" = None  # None: tracing is off
 _provider: Any | None = None
+_propagator: Any = None
 
 
 def enabled() -> bool:
@@ -39,7 +39,11 @@ def enabled() -> bool:
 
 def use(provider: Any | None) -> None:
     """Send spans to ``provider`` (an SDK ``TracerProvider``), or stop tracing (None)."""
-    global _tracer, _provider
+    global _tracer, _provider, _propagator
+    if provider is not None and _propagator is None:
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        _propagator = TraceContextTextMapPropagator()
     _provider = provider
     _tracer = provider.get_tracer(SCOPE) if provider is not None else None
 
@@ -85,7 +89,7 @@ def carrier() -> dict[str, str] | None:
     return values or None
 
 
-def _parent(values: Mapping[str, Any] | None) -> otel_context.Context | None:
+def _parent(values: Mapping[str, Any] | None) -> "otel_context.Context | None":
     if not values:
         return None
     clean = {str(key): str(value) for key, value in values.items() if isinstance(value, str)}
@@ -97,28 +101,40 @@ def span(
     name: str,
     *,
     parent: Mapping[str, Any] | None = None,
-    kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+    kind: str = "internal",
     attributes: Mapping[str, Any] | None = None,
-) -> Iterator[trace.Span | None]:
+) -> "Iterator[trace.Span | None]":
     """A span around a block, the current span while it runs: the child of ``parent`` (a
-    ``traceparent`` carrier) when one is given, else of the current span. Yields None and
-    does nothing else when tracing is off. An exception leaving the block is recorded."""
+    ``traceparent`` carrier) when one is given, else of the current span. ``kind`` is one
+    of ``KINDS``. Yields None and does nothing else when tracing is off. An exception
+    leaving the block is recorded."""
     if _tracer is None:
         yield None
         return
     with _tracer.start_as_current_span(
-        name, context=_parent(parent), kind=kind, attributes=_attributes(attributes)
+        name, context=_parent(parent), kind=_kind(kind), attributes=_attributes(attributes)
     ) as current:
         yield current
 
 
-def start_span(
-    name: str, *, kind: trace.SpanKind = trace.SpanKind.CLIENT, attributes: Mapping[str, Any] | None = None
-) -> Any:
+def start_span(name: str, *, kind: str = "client", attributes: Mapping[str, Any] | None = None) -> Any:
     """A span that is not made current (a leaf, ended by the caller), or None when off."""
     if _tracer is None:
         return None
-    return _tracer.start_span(name, kind=kind, attributes=_attributes(attributes))
+    return _tracer.start_span(name, kind=_kind(kind), attributes=_attributes(attributes))
+
+
+def _kind(name: str) -> "trace.SpanKind":
+    from opentelemetry.trace import SpanKind
+
+    return SpanKind[name.upper()]
+
+
+def set_error(span: Any, description: str) -> None:
+    """Mark ``span`` failed (an AWS error code, a 5xx)."""
+    from opentelemetry.trace import StatusCode
+
+    span.set_status(StatusCode.ERROR, description)
 
 
 def _attributes(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -128,7 +144,12 @@ def _attributes(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def current_ids() -> tuple[str, str] | None:
-    """The current span's trace id and span id in hex, or None when there is none."""
+    """The current span's trace id and span id in hex, or None when there is none (and
+    always when tracing is off)."""
+    if _tracer is None:
+        return None
+    from opentelemetry import trace
+
     context = trace.get_current_span().get_span_context()
     if not context.is_valid:
         return None
@@ -160,7 +181,7 @@ class TracingMiddleware:
         with span(
             f"HTTP {request.method}",
             parent=parent,
-            kind=trace.SpanKind.SERVER,
+            kind="server",
             attributes={"http.request.method": request.method or "", "url.path": request.path},
         ) as current:
             response = self.get_response(request)
@@ -171,5 +192,5 @@ class TracingMiddleware:
                     current.set_attribute("http.route", f"/{match.route}")
                 current.set_attribute("http.response.status_code", response.status_code)
                 if response.status_code >= 500:
-                    current.set_status(trace.StatusCode.ERROR)
+                    set_error(current, f"HTTP {response.status_code}")
         return response

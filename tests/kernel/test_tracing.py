@@ -2,6 +2,9 @@
 broker into every step and every AWS call (spans kept by an in-memory exporter)."""
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -229,3 +232,18 @@ def test_batched_spans_are_flushed_on_demand() -> None:
     tracing.flush()  # off: nothing to do
 
     assert [span.name for span in exporter.get_finished_spans()] == ["batched"]
+
+
+def test_off_no_process_loads_opentelemetry() -> None:
+    code = (
+        "import sys, django; django.setup(); import project.urls, apps.cloud.api, tasks.consumers, tasks.relay; "
+        "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings.test", "TRACING_EXPORTER": "off"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip().splitlines()[-1] == "[]", loaded.stderr[-2000:]
