@@ -35,9 +35,14 @@ def make_handler(*, queues: Iterable[str] | None) -> Handler:
     consumed = None if queues is None else frozenset(sqs_queue_name(prefix, q) for q in queues)
     consumer = BatchConsumer(app, queues=consumed, import_task_modules=queues is None)
 
+    from apps.kernel import tracing
+
     def lambda_handler(event: dict[str, Any], context: Any) -> Any:
-        if is_sqs_batch(event):
-            return consumer(event, context)
-        return LambdaHandler.lambda_handler(event, context)
+        try:
+            if is_sqs_batch(event):
+                return consumer(event, context)
+            return LambdaHandler.lambda_handler(event, context)
+        finally:
+            tracing.flush()  # the environment may be frozen right after: spans leave now
 
     return lambda_handler

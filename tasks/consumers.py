@@ -14,7 +14,7 @@ from celery import Task
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from apps.kernel import clock, inbox
+from apps.kernel import clock, inbox, tracing
 from apps.kernel.contracts import Message, StepFailed, UnknownMessage
 from apps.kernel.deadletters import dead_letter_record
 from apps.kernel.errors import RetryableError, StepError
@@ -56,8 +56,28 @@ def _decode(envelope: Any, subscriber: Subscriber | None = None) -> Message | No
         return None
 
 
+def _consuming(subscriber: Subscriber, envelope: dict[str, Any]) -> Any:
+    """The consumer's span: a child of the span that recorded the message (the envelope's
+    ``trace``), so one trace crosses the outbox and the broker."""
+    return tracing.span(
+        f"consume {subscriber.name}",
+        parent=envelope.get("trace") if isinstance(envelope, dict) else None,
+        kind="consumer",
+        attributes={
+            "messaging.operation.type": "process",
+            "messaging.message.id": str(envelope.get("message_id")) if isinstance(envelope, dict) else "",
+            "bespoke.message_type": str(envelope.get("type")) if isinstance(envelope, dict) else "",
+        },
+    )
+
+
 def handle_event(subscriber: Subscriber, envelope: dict[str, Any]) -> None:
     """Apply one event once: the inbox claim and the handler's writes commit together."""
+    with _consuming(subscriber, envelope):
+        _handle_event(subscriber, envelope)
+
+
+def _handle_event(subscriber: Subscriber, envelope: dict[str, Any]) -> None:
     message = _decode(envelope, subscriber)
     if message is None:
         return
@@ -74,11 +94,12 @@ def run_step(
     """Hand a message to a runner (a step runner, a webhook delivery); it keeps its own
     exactly-once record, raises ``RetryLater`` to be tried again, and returns the outcome it
     recorded, if any."""
-    message = _decode(envelope, subscriber)
-    if message is None:
-        return None
-    outcome: Message | None = _handler(subscriber)(message, attempt=attempt, retry_delay=retry_delay)
-    return outcome
+    with _consuming(subscriber, envelope):
+        message = _decode(envelope, subscriber)
+        if message is None:
+            return None
+        outcome: Message | None = _handler(subscriber)(message, attempt=attempt, retry_delay=retry_delay)
+        return outcome
 
 
 def _schedule(subscriber: Subscriber) -> list[float]:

@@ -21,7 +21,7 @@ import structlog
 from django.conf import settings
 from django.db import transaction
 
-from apps.kernel import clock, metrics, outbox
+from apps.kernel import clock, metrics, outbox, tracing
 from apps.kernel.deadletters import dead_letter_record
 from apps.kernel.models import OutboxMessage
 from project.celery import app
@@ -77,8 +77,14 @@ def _send(message: OutboxMessage) -> bool:
     if not subscribers:
         outbox.park(message.message_id, reason=outbox.NO_SUBSCRIBERS)
         return False
-    for subscriber in subscribers:
-        app.send_task(subscriber.name, args=[message.envelope], queue=subscriber.queue)
+    with tracing.span(
+        f"publish {message.type}",
+        parent=message.envelope.get("trace"),
+        kind="producer",
+        attributes={"messaging.operation.type": "send", "messaging.message.id": message.message_id},
+    ):
+        for subscriber in subscribers:
+            app.send_task(subscriber.name, args=[message.envelope], queue=subscriber.queue)
     outbox.mark_published(message.message_id)
     metrics.inc("bespoke_outbox_published", type=message.type)
     return True

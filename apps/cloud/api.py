@@ -20,7 +20,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from django.conf import settings
 
-from apps.cloud import budget, cache, faults, instrument
+from apps.cloud import budget, cache, faults, instrument, spans
 from apps.kernel.errors import PermanentError, RetryableError
 from apps.kernel.steptools import required_input
 
@@ -89,6 +89,7 @@ def client(service: str, *, session: boto3.Session | None = None, region: str | 
         if settings.AWS_FAULTS:
             faults.install(made, _fault_rules(settings.AWS_FAULTS))
         instrument.install(made)
+        spans.install(made)
         return made
 
     return cache.client(key, make, enabled=settings.AWS_CLIENT_CACHE)

@@ -7,7 +7,15 @@ class KernelConfig(AppConfig):
     verbose_name = "Kernel (outbox and inbox)"
 
     def ready(self) -> None:
-        from apps.kernel import gauges, metrics
+        from django.conf import settings
+
+        from apps.kernel import gauges, metrics, tracing
+
+        tracing.configure(
+            getattr(settings, "TRACING_EXPORTER", "off"),
+            endpoint=getattr(settings, "TRACING_OTLP_ENDPOINT", None),
+            service_name=getattr(settings, "TRACING_SERVICE_NAME", "bespoke"),
+        )
 
         metrics.gauge_provider("bespoke_outbox_lag_seconds", gauges.outbox_lag)
         metrics.gauge_provider("bespoke_dead_letters_open", gauges.dead_letters_open)

@@ -3,7 +3,8 @@
 An *event* says what happened (past tense) and goes to every subscriber; a *command*
 asks for one thing to be done and has exactly one handler. Both travel as a JSON
 envelope: ``{"type", "version", "message_id", "occurred_at", "correlation_id",
-"payload"}``. Payload fields are JSON primitives, never model instances.
+"payload"}`` (the outbox adds ``"trace"`` when tracing is on). Payload fields are JSON
+primitives, never model instances.
 
 No Django imports here: contracts are shared by every context and every deployable.
 """

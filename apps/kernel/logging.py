@@ -1,7 +1,8 @@
 """Structured (JSON) logs with the request id and run context bound.
 
 ``bind(...)`` adds keys to every log line of the current request or task; the request
-id travels with each outbox message into the Celery tasks that handle it.
+id travels with each outbox message into the Celery tasks that handle it. A line written
+inside a trace's span carries its ``trace_id`` and ``span_id`` (``apps.kernel.tracing``).
 """
 
 import logging
@@ -11,8 +12,11 @@ from typing import Any
 
 import structlog
 
+from apps.kernel.tracing import add_trace_ids
+
 _shared_processors: list[Any] = [
     structlog.contextvars.merge_contextvars,
+    add_trace_ids,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -14,7 +14,7 @@ import structlog
 from django.db import connection, transaction
 from django.db.models import F
 
-from apps.kernel import clock
+from apps.kernel import clock, tracing
 from apps.kernel.contracts import Message
 from apps.kernel.logging import current_request_id
 from apps.kernel.models import OutboxMessage
@@ -35,12 +35,16 @@ def record(message: Message) -> None:
     """Store ``message`` in the current transaction; it is relayed once that commits."""
     if not connection.in_atomic_block:
         raise RuntimeError("record() must be called inside transaction.atomic().")
+    envelope = message.to_envelope(correlation_id=current_request_id())
+    trace = tracing.carrier()
+    if trace is not None:
+        envelope["trace"] = trace  # the recording span: its consumers continue the trace
     OutboxMessage.objects.create(
         message_id=message.message_id,
         sequence=time.time_ns(),
         type=message.type_name(),
         aggregate_id=message.aggregate_id(),
-        envelope=message.to_envelope(correlation_id=current_request_id()),
+        envelope=envelope,
         recorded_at=clock.now(),
     )
     transaction.on_commit(lambda: _relay_after_commit(message.message_id), robust=True)

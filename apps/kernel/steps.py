@@ -16,7 +16,7 @@ import structlog
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
-from apps.kernel import inbox, leases
+from apps.kernel import inbox, leases, tracing
 from apps.kernel.contracts import RunStep, StepFailed, StepRetrying, StepSucceeded
 from apps.kernel.errors import RetryableError, StepError, WaitForQuota
 from apps.kernel.logging import bound
@@ -110,7 +110,13 @@ def execute_step(
     if inbox.already_processed(handler, command.message_id):
         log.info("step.duplicate_delivery_ignored", step=command.step, run_id=command.run_id)
         return None
-    with bound(run_id=command.run_id, step=command.step, attempt=attempt):
+    with (
+        bound(run_id=command.run_id, step=command.step, attempt=attempt),
+        tracing.span(
+            f"step {command.step}",
+            attributes={"bespoke.run_id": command.run_id, "bespoke.step": command.step, "bespoke.attempt": attempt},
+        ),
+    ):
         function = steps.get(command.step)
         if function is None:
             return _record_once(

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "apps.kernel.tracing.TracingMiddleware",
     "apps.kernel.middleware.RequestIdMiddleware",
     "apps.kernel.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -290,6 +291,13 @@ LOG_FORMAT = env_str("LOG_FORMAT", "json")  # "json" or "console"
 METRICS_EXPORTER = env_str("METRICS_EXPORTER", "prometheus")
 # How often the gauges are written as EMF lines (only with METRICS_EXPORTER=emf).
 METRICS_GAUGES_INTERVAL_SECONDS = env_float("METRICS_GAUGES_INTERVAL_SECONDS", 60.0)
+# "off" (no tracer at all), "otlp" (OTLP over HTTP) or "console" (spans printed as JSON).
+TRACING_EXPORTER = env_str("TRACING_EXPORTER", "off")
+# Where OTLP spans go; unset: the exporter's own default (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+# else http://localhost:4318/v1/traces, the AWS Distro collector layer's address on Lambda).
+TRACING_OTLP_ENDPOINT = env_optional("TRACING_OTLP_ENDPOINT")
+# The service.name resource attribute of every span.
+TRACING_SERVICE_NAME = env_str("TRACING_SERVICE_NAME", "bespoke")
 # prometheus-client reads it from the environment itself: every process of a host shares it.
 PROMETHEUS_MULTIPROC_DIR = env_optional("PROMETHEUS_MULTIPROC_DIR")
 
