@@ -34,6 +34,18 @@ def _child_ou(org: Any, *, parent_id: str, name: str) -> str | None:
     return None
 
 
+def _create_ou(org: Any, *, parent_id: str, name: str) -> str:
+    """Create the OU, or take the one a concurrent run created since it was looked up."""
+    try:
+        with cloud.aws_errors("CreateOrganizationalUnit"):
+            return str(org.create_organizational_unit(ParentId=parent_id, Name=name)["OrganizationalUnit"]["Id"])
+    except PermanentError as error:
+        found = _child_ou(org, parent_id=parent_id, name=name)
+        if error.code != "DuplicateOrganizationalUnitException" or found is None:
+            raise
+        return found
+
+
 def ou_ids(org: Any, tree: list[str], *, create: bool) -> dict[str, str]:
     """Each path of ``tree`` (and ``Root``) to its OU id; missing OUs are created when
     ``create``, else left out."""
@@ -49,10 +61,7 @@ def ou_ids(org: Any, tree: list[str], *, create: bool) -> dict[str, str]:
                 if unit is None and not create:
                     break
                 if unit is None:
-                    with cloud.aws_errors("CreateOrganizationalUnit"):
-                        unit = str(
-                            org.create_organizational_unit(ParentId=parent, Name=name)["OrganizationalUnit"]["Id"]
-                        )
+                    unit = _create_ou(org, parent_id=parent, name=name)
                 found[key] = unit
             parent = found[key]
     return found
@@ -126,6 +135,27 @@ def _enable_scps(org: Any) -> None:
                 raise
 
 
+def _create_policy(org: Any, *, name: str, content: str, description: str, payer: str) -> str:
+    """Create the SCP, or take the one a concurrent run (another vend of the same payer)
+    created since the policies were listed."""
+    try:
+        with cloud.aws_errors("CreatePolicy"):
+            return str(
+                org.create_policy(
+                    Content=content,
+                    Description=description,
+                    Name=name,
+                    Type=SCP_TYPE,
+                    Tags=[{"Key": "bespoke:payer", "Value": payer}],
+                )["Policy"]["PolicySummary"]["Id"]
+            )
+    except PermanentError as error:
+        existing = _policies(org).get(name)
+        if error.code != "DuplicatePolicyException" or existing is None:
+            raise
+        return str(existing["Id"])
+
+
 def service_control_policies(context: StepContext) -> dict[str, Any]:
     """Put each of the payer's SCPs in Organizations as ``bespoke-<name>`` with the
     document Bespoke holds, attached to the OUs it is declared for (SCPs enabled on the
@@ -133,7 +163,9 @@ def service_control_policies(context: StepContext) -> dict[str, Any]:
 
     Idempotent and converging: a policy is found by name before being created, its
     document is rewritten only when it differs from Bespoke's (an edit outside Bespoke
-    is undone), and it is attached only where it is not (a detachment is undone).
+    is undone), and it is attached only where it is not (a detachment is undone). Vends
+    of one payer run at once: a policy, OU or attachment another run made since this one
+    looked is taken as it is, not an error.
     """
     payer = Payer.objects.get(name=context.require("payer"))
     org = aws.organizations(payer)
@@ -153,21 +185,16 @@ def service_control_policies(context: StepContext) -> dict[str, Any]:
                 with cloud.aws_errors("UpdatePolicy"):
                     org.update_policy(PolicyId=policy_id, Content=minified, Description=description)
         else:
-            with cloud.aws_errors("CreatePolicy"):
-                policy_id = str(
-                    org.create_policy(
-                        Content=minified,
-                        Description=description,
-                        Name=name,
-                        Type=SCP_TYPE,
-                        Tags=[{"Key": "bespoke:payer", "Value": payer.name}],
-                    )["Policy"]["PolicySummary"]["Id"]
-                )
+            policy_id = _create_policy(org, name=name, content=minified, description=description, payer=payer.name)
         attached = _targets(org, policy_id)
         for path in scp.target_ous:
             if units[path] not in attached:
-                with cloud.aws_errors("AttachPolicy"):
-                    org.attach_policy(PolicyId=policy_id, TargetId=units[path])
+                try:
+                    with cloud.aws_errors("AttachPolicy"):
+                        org.attach_policy(PolicyId=policy_id, TargetId=units[path])
+                except PermanentError as error:  # a concurrent run attached it meanwhile
+                    if error.code != "DuplicatePolicyAttachmentException":
+                        raise
         if scp.policy_id != policy_id:
             ServiceControlPolicy.objects.filter(pk=scp.pk).update(policy_id=policy_id)
     return {"service_control_policies": [guardrails.SCP_PREFIX + scp.name for scp in scps]}
