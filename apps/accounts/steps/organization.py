@@ -5,8 +5,11 @@ the OUs they are declared for. Their read-backs find an account outside its OU, 
 detached or edited outside Bespoke."""
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
+
+from django.db import transaction
 
 from apps.accounts import guardrails
 from apps.accounts.models import ManagedAccount, Payer, ServiceControlPolicy
@@ -34,16 +37,14 @@ def _child_ou(org: Any, *, parent_id: str, name: str) -> str | None:
     return None
 
 
-def _create_ou(org: Any, *, parent_id: str, name: str) -> str:
-    """Create the OU, or take the one a concurrent run created since it was looked up."""
-    try:
-        with cloud.aws_errors("CreateOrganizationalUnit"):
-            return str(org.create_organizational_unit(ParentId=parent_id, Name=name)["OrganizationalUnit"]["Id"])
-    except PermanentError as error:
-        found = _child_ou(org, parent_id=parent_id, name=name)
-        if error.code != "DuplicateOrganizationalUnitException" or found is None:
-            raise
-        return found
+@contextmanager
+def payer_guardrails_lock(payer: Payer) -> Iterator[None]:
+    """Vends of one payer run at once: one at a time creates its OUs and SCPs (a row lock
+    on the payer), so two never both find one missing and both create it (AWS refuses the
+    second with a Duplicate... error; the emulator makes a second OU of the same name)."""
+    with transaction.atomic():
+        Payer.objects.select_for_update().filter(pk=payer.pk).first()
+        yield
 
 
 def ou_ids(org: Any, tree: list[str], *, create: bool) -> dict[str, str]:
@@ -61,7 +62,10 @@ def ou_ids(org: Any, tree: list[str], *, create: bool) -> dict[str, str]:
                 if unit is None and not create:
                     break
                 if unit is None:
-                    unit = _create_ou(org, parent_id=parent, name=name)
+                    with cloud.aws_errors("CreateOrganizationalUnit"):
+                        unit = str(
+                            org.create_organizational_unit(ParentId=parent, Name=name)["OrganizationalUnit"]["Id"]
+                        )
                 found[key] = unit
             parent = found[key]
     return found
@@ -88,9 +92,10 @@ def ou_placement(context: StepContext) -> dict[str, Any]:
     account_id = str(context.require("account_id"))
     org = aws.organizations(payer)
     path = _placement(payer, context.inputs)
-    units = ou_ids(org, list(payer.ou_tree), create=True) if payer.ou_tree else {}
-    if units and units != payer.ou_ids:
-        Payer.objects.filter(pk=payer.pk).update(ou_ids=units)
+    with payer_guardrails_lock(payer):
+        units = ou_ids(org, list(payer.ou_tree), create=True) if payer.ou_tree else {}
+        if units and units != payer.ou_ids:
+            Payer.objects.filter(pk=payer.pk).update(ou_ids=units)
     ou_id = units[path] if path else payer.parent_ou_id
     if ou_id:
         aws.move_to_ou(org, account_id=account_id, ou_id=ou_id)
@@ -164,39 +169,36 @@ def service_control_policies(context: StepContext) -> dict[str, Any]:
     Idempotent and converging: a policy is found by name before being created, its
     document is rewritten only when it differs from Bespoke's (an edit outside Bespoke
     is undone), and it is attached only where it is not (a detachment is undone). Vends
-    of one payer run at once: a policy, OU or attachment another run made since this one
-    looked is taken as it is, not an error.
+    of one payer do this one at a time (``payer_guardrails_lock``); a policy created by
+    name outside Bespoke since the look-up is taken as it is.
     """
     payer = Payer.objects.get(name=context.require("payer"))
     org = aws.organizations(payer)
     scps = list(ServiceControlPolicy.objects.filter(payer=payer, active=True))
     if not scps:
         return {"service_control_policies": []}
-    _enable_scps(org)
-    units = ou_ids(org, list(payer.ou_tree), create=True)
-    existing = _policies(org)
-    for scp in scps:
-        name = guardrails.SCP_PREFIX + scp.name
-        minified = guardrails.scp_document_check(scp.document)
-        description = scp.description or f"Bespoke SCP {scp.name}"
-        if name in existing:
-            policy_id = str(existing[name]["Id"])
-            if _content(org, policy_id) != scp.document:
-                with cloud.aws_errors("UpdatePolicy"):
-                    org.update_policy(PolicyId=policy_id, Content=minified, Description=description)
-        else:
-            policy_id = _create_policy(org, name=name, content=minified, description=description, payer=payer.name)
-        attached = _targets(org, policy_id)
-        for path in scp.target_ous:
-            if units[path] not in attached:
-                try:
+    with payer_guardrails_lock(payer):
+        _enable_scps(org)
+        units = ou_ids(org, list(payer.ou_tree), create=True)
+        existing = _policies(org)
+        for scp in scps:
+            name = guardrails.SCP_PREFIX + scp.name
+            minified = guardrails.scp_document_check(scp.document)
+            description = scp.description or f"Bespoke SCP {scp.name}"
+            if name in existing:
+                policy_id = str(existing[name]["Id"])
+                if _content(org, policy_id) != scp.document:
+                    with cloud.aws_errors("UpdatePolicy"):
+                        org.update_policy(PolicyId=policy_id, Content=minified, Description=description)
+            else:
+                policy_id = _create_policy(org, name=name, content=minified, description=description, payer=payer.name)
+            attached = _targets(org, policy_id)
+            for path in scp.target_ous:
+                if units[path] not in attached:
                     with cloud.aws_errors("AttachPolicy"):
                         org.attach_policy(PolicyId=policy_id, TargetId=units[path])
-                except PermanentError as error:  # a concurrent run attached it meanwhile
-                    if error.code != "DuplicatePolicyAttachmentException":
-                        raise
-        if scp.policy_id != policy_id:
-            ServiceControlPolicy.objects.filter(pk=scp.pk).update(policy_id=policy_id)
+            if scp.policy_id != policy_id:
+                ServiceControlPolicy.objects.filter(pk=scp.pk).update(policy_id=policy_id)
     return {"service_control_policies": [guardrails.SCP_PREFIX + scp.name for scp in scps]}
 
 
