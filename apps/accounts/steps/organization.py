@@ -5,8 +5,7 @@ the OUs they are declared for. Their read-backs find an account outside its OU, 
 detached or edited outside Bespoke."""
 
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -37,19 +36,25 @@ def _child_ou(org: Any, *, parent_id: str, name: str) -> str | None:
     return None
 
 
-@contextmanager
-def payer_guardrails_lock(payer: Payer) -> Iterator[None]:
-    """Vends of one payer run at once: one at a time creates its OUs and SCPs (a row lock
-    on the payer), so two never both find one missing and both create it (AWS refuses the
-    second with a Duplicate... error; the emulator makes a second OU of the same name)."""
+def ou_ids(org: Any, tree: list[str], *, create: bool, payer: Payer | None = None) -> dict[str, str]:
+    """Each path of ``tree`` (and ``Root``) to its OU id; missing OUs are created when
+    ``create``, else left out.
+
+    Vends of one payer run at once: when some OU is missing, ``payer``'s row is locked
+    while they are looked up again and created, so two runs never both create one (AWS
+    refuses the second with DuplicateOrganizationalUnitException; the emulator makes a
+    second OU of the same name). Once the tree exists no lock is taken."""
+    found = _ou_ids(org, tree, create=False)
+    if not create or all(path in found for path in tree):
+        return found
+    if payer is None:
+        return _ou_ids(org, tree, create=True)
     with transaction.atomic():
         Payer.objects.select_for_update().filter(pk=payer.pk).first()
-        yield
+        return _ou_ids(org, tree, create=True)
 
 
-def ou_ids(org: Any, tree: list[str], *, create: bool) -> dict[str, str]:
-    """Each path of ``tree`` (and ``Root``) to its OU id; missing OUs are created when
-    ``create``, else left out."""
+def _ou_ids(org: Any, tree: list[str], *, create: bool) -> dict[str, str]:
     root = _root_id(org)
     found = {guardrails.ROOT: root}
     for path in tree:
@@ -92,10 +97,9 @@ def ou_placement(context: StepContext) -> dict[str, Any]:
     account_id = str(context.require("account_id"))
     org = aws.organizations(payer)
     path = _placement(payer, context.inputs)
-    with payer_guardrails_lock(payer):
-        units = ou_ids(org, list(payer.ou_tree), create=True) if payer.ou_tree else {}
-        if units and units != payer.ou_ids:
-            Payer.objects.filter(pk=payer.pk).update(ou_ids=units)
+    units = ou_ids(org, list(payer.ou_tree), create=True, payer=payer) if payer.ou_tree else {}
+    if units and units != payer.ou_ids:
+        Payer.objects.filter(pk=payer.pk).update(ou_ids=units)
     ou_id = units[path] if path else payer.parent_ou_id
     if ou_id:
         aws.move_to_ou(org, account_id=account_id, ou_id=ou_id)
@@ -168,37 +172,35 @@ def service_control_policies(context: StepContext) -> dict[str, Any]:
 
     Idempotent and converging: a policy is found by name before being created, its
     document is rewritten only when it differs from Bespoke's (an edit outside Bespoke
-    is undone), and it is attached only where it is not (a detachment is undone). Vends
-    of one payer do this one at a time (``payer_guardrails_lock``); a policy created by
-    name outside Bespoke since the look-up is taken as it is.
+    is undone), and it is attached only where it is not (a detachment is undone). A
+    policy created by another vend of the payer since the look-up is taken as it is.
     """
     payer = Payer.objects.get(name=context.require("payer"))
     org = aws.organizations(payer)
     scps = list(ServiceControlPolicy.objects.filter(payer=payer, active=True))
     if not scps:
         return {"service_control_policies": []}
-    with payer_guardrails_lock(payer):
-        _enable_scps(org)
-        units = ou_ids(org, list(payer.ou_tree), create=True)
-        existing = _policies(org)
-        for scp in scps:
-            name = guardrails.SCP_PREFIX + scp.name
-            minified = guardrails.scp_document_check(scp.document)
-            description = scp.description or f"Bespoke SCP {scp.name}"
-            if name in existing:
-                policy_id = str(existing[name]["Id"])
-                if _content(org, policy_id) != scp.document:
-                    with cloud.aws_errors("UpdatePolicy"):
-                        org.update_policy(PolicyId=policy_id, Content=minified, Description=description)
-            else:
-                policy_id = _create_policy(org, name=name, content=minified, description=description, payer=payer.name)
-            attached = _targets(org, policy_id)
-            for path in scp.target_ous:
-                if units[path] not in attached:
-                    with cloud.aws_errors("AttachPolicy"):
-                        org.attach_policy(PolicyId=policy_id, TargetId=units[path])
-            if scp.policy_id != policy_id:
-                ServiceControlPolicy.objects.filter(pk=scp.pk).update(policy_id=policy_id)
+    _enable_scps(org)
+    units = ou_ids(org, list(payer.ou_tree), create=True, payer=payer)
+    existing = _policies(org)
+    for scp in scps:
+        name = guardrails.SCP_PREFIX + scp.name
+        minified = guardrails.scp_document_check(scp.document)
+        description = scp.description or f"Bespoke SCP {scp.name}"
+        if name in existing:
+            policy_id = str(existing[name]["Id"])
+            if _content(org, policy_id) != scp.document:
+                with cloud.aws_errors("UpdatePolicy"):
+                    org.update_policy(PolicyId=policy_id, Content=minified, Description=description)
+        else:
+            policy_id = _create_policy(org, name=name, content=minified, description=description, payer=payer.name)
+        attached = _targets(org, policy_id)
+        for path in scp.target_ous:
+            if units[path] not in attached:
+                with cloud.aws_errors("AttachPolicy"):
+                    org.attach_policy(PolicyId=policy_id, TargetId=units[path])
+        if scp.policy_id != policy_id:
+            ServiceControlPolicy.objects.filter(pk=scp.pk).update(policy_id=policy_id)
     return {"service_control_policies": [guardrails.SCP_PREFIX + scp.name for scp in scps]}
 
 
