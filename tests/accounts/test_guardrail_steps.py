@@ -109,6 +109,40 @@ def test_a_second_run_changes_nothing(
     assert ous_after["OrganizationalUnits"] == ous_before["OrganizationalUnits"]
 
 
+def test_an_scp_created_since_the_step_listed_them_is_taken_as_it_is(
+    aws: EmulatedAws,
+    governed: None,
+    step_context: MakeContext,
+    member_account: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A policy created by name since the step listed them (by hand, or by a vend that
+    did not wait for the payer's lock) is taken as it is instead of failing the step."""
+    vend(step_context, environment="prd")
+    org = aws.client("organizations")
+    before = {policy["Id"] for policy in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]}
+    # What this run saw: no policy yet (they were all created since).
+    looked: set[str] = set()
+
+    def stale(real: Callable[..., Any], empty: Any) -> Callable[..., Any]:
+        def first_look(*args: Any, **kwargs: Any) -> Any:
+            if real.__name__ not in looked:
+                looked.add(real.__name__)
+                return empty
+            return real(*args, **kwargs)
+
+        return first_look
+
+    monkeypatch.setattr(organization, "_policies", stale(organization._policies, {}))
+    outputs = vend(step_context, environment="prd")
+
+    assert set(outputs["service_control_policies"]) == BASELINE_SCPS
+    assert {policy["Id"] for policy in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]} == before
+    assert ou_path_of(aws, member_account) == "Workloads/Prod"
+    monkeypatch.undo()
+    assert organization.service_control_policies_problems(read_back(step_context, environment="prd")) == []
+
+
 def test_an_scp_detached_or_edited_outside_bespoke_is_drift_until_reapplied(
     aws: EmulatedAws, governed: None, step_context: MakeContext, member_account: str
 ) -> None:

@@ -8,6 +8,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from django.db import transaction
+
 from apps.accounts import guardrails
 from apps.accounts.models import ManagedAccount, Payer, ServiceControlPolicy
 from apps.accounts.steps import aws
@@ -34,9 +36,25 @@ def _child_ou(org: Any, *, parent_id: str, name: str) -> str | None:
     return None
 
 
-def ou_ids(org: Any, tree: list[str], *, create: bool) -> dict[str, str]:
+def ou_ids(org: Any, tree: list[str], *, create: bool, payer: Payer | None = None) -> dict[str, str]:
     """Each path of ``tree`` (and ``Root``) to its OU id; missing OUs are created when
-    ``create``, else left out."""
+    ``create``, else left out.
+
+    Vends of one payer run at once: when some OU is missing, ``payer``'s row is locked
+    while they are looked up again and created, so two runs never both create one (AWS
+    refuses the second with DuplicateOrganizationalUnitException; the emulator makes a
+    second OU of the same name). Once the tree exists no lock is taken."""
+    found = _ou_ids(org, tree, create=False)
+    if not create or all(path in found for path in tree):
+        return found
+    if payer is None:
+        return _ou_ids(org, tree, create=True)
+    with transaction.atomic():
+        Payer.objects.select_for_update().filter(pk=payer.pk).first()
+        return _ou_ids(org, tree, create=True)
+
+
+def _ou_ids(org: Any, tree: list[str], *, create: bool) -> dict[str, str]:
     root = _root_id(org)
     found = {guardrails.ROOT: root}
     for path in tree:
@@ -79,7 +97,7 @@ def ou_placement(context: StepContext) -> dict[str, Any]:
     account_id = str(context.require("account_id"))
     org = aws.organizations(payer)
     path = _placement(payer, context.inputs)
-    units = ou_ids(org, list(payer.ou_tree), create=True) if payer.ou_tree else {}
+    units = ou_ids(org, list(payer.ou_tree), create=True, payer=payer) if payer.ou_tree else {}
     if units and units != payer.ou_ids:
         Payer.objects.filter(pk=payer.pk).update(ou_ids=units)
     ou_id = units[path] if path else payer.parent_ou_id
@@ -126,6 +144,27 @@ def _enable_scps(org: Any) -> None:
                 raise
 
 
+def _create_policy(org: Any, *, name: str, content: str, description: str, payer: str) -> str:
+    """Create the SCP, or take the one a concurrent run (another vend of the same payer)
+    created since the policies were listed."""
+    try:
+        with cloud.aws_errors("CreatePolicy"):
+            return str(
+                org.create_policy(
+                    Content=content,
+                    Description=description,
+                    Name=name,
+                    Type=SCP_TYPE,
+                    Tags=[{"Key": "bespoke:payer", "Value": payer}],
+                )["Policy"]["PolicySummary"]["Id"]
+            )
+    except PermanentError as error:
+        existing = _policies(org).get(name)
+        if error.code != "DuplicatePolicyException" or existing is None:
+            raise
+        return str(existing["Id"])
+
+
 def service_control_policies(context: StepContext) -> dict[str, Any]:
     """Put each of the payer's SCPs in Organizations as ``bespoke-<name>`` with the
     document Bespoke holds, attached to the OUs it is declared for (SCPs enabled on the
@@ -133,7 +172,8 @@ def service_control_policies(context: StepContext) -> dict[str, Any]:
 
     Idempotent and converging: a policy is found by name before being created, its
     document is rewritten only when it differs from Bespoke's (an edit outside Bespoke
-    is undone), and it is attached only where it is not (a detachment is undone).
+    is undone), and it is attached only where it is not (a detachment is undone). A
+    policy created by another vend of the payer since the look-up is taken as it is.
     """
     payer = Payer.objects.get(name=context.require("payer"))
     org = aws.organizations(payer)
@@ -141,7 +181,7 @@ def service_control_policies(context: StepContext) -> dict[str, Any]:
     if not scps:
         return {"service_control_policies": []}
     _enable_scps(org)
-    units = ou_ids(org, list(payer.ou_tree), create=True)
+    units = ou_ids(org, list(payer.ou_tree), create=True, payer=payer)
     existing = _policies(org)
     for scp in scps:
         name = guardrails.SCP_PREFIX + scp.name
@@ -153,16 +193,7 @@ def service_control_policies(context: StepContext) -> dict[str, Any]:
                 with cloud.aws_errors("UpdatePolicy"):
                     org.update_policy(PolicyId=policy_id, Content=minified, Description=description)
         else:
-            with cloud.aws_errors("CreatePolicy"):
-                policy_id = str(
-                    org.create_policy(
-                        Content=minified,
-                        Description=description,
-                        Name=name,
-                        Type=SCP_TYPE,
-                        Tags=[{"Key": "bespoke:payer", "Value": payer.name}],
-                    )["Policy"]["PolicySummary"]["Id"]
-                )
+            policy_id = _create_policy(org, name=name, content=minified, description=description, payer=payer.name)
         attached = _targets(org, policy_id)
         for path in scp.target_ous:
             if units[path] not in attached:
