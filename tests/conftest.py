@@ -6,6 +6,8 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from rest_framework.test import APIClient
 
 from apps.accounts import api as accounts
@@ -191,3 +193,16 @@ def payer(db: None) -> accounts.PayerSummary:
     emulator). Modules that need another payer define their own ``payer``."""
     summary: accounts.PayerSummary = factories.payer("demo")
     return summary
+
+
+@pytest.fixture
+def in_transaction() -> Iterator[None]:
+    """Keep the test's connection (and its rolled-back transaction) across WSGI requests,
+    as Django's test client does: the handler would otherwise close it after each one."""
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        for signal in (request_started, request_finished):
+            signal.connect(close_old_connections)

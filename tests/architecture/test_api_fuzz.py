@@ -7,14 +7,11 @@ relay never fires and no broker is needed (the test settings' broker is ``memory
 """
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -36,19 +33,6 @@ schema = schemathesis.openapi.from_wsgi("/v1/schema?format=json", app)
 _names = itertools.count()
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def in_transaction() -> Iterator[None]:
-    """Keep the test's connection (and its rolled-back transaction) across WSGI requests,
-    as Django's test client does: the handler would otherwise close it after each one."""
-    for signal in (request_started, request_finished):
-        signal.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        for signal in (request_started, request_finished):
-            signal.connect(close_old_connections)
 
 
 @pytest.fixture

@@ -7,14 +7,11 @@ with a token minted for it alone, and the documented lives of mint, rotate and r
 checked answer by answer."""
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from apps.clients import api as clients
@@ -24,19 +21,6 @@ schema = schemathesis.openapi.from_wsgi("/v1/schema?format=json", app).include(p
 
 _names = itertools.count()
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def in_transaction() -> Iterator[None]:
-    """Keep the test's connection (and its rolled-back transaction) across WSGI requests,
-    as Django's test client does: the handler would otherwise close it after each one."""
-    for signal in (request_started, request_finished):
-        signal.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        for signal in (request_started, request_finished):
-            signal.connect(close_old_connections)
 
 
 def _throwaway(*scopes: str) -> clients.IssuedToken:
