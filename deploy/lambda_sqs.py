@@ -134,9 +134,8 @@ class BatchConsumer:
         self.clock = clock
         self.hostname = f"lambda@{socket.gethostname()}"
         # kombu's names for the content types Celery accepts, once (not per record).
-        self.accept = frozenset(prepare_accept_content(app.conf.accept_content or ["json"]) or ()) | {
-            "application/json"
-        }
+        accepted = prepare_accept_content(app.conf.accept_content or ["json"]) or set()
+        self.accept = frozenset(accepted) | {"application/json"}
         if import_task_modules:
             # Celery's ``imports``: a worker loads them at start, or their tasks are unknown.
             app.loader.import_default_modules()
