@@ -4,6 +4,8 @@ A handler claims ``(handler, message_id)`` in the same transaction as its effect
 second delivery of the same message finds the claim and does nothing.
 """
 
+from collections.abc import Iterable
+
 from django.db import IntegrityError, transaction
 
 from apps.kernel import clock, metrics
@@ -30,3 +32,26 @@ def already_processed(handler: str, message_id: str) -> bool:
     if done:
         metrics.inc("bespoke_inbox_duplicates", handler=handler)
     return done
+
+
+def processed(keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the ``(handler, message_id)`` pairs are already processed, in one query."""
+    wanted = set(keys)
+    if not wanted:
+        return set()
+    rows = ProcessedMessage.objects.filter(
+        handler__in={handler for handler, _ in wanted}, message_id__in={message_id for _, message_id in wanted}
+    ).values_list("handler", "message_id")
+    done = {(handler, message_id) for handler, message_id in rows if (handler, message_id) in wanted}
+    for handler, _ in done:
+        metrics.inc("bespoke_inbox_duplicates", handler=handler)
+    return done
+
+
+def mark_processed(keys: Iterable[tuple[str, str]]) -> None:
+    """Mark the ``(handler, message_id)`` pairs processed in one statement (``INSERT … ON
+    CONFLICT DO NOTHING``): a pair already there stays as it was."""
+    now = clock.now()
+    rows = [ProcessedMessage(handler=handler, message_id=message_id, processed_at=now) for handler, message_id in keys]
+    if rows:
+        ProcessedMessage.objects.bulk_create(rows, ignore_conflicts=True)

@@ -1,5 +1,7 @@
 """The inbox: a handler claims a message once, in the transaction of its effect."""
 
+from typing import Any
+
 import pytest
 from django.db import transaction
 
@@ -49,3 +51,26 @@ def test_a_refused_claim_leaves_the_callers_transaction_usable() -> None:
         assert not inbox.claim("intake.on_run_started", "message-1")
         assert inbox.claim("intake.on_run_started", "message-2")
         assert ProcessedMessage.objects.count() == 2
+
+
+def test_processed_tells_which_pairs_are_already_there_in_one_query(django_assert_num_queries: Any) -> None:
+    inbox.claim("sqs:a#0", "message-1")
+    inbox.claim("sqs:b#0", "message-2")
+
+    with django_assert_num_queries(1):
+        done = inbox.processed([("sqs:a#0", "message-1"), ("sqs:a#0", "message-2"), ("sqs:c#0", "message-1")])
+
+    assert done == {("sqs:a#0", "message-1")}  # not the crossed pairs
+    assert inbox.processed([]) == set()
+
+
+def test_mark_processed_adds_new_pairs_and_leaves_existing_ones() -> None:
+    inbox.claim("sqs:a#0", "message-1")
+    before = ProcessedMessage.objects.get(handler="sqs:a#0", message_id="message-1").processed_at
+
+    inbox.mark_processed([("sqs:a#0", "message-1"), ("sqs:a#0", "message-2")])
+    inbox.mark_processed([("sqs:a#0", "message-2")])
+
+    assert ProcessedMessage.objects.filter(handler="sqs:a#0").count() == 2
+    assert ProcessedMessage.objects.get(handler="sqs:a#0", message_id="message-1").processed_at == before
+    assert not inbox.claim("sqs:a#0", "message-2")
