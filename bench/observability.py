@@ -1,17 +1,19 @@
 """The cost of metrics and tracing: the intake path (``POST /v1/account-requests``:
 authentication, validation, insert, outbox) and one step (``execute_step``: inbox, lease,
 one AWS call, the outcome through the outbox), each timed with metrics and tracing off,
-metrics alone, tracing alone and both, IN THE SAME RUN, the modes taking turns one
+metrics alone, tracing alone, both, and tracing with sampling (``sampled``: a share
+``--sample-ratio`` of the traces recorded), IN THE SAME RUN, the modes taking turns one
 operation at a time (so drift of the machine falls on every mode alike), in one process
 against PostgreSQL and moto.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_obs \\
-        .venv/bin/python bench/observability.py [--rounds 25] [--batch 40]
+        .venv/bin/python bench/observability.py [--rounds 25] [--batch 40] [--sample-ratio 0.1]
 
-Tracing on means the real SDK path — a tracer provider, spans, the batch processor —
-with an exporter that drops the spans (the network is not what is measured). Metrics on
-is the Prometheus exporter (in-process registry). Prints the median time per request
-and per step for each mode, and its ratio to both off; the goal is < 5 % for each.
+Tracing on means the real SDK path — a tracer provider with the default sampling (every
+trace recorded), spans, the batch processor — with an exporter that drops the spans (the
+network is not what is measured). Metrics on is the Prometheus exporter (in-process
+registry). Prints the median time per request and per step for each mode, and its ratio
+to both off; the goal is < 5 % for each.
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_
 os.environ["LOG_LEVEL"] = "WARNING"
 os.environ["API_RATE_LIMIT"] = "1000000/min"  # the client throttle is not what is measured
 
-MODES = ("off", "metrics", "tracing", "both")
+MODES = ("off", "metrics", "tracing", "both", "sampled")
 
 
-def _tracer_provider() -> Any:
+def _tracer_provider(sample_ratio: float = 1.0) -> Any:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
@@ -45,18 +47,21 @@ def _tracer_provider() -> Any:
         def export(self, spans: Sequence[Any]) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
-    provider = TracerProvider()
+    from apps.kernel import tracing
+
+    provider = TracerProvider(sampler=tracing.sampler(sample_ratio))  # as TRACING_SAMPLE_RATIO makes it
     provider.add_span_processor(BatchSpanProcessor(Dropped()))
     return provider
 
 
-def _set_mode(mode: str, provider: Any) -> None:
+def _set_mode(mode: str, providers: dict[str, Any]) -> None:
     from django.conf import settings
 
     from apps.kernel import tracing
 
     settings.METRICS_EXPORTER = "prometheus" if mode in ("metrics", "both") else "off"
-    tracing.use(provider if mode in ("tracing", "both") else None)
+    traced = mode in ("tracing", "both", "sampled")
+    tracing.use(providers["sampled" if mode == "sampled" else "all"] if traced else None)
 
 
 def _timed(batch: int, work: Callable[[int], None], counter: itertools.count[int]) -> float:
@@ -131,6 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--batch", type=int, default=40)
+    parser.add_argument("--sample-ratio", type=float, default=0.1, help="the share of traces the sampled mode records")
     args = parser.parse_args()
 
     import django
@@ -161,12 +167,12 @@ def main() -> None:
                 allowed_regions=["us-east-1"],
             )
             token = clients.client_create(name="bench", scopes=list(clients.ALL_SCOPES), all_payers=True).token
-            provider = _tracer_provider()
+            providers = {"all": _tracer_provider(), "sampled": _tracer_provider(args.sample_ratio)}
             counter = itertools.count(1)
             paths = {"intake": _intake(token), "step": _step()}
             for path in paths.values():  # warm up every mode (imports, caches, the moto backend)
                 for mode in MODES:
-                    _set_mode(mode, provider)
+                    _set_mode(mode, providers)
                     _timed(5, path, counter)
             samples: dict[str, dict[str, list[float]]] = {name: {mode: [] for mode in MODES} for name in paths}
             for _ in range(args.rounds):
@@ -175,11 +181,13 @@ def main() -> None:
                         # Every mode in turn, one operation each, in a fresh order each
                         # time: drift (tables growing, neighbours' load) falls on all alike.
                         for mode in random.sample(MODES, len(MODES)):
-                            _set_mode(mode, provider)
+                            _set_mode(mode, providers)
                             samples[name][mode].append(_timed(1, path, counter))
-            _set_mode("off", None)
-            provider.shutdown()
+            _set_mode("off", providers)
+            for provider in providers.values():
+                provider.shutdown()
         print(f"{args.rounds * args.batch} operations per mode and path, the modes interleaved one by one")
+        print(f"sampled: tracing on, {args.sample_ratio:g} of the traces recorded")
         print(f"tracing off: one step's hooks (span, carrier, log lookup) cost {_hooks_when_off():.0f} ns")
         _report("Intake: POST /v1/account-requests (accepted)", samples["intake"])
         _report("One step: execute_step with one AWS call (moto)", samples["step"])

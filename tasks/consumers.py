@@ -58,16 +58,20 @@ def _decode(envelope: Any, subscriber: Subscriber | None = None) -> Message | No
 
 def _consuming(subscriber: Subscriber, envelope: dict[str, Any]) -> Any:
     """The consumer's span: a child of the span that recorded the message (the envelope's
-    ``trace``), so one trace crosses the outbox and the broker."""
+    ``trace``), so one trace crosses the outbox and the broker. A step runner's
+    ``RetryLater`` (tried again, or waiting for a quota) does not mark it failed."""
+    if not isinstance(envelope, dict):
+        return tracing.span(f"consume {subscriber.name}", kind="consumer", not_errors=(RetryLater,))
     return tracing.span(
         f"consume {subscriber.name}",
-        parent=envelope.get("trace") if isinstance(envelope, dict) else None,
+        parent=envelope.get("trace"),
         kind="consumer",
-        attributes={
+        attributes=lambda: {
             "messaging.operation.type": "process",
-            "messaging.message.id": str(envelope.get("message_id")) if isinstance(envelope, dict) else "",
-            "bespoke.message_type": str(envelope.get("type")) if isinstance(envelope, dict) else "",
+            "messaging.message.id": str(envelope.get("message_id")),
+            "bespoke.message_type": str(envelope.get("type")),
         },
+        not_errors=(RetryLater,),
     )
 
 

@@ -81,7 +81,7 @@ def _send(message: OutboxMessage) -> bool:
         f"publish {message.type}",
         parent=message.envelope.get("trace"),
         kind="producer",
-        attributes={"messaging.operation.type": "send", "messaging.message.id": message.message_id},
+        attributes=lambda: {"messaging.operation.type": "send", "messaging.message.id": message.message_id},
     ):
         for subscriber in subscribers:
             app.send_task(subscriber.name, args=[message.envelope], queue=subscriber.queue)

@@ -15,6 +15,7 @@ class KernelConfig(AppConfig):
             getattr(settings, "TRACING_EXPORTER", "off"),
             endpoint=getattr(settings, "TRACING_OTLP_ENDPOINT", None),
             service_name=getattr(settings, "TRACING_SERVICE_NAME", "bespoke"),
+            sample_ratio=getattr(settings, "TRACING_SAMPLE_RATIO", 1.0),
         )
 
         metrics.gauge_provider("bespoke_outbox_lag_seconds", gauges.outbox_lag)

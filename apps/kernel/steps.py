@@ -114,35 +114,54 @@ def execute_step(
         bound(run_id=command.run_id, step=command.step, attempt=attempt),
         tracing.span(
             f"step {command.step}",
-            attributes={"bespoke.run_id": command.run_id, "bespoke.step": command.step, "bespoke.attempt": attempt},
-        ),
+            attributes=lambda: {"bespoke.run_id": command.run_id, "bespoke.attempt": attempt},  # the name says the step
+            # A step tried again, or waiting for a quota, has not failed: only its last
+            # attempt's failure marks the span failed.
+            not_errors=(RetryLater,),
+        ) as current,
     ):
-        function = steps.get(command.step)
-        if function is None:
-            return _record_once(
-                handler,
-                command,
-                StepFailed(
-                    run_id=command.run_id,
-                    step=command.step,
-                    attempts=attempt,
-                    error_code="unknown_step",
-                    message=f"No step named {command.step!r} in context {command.context!r}.",
-                ),
-            )
-        lease = leases.acquire(
-            run_id=command.run_id,
-            step=command.step,
-            message_id=command.message_id,
-            attempt=attempt,
-            seconds=settings.STEP_LEASE_SECONDS,
+        try:
+            outcome = _execute(handler, command, steps, attempt=attempt, retry_delay=retry_delay)
+        except RetryLater as later:
+            if current is not None:
+                outcome_name = "retrying" if later.counts else "waiting"
+                current.set_attributes({"bespoke.outcome": outcome_name, "bespoke.error_code": later.error.code})
+            raise
+        if current is not None and isinstance(outcome, StepFailed):
+            current.set_attributes({"bespoke.outcome": "failed", "bespoke.error_code": outcome.error_code})
+            tracing.set_error(current, outcome.error_code)
+        return outcome
+
+
+def _execute(
+    handler: str, command: RunStep, steps: Mapping[str, StepFunction], *, attempt: int, retry_delay: float | None
+) -> StepSucceeded | StepFailed | None:
+    function = steps.get(command.step)
+    if function is None:
+        return _record_once(
+            handler,
+            command,
+            StepFailed(
+                run_id=command.run_id,
+                step=command.step,
+                attempts=attempt,
+                error_code="unknown_step",
+                message=f"No step named {command.step!r} in context {command.context!r}.",
+            ),
         )
-        if isinstance(lease, leases.Busy):
-            wait = min(max(lease.seconds_left(), 1.0), settings.STEP_LEASE_RECHECK_SECONDS)
-            log.info("step.in_progress_elsewhere", holder=lease.message_id, retry_in=wait)
-            busy = StepInProgress(f"Another delivery ({lease.message_id}) is running this step; waiting for it.")
-            raise RetryLater(busy, wait, counts=False)
-        return _run_leased(handler, command, function, lease, attempt=attempt, retry_delay=retry_delay)
+    lease = leases.acquire(
+        run_id=command.run_id,
+        step=command.step,
+        message_id=command.message_id,
+        attempt=attempt,
+        seconds=settings.STEP_LEASE_SECONDS,
+    )
+    if isinstance(lease, leases.Busy):
+        wait = min(max(lease.seconds_left(), 1.0), settings.STEP_LEASE_RECHECK_SECONDS)
+        log.info("step.in_progress_elsewhere", holder=lease.message_id, retry_in=wait)
+        busy = StepInProgress(f"Another delivery ({lease.message_id}) is running this step; waiting for it.")
+        raise RetryLater(busy, wait, counts=False)
+    return _run_leased(handler, command, function, lease, attempt=attempt, retry_delay=retry_delay)
 
 
 def _run_leased(

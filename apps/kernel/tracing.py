@@ -13,8 +13,7 @@ Celery message made from it, where the consumer continues it. Log lines carry th
 current ``trace_id`` (``apps.kernel.logging``).
 """
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
@@ -22,28 +21,59 @@ from django.http import HttpRequest, HttpResponse
 if TYPE_CHECKING:
     from opentelemetry import context as otel_context
     from opentelemetry import trace
+    from opentelemetry.sdk.trace.sampling import Sampler
 
 EXPORTERS = ("off", "otlp", "console")
 SCOPE = "bespoke"
 # OpenTelemetry is imported only once tracing is on: off, a process never loads it.
 KINDS = ("internal", "server", "client", "producer", "consumer")
 
+# A span's attributes: a mapping, or a function making it, called only when the span is
+# recorded (an unsampled trace builds none).
+Attributes = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
+
 _tracer: "trace.Tracer | None" = None  # None: tracing is off
 _provider: Any | None = None
 _propagator: Any = None
+# OpenTelemetry's functions and constants, looked up once when tracing is turned on
+# rather than imported on every call.
+_current_span: Callable[..., Any]
+_in_context: Callable[..., Any]
+_attach: Callable[[Any], Any]
+_detach: Callable[[Any], None]
+_kinds: dict[str, Any] = {}
+_error_code: Any = None
+_status: Callable[..., Any]
+# The last span's ids as hex, by its (immutable) span context: a step's log lines and
+# outbox rows ask for the same span's ids several times over.
+_last_ids: tuple[Any, tuple[str, str]] = (None, ("", ""))
 
 
 def enabled() -> bool:
     return _tracer is not None
 
 
+def _bind() -> None:
+    global _propagator, _current_span, _in_context, _attach, _detach, _error_code, _status
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    _propagator = TraceContextTextMapPropagator()
+    _current_span = trace.get_current_span
+    _in_context = trace.set_span_in_context
+    _attach = otel_context.attach
+    _detach = otel_context.detach
+    _kinds.update({name: trace.SpanKind[name.upper()] for name in KINDS})
+    _error_code = trace.StatusCode.ERROR
+    _status = trace.Status
+
+
 def use(provider: Any | None) -> None:
     """Send spans to ``provider`` (an SDK ``TracerProvider``), or stop tracing (None)."""
-    global _tracer, _provider, _propagator
+    global _tracer, _provider
     if provider is not None and _propagator is None:
-        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-        _propagator = TraceContextTextMapPropagator()
+        _bind()
     _provider = provider
     _tracer = provider.get_tracer(SCOPE) if provider is not None else None
 
@@ -55,13 +85,29 @@ def flush(timeout_millis: int = 2000) -> None:
         _provider.force_flush(timeout_millis)
 
 
-def configure(exporter: str, *, endpoint: str | None = None, service_name: str = "bespoke") -> None:
-    """Make the process's tracer provider for ``exporter`` (one of ``EXPORTERS``)."""
+def sampler(ratio: float) -> "Sampler":
+    """Parent-based trace-id ratio sampling: a new trace (no caller's ``traceparent``) is
+    recorded with probability ``ratio``, decided by its trace id, and every span of a trace
+    follows its root's decision, across the outbox and the broker too (the sampled flag
+    travels in ``traceparent``)."""
+    if not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"TRACING_SAMPLE_RATIO must be between 0 and 1, not {ratio!r}.")
+    from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
+
+    return ParentBasedTraceIdRatio(ratio)
+
+
+def configure(
+    exporter: str, *, endpoint: str | None = None, service_name: str = "bespoke", sample_ratio: float = 1.0
+) -> None:
+    """Make the process's tracer provider for ``exporter`` (one of ``EXPORTERS``),
+    recording ``sample_ratio`` of the new traces."""
     if exporter not in EXPORTERS:
         raise ValueError(f"TRACING_EXPORTER must be one of {', '.join(EXPORTERS)}, not {exporter!r}.")
     if exporter == "off":
         use(None)
         return
+    chosen = sampler(sample_ratio)
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
@@ -73,20 +119,37 @@ def configure(exporter: str, *, endpoint: str | None = None, service_name: str =
         span_exporter = OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()
     else:
         span_exporter = ConsoleSpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}), sampler=chosen)
     # The batch processor exports from its own thread, and starts a new one in a forked
     # worker process (gunicorn's, Celery's).
     provider.add_span_processor(BatchSpanProcessor(span_exporter))
     use(provider)
 
 
+def _ids(context: Any) -> tuple[str, str]:
+    global _last_ids
+    last = _last_ids
+    if last[0] is context:
+        return last[1]
+    ids = (format(context.trace_id, "032x"), format(context.span_id, "016x"))
+    _last_ids = (context, ids)
+    return ids
+
+
 def carrier() -> dict[str, str] | None:
-    """The current span as a ``traceparent`` carrier, or None (tracing off, no span)."""
+    """The current span as a W3C ``traceparent`` carrier (with ``tracestate`` when it has
+    one), or None (tracing off, no span). An unsampled trace is carried too, its sampled
+    flag 0, so that what follows it is not recorded either."""
     if _tracer is None:
         return None
-    values: dict[str, str] = {}
-    _propagator.inject(values)
-    return values or None
+    context = _current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    trace_id, span_id = _ids(context)
+    values = {"traceparent": f"00-{trace_id}-{span_id}-{context.trace_flags:02x}"}
+    if context.trace_state:
+        values["tracestate"] = context.trace_state.to_header()
+    return values
 
 
 def _parent(values: Mapping[str, Any] | None) -> "otel_context.Context | None":
@@ -96,51 +159,120 @@ def _parent(values: Mapping[str, Any] | None) -> "otel_context.Context | None":
     return _propagator.extract(clean) if clean else None
 
 
-@contextmanager
+class _Off:
+    """The span of a process that does not trace: nothing at all."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+_OFF = _Off()
+
+
+def _start(name: str, context: Any, parent: Any, kind: str, attributes: Attributes) -> Any:
+    """A started span (recording or not). A child of a sampled span is always recorded
+    (parent-based sampling), so its attributes go in at its start; a new trace's root
+    gets them only once the sampler has recorded it."""
+    assert _tracer is not None
+    if parent.is_valid:
+        values = attributes() if callable(attributes) else attributes
+        return _tracer.start_span(name, context=context, kind=_kinds[kind], attributes=values)
+    started = _tracer.start_span(name, context=context, kind=_kinds[kind])
+    if attributes and started.is_recording():
+        started.set_attributes(attributes() if callable(attributes) else attributes)
+    return started
+
+
+class _Scope:
+    __slots__ = ("_attributes", "_kind", "_name", "_not_errors", "_parent", "_span", "_token")
+
+    def __init__(
+        self,
+        name: str,
+        parent: Mapping[str, Any] | None,
+        kind: str,
+        attributes: Attributes,
+        not_errors: tuple[type[BaseException], ...],
+    ) -> None:
+        self._name = name
+        self._parent = parent
+        self._kind = kind
+        self._attributes = attributes
+        self._not_errors = not_errors
+        self._span: Any = None
+        self._token: Any = None
+
+    def __enter__(self) -> "trace.Span | None":
+        context = _parent(self._parent) if self._parent else None
+        parent = _current_span(context).get_span_context()
+        if parent.is_valid and not parent.trace_flags.sampled:
+            # An unsampled trace: no span is made (parent-based, none would be recorded),
+            # but the parent stays current so that the outbox and the broker carry it on.
+            if context is not None:
+                self._token = _attach(context)
+            return None
+        started = _start(self._name, context, parent, self._kind, self._attributes)
+        self._token = _attach(_in_context(started))
+        if not started.is_recording():
+            return None  # a new trace the sampler left out: current, so that it propagates
+        self._span = started
+        return started  # type: ignore[no-any-return]
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _traceback: object) -> None:
+        if self._token is not None:
+            _detach(self._token)
+        span = self._span
+        if span is None:
+            return
+        # Only exceptions, not a GeneratorExit or KeyboardInterrupt; and not those the
+        # caller says are no failure (a step that will be tried again).
+        if isinstance(error, Exception) and not isinstance(error, self._not_errors):
+            span.record_exception(error)
+            span.set_status(_status(_error_code, f"{type(error).__name__}: {error}"))
+        span.end()
+
+
 def span(
     name: str,
     *,
     parent: Mapping[str, Any] | None = None,
     kind: str = "internal",
-    attributes: Mapping[str, Any] | None = None,
-) -> "Iterator[trace.Span | None]":
-    """A span around a block, the current span while it runs: the child of ``parent`` (a
-    ``traceparent`` carrier) when one is given, else of the current span. ``kind`` is one
-    of ``KINDS``. Yields None and does nothing else when tracing is off. An exception
-    leaving the block is recorded."""
+    attributes: Attributes = None,
+    not_errors: tuple[type[BaseException], ...] = (),
+) -> "_Scope | _Off":
+    """A span around a block (a context manager), the current span while it runs: the
+    child of ``parent`` (a ``traceparent`` carrier) when one is given, else of the current
+    span. ``kind`` is one of ``KINDS``. Yields the span, or None when nothing is recorded:
+    tracing is off (and nothing else happens), or the trace is not sampled (its context
+    is carried on). An exception leaving the block marks the span failed, unless it is
+    one of ``not_errors``."""
     if _tracer is None:
-        yield None
-        return
-    with _tracer.start_as_current_span(
-        name, context=_parent(parent), kind=_kind(kind), attributes=_attributes(attributes)
-    ) as current:
-        yield current
+        return _OFF
+    return _Scope(name, parent, kind, attributes, not_errors)
 
 
-def start_span(name: str, *, kind: str = "client", attributes: Mapping[str, Any] | None = None) -> Any:
-    """A span that is not made current (a leaf, ended by the caller), or None when off."""
+def start_span(name: str, *, kind: str = "client", attributes: Attributes = None) -> Any:
+    """A recording span that is not made current (a leaf, ended by the caller), or None:
+    tracing off, or the current trace not sampled."""
     if _tracer is None:
         return None
-    return _tracer.start_span(name, kind=_kind(kind), attributes=_attributes(attributes))
-
-
-def _kind(name: str) -> "trace.SpanKind":
-    from opentelemetry.trace import SpanKind
-
-    return SpanKind[name.upper()]
+    parent = _current_span().get_span_context()
+    if parent.is_valid and not parent.trace_flags.sampled:
+        return None
+    started = _start(name, None, parent, kind, attributes)
+    if not started.is_recording():
+        return None
+    return started
 
 
 def set_error(span: Any, description: str) -> None:
-    """Mark ``span`` failed (an AWS error code, a 5xx)."""
-    from opentelemetry.trace import StatusCode
-
-    span.set_status(StatusCode.ERROR, description)
-
-
-def _attributes(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if not values:
-        return None
-    return {key: value for key, value in values.items() if isinstance(value, (str, bool, int, float))}
+    """Mark ``span`` failed (an AWS error code, a 5xx, a step that failed for good)."""
+    span.set_status(_status(_error_code, description))
 
 
 def current_ids() -> tuple[str, str] | None:
@@ -148,16 +280,16 @@ def current_ids() -> tuple[str, str] | None:
     always when tracing is off)."""
     if _tracer is None:
         return None
-    from opentelemetry import trace
-
-    context = trace.get_current_span().get_span_context()
+    context = _current_span().get_span_context()
     if not context.is_valid:
         return None
-    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+    return _ids(context)
 
 
 def add_trace_ids(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
     """structlog processor: every line written inside a span carries its ``trace_id``."""
+    if _tracer is None:
+        return event
     ids = current_ids()
     if ids is not None:
         event.setdefault("trace_id", ids[0])
@@ -182,7 +314,7 @@ class TracingMiddleware:
             f"HTTP {request.method}",
             parent=parent,
             kind="server",
-            attributes={"http.request.method": request.method or "", "url.path": request.path},
+            attributes=lambda: {"http.request.method": request.method or "", "url.path": request.path},
         ) as current:
             response = self.get_response(request)
             if current is not None:

@@ -298,6 +298,9 @@ TRACING_EXPORTER = env_str("TRACING_EXPORTER", "off")
 TRACING_OTLP_ENDPOINT = env_optional("TRACING_OTLP_ENDPOINT")
 # The service.name resource attribute of every span.
 TRACING_SERVICE_NAME = env_str("TRACING_SERVICE_NAME", "bespoke")
+# The share of new traces recorded (0 to 1), decided at the trace's root by its id; the
+# rest still carry their context (traceparent, sampled flag 0) and cost little.
+TRACING_SAMPLE_RATIO = env_float("TRACING_SAMPLE_RATIO", 1.0)
 # prometheus-client reads it from the environment itself: every process of a host shares it.
 PROMETHEUS_MULTIPROC_DIR = env_optional("PROMETHEUS_MULTIPROC_DIR")
 
