@@ -56,12 +56,17 @@ def _decode(envelope: Any, subscriber: Subscriber | None = None) -> Message | No
         return None
 
 
+# What leaves a consumer's span without marking it failed: the message is tried again.
+_NOT_ERRORS = (RetryLater, *TRANSIENT_DATABASE_ERRORS)
+
+
 def _consuming(subscriber: Subscriber, envelope: dict[str, Any]) -> Any:
     """The consumer's span: a child of the span that recorded the message (the envelope's
     ``trace``), so one trace crosses the outbox and the broker. A step runner's
-    ``RetryLater`` (tried again, or waiting for a quota) does not mark it failed."""
+    ``RetryLater`` (tried again, or waiting for a quota) does not mark it failed, nor does a
+    database that is away (the message waits for it, it never fails for it)."""
     if not isinstance(envelope, dict):
-        return tracing.span(f"consume {subscriber.name}", kind="consumer", not_errors=(RetryLater,))
+        return tracing.span(f"consume {subscriber.name}", kind="consumer", not_errors=_NOT_ERRORS)
     return tracing.span(
         f"consume {subscriber.name}",
         parent=envelope.get("trace"),
@@ -71,7 +76,7 @@ def _consuming(subscriber: Subscriber, envelope: dict[str, Any]) -> Any:
             "messaging.message.id": str(envelope.get("message_id")),
             "bespoke.message_type": str(envelope.get("type")),
         },
-        not_errors=(RetryLater,),
+        not_errors=_NOT_ERRORS,
     )
 
 

@@ -115,9 +115,9 @@ def execute_step(
         tracing.span(
             f"step {command.step}",
             attributes=lambda: {"bespoke.run_id": command.run_id, "bespoke.attempt": attempt},  # the name says the step
-            # A step tried again, or waiting for a quota, has not failed: only its last
-            # attempt's failure marks the span failed.
-            not_errors=(RetryLater,),
+            # A step tried again, waiting for a quota or for the database, has not failed:
+            # only its last attempt's failure marks the span failed.
+            not_errors=(RetryLater, *TRANSIENT_DATABASE_ERRORS),
         ) as current,
     ):
         try:
@@ -126,6 +126,10 @@ def execute_step(
             if current is not None:
                 outcome_name = "retrying" if later.counts else "waiting"
                 current.set_attributes({"bespoke.outcome": outcome_name, "bespoke.error_code": later.error.code})
+            raise
+        except TRANSIENT_DATABASE_ERRORS:
+            if current is not None:
+                current.set_attributes({"bespoke.outcome": "retrying", "bespoke.error_code": "database_unavailable"})
             raise
         if current is not None and isinstance(outcome, StepFailed):
             current.set_attributes({"bespoke.outcome": "failed", "bespoke.error_code": outcome.error_code})

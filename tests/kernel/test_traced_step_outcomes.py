@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import OperationalError
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -56,6 +57,10 @@ def waits_for_a_slot(context: StepContext) -> dict[str, Any]:
     raise WaitForQuota("five creations in flight", delay=7.0)
 
 
+def database_away(context: StepContext) -> dict[str, Any]:
+    raise OperationalError("server closed the connection unexpectedly")
+
+
 def refused(context: StepContext) -> dict[str, Any]:
     raise PermanentError("not allowed", code="AccessDenied")
 
@@ -83,6 +88,21 @@ def test_a_step_waiting_for_an_organizations_slot_is_not_an_error(exported: InMe
     assert consumer.status.status_code == StatusCode.UNSET
     assert step.attributes is not None
     assert (step.attributes["bespoke.outcome"], step.attributes["bespoke.error_code"]) == ("waiting", "quota_wait")
+
+
+def test_a_step_waiting_for_the_database_is_not_an_error(exported: InMemorySpanExporter) -> None:
+    with pytest.raises(OperationalError):
+        consumers.run_step(RUNNER, _step(database_away), attempt=1, retry_delay=5.0)
+
+    spans = _spans(exported)
+    step, consumer = spans["step probe"], spans["consume tests.run_step"]
+    assert step.status.status_code == StatusCode.UNSET
+    assert consumer.status.status_code == StatusCode.UNSET
+    assert step.attributes is not None
+    assert (step.attributes["bespoke.outcome"], step.attributes["bespoke.error_code"]) == (
+        "retrying",
+        "database_unavailable",
+    )
 
 
 def test_the_last_attempts_failure_is_an_error(exported: InMemorySpanExporter) -> None:
