@@ -233,7 +233,10 @@ def main() -> None:
         print(f"    slowest raw: {seconds:.3f} {name}")
     for failure in raw.failed:
         print(f"    failed: {failure}")
-    print(f"  raw boto3, 1 account (same calls):      {raw.seconds:6.2f} s   ({raw.clients_made} clients on the clock)")
+    print(
+        f"  raw boto3, 1 account (same calls):      {raw.seconds:6.2f} s   "
+        f"({raw.clients_made} clients on the clock, {raw.client_seconds:.3f} s)"
+    )
     print(
         f"  straight line, 1 account:               {floor_one:6.2f} s   "
         f"ratio {floor_one / raw.seconds:.2f}x raw (goal <= 1.3)"

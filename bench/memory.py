@@ -137,6 +137,10 @@ def embedded(vends: int, at: int, batch: int, workers: int) -> None:
                     traced, peak = tracemalloc.get_traced_memory()
                     figures[done] = (traced, peak, *rss())
                     snapshots[done] = tracemalloc.take_snapshot()
+                    print(
+                        f"  (after {done} vends: traced {traced / MIB:.1f} MiB, RSS {rss()[0] / MIB:.1f} MiB)",
+                        flush=True,
+                    )
             clients_cached = len(cache._clients)
 
     print(f"embedded mode, {workers} worker threads, vends {batch} at a time (after one warm-up vend)")

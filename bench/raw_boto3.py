@@ -158,9 +158,9 @@ def replay(
 ) -> Replay:
     """Make ``calls`` again with plain boto3 clients. The clients of Bespoke's own credentials
     are made before the clock starts; those of assumed roles (known only once the replayed
-    AssumeRole answers) are made on the clock and counted. ``lag`` seconds are slept before
-    every call, as ``--lag`` adds to every call Bespoke makes. A call fails when its error
-    code differs from the recorded one. ``unique`` is appended to caller-chosen tokens."""
+    AssumeRole answers) are made on the clock and counted, from service models loaded before.
+    ``lag`` seconds are slept before every call, as ``--lag`` adds to every call Bespoke makes.
+    A call fails when its error code differs from the recorded one. ``unique`` is appended to caller-chosen tokens."""
     session = boto3.Session()
     config = Config(retries={"mode": "standard", "max_attempts": 3})
     credentials: dict[str, dict[str, str]] = {BASE: base_credentials}
@@ -181,6 +181,10 @@ def replay(
     for call in calls:
         if call.principal == BASE and (BASE, call.service, call.region) not in clients:
             make(BASE, call.service, call.region)
+    # Service models and endpoint rules are loaded once per session, as Bespoke loads them
+    # once per process: a client of every other service is made (and dropped) before the clock.
+    for service, region in {(call.service, call.region) for call in calls} - {(s, r) for _, s, r in clients}:
+        session.client(service, region_name=region, endpoint_url=endpoint_url, config=config, **base_credentials)
 
     ids = _Ids()
     for call in calls:
