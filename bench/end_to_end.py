@@ -1,8 +1,12 @@
 """End to end: wall time from POST to ``succeeded`` for one account and for ten at once,
-against the floor — a straight-line script making the same AWS calls (the same step
-functions, one after another, no messaging) against the same emulator, in the same run.
+against the straight line — Bespoke's step functions called one after another, no
+messaging — and the straight line against the raw-boto3 floor: the same AWS calls,
+recorded from one vend and made again with plain boto3 clients (one per service, region
+and account, no Django), all against the same emulator, in the same run. It also counts
+what a vend spends besides its AWS calls: boto3 clients made (and the time it takes),
+with the client cache on and off, and AssumeRole calls.
 
-    .venv/bin/python bench/end_to_end.py [--workers 4] [--accounts 10]
+    .venv/bin/python bench/end_to_end.py [--workers 4] [--accounts 10] [--lag 0.05] [--show-calls]
 
 Runs the embedded mode in this process (SQLite, the in-process broker with worker
 threads, the demo payer and its blueprint) against moto's server in a process of its own
@@ -15,6 +19,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +40,14 @@ from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from apps.accounts import api as accounts  # noqa: E402
+from apps.cloud import api as cloud  # noqa: E402
+from apps.cloud import cache  # noqa: E402
 from apps.cloud.emulator import free_port  # noqa: E402
 from apps.kernel import catalog  # noqa: E402
 from apps.kernel.steps import StepContext  # noqa: E402
 from apps.workflow.models import StepRun  # noqa: E402
 from apps.workflow.plans import execution_order, plan_from_blueprint  # noqa: E402
+from bench.raw_boto3 import Recording, recording, replay  # noqa: E402
 from bench.support import moto_server_process, request_body  # noqa: E402
 from tasks.demo import seed_demo  # noqa: E402
 from tasks.embedded import worker_threads  # noqa: E402
@@ -49,8 +59,9 @@ def _step_functions() -> dict[str, Any]:
     return {name: function for context in STEP_RUNNERS for name, function in catalog.runners(context).items()}
 
 
-def straight_line(short_name: str) -> tuple[float, dict[str, float]]:
-    """The floor: every step of the demo blueprint called in order, in this thread."""
+def straight_line(short_name: str, recorded: Recording | None = None) -> tuple[float, dict[str, float]]:
+    """Every step of the demo blueprint called in order, in this thread (``recorded``:
+    told which step makes the calls)."""
     blueprint = accounts.blueprint_for(payer="demo", environment="dev", regulated=False)
     assert blueprint is not None
     plan = {spec.name: spec for spec in plan_from_blueprint(blueprint.steps)}
@@ -69,12 +80,59 @@ def straight_line(short_name: str) -> tuple[float, dict[str, float]]:
     for wave in execution_order(tuple(plan.values())):
         for name in wave:
             step_started = time.perf_counter()
+            if recorded is not None:
+                recorded.step = name
             context = StepContext(
                 run_id="floor", step=name, attempt=1, inputs={**inputs, "step_params": plan[name].params}
             )
             inputs.update(functions[name](context))
             timings[name] = time.perf_counter() - step_started
     return time.perf_counter() - started, timings
+
+
+@dataclass
+class Costs:
+    """What vends spent besides their AWS calls."""
+
+    clients: int = 0
+    client_seconds: float = 0.0
+    assume_role: int = 0
+    keys: set[Hashable] = field(default_factory=set)  # (credentials, service, region) made
+
+    @property
+    def most_per_key(self) -> float:
+        return self.clients / len(self.keys) if self.keys else 0.0
+
+
+@contextmanager
+def counting_costs() -> Iterator[Costs]:
+    """Count client constructions (count, time, distinct credentials/service/region) and
+    AssumeRole calls made meanwhile, from ``apps.cloud.cache``'s own counters and hooks."""
+    costs = Costs()
+    made_before, seconds_before = cache.constructions, cache.construction_seconds
+    original_client, original_assumed = cache.client, cache.assumed
+
+    def client(key: Hashable, make: Callable[[], Any], **kwargs: Any) -> Any:
+        def counted() -> Any:
+            costs.keys.add(key[:3] if isinstance(key, tuple) else key)
+            return make()
+
+        return original_client(key, counted, **kwargs)
+
+    def assumed(key: Hashable, assume: Callable[[], cache.Assumed], **kwargs: Any) -> cache.Assumed:
+        def counted() -> cache.Assumed:
+            costs.assume_role += 1
+            return assume()
+
+        return original_assumed(key, counted, **kwargs)
+
+    cache.client, cache.assumed = client, assumed  # type: ignore[assignment]
+    try:
+        yield costs
+    finally:
+        cache.client, cache.assumed = original_client, original_assumed  # type: ignore[assignment]
+        costs.clients = cache.constructions - made_before
+        costs.client_seconds = cache.construction_seconds - seconds_before
 
 
 def through_the_service(client: Client, token: str, short_names: list[str]) -> tuple[float, list[str]]:
@@ -114,6 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--accounts", type=int, default=10)
+    parser.add_argument("--show-calls", action="store_true", help="print every AWS call of the recorded vend")
     parser.add_argument(
         "--lag",
         type=float,
@@ -136,7 +195,27 @@ def main() -> None:
         client = Client()
 
         straight_line("warmup")  # imports, botocore models, moto's lazy backends
-        floor_one, floor_steps = straight_line("floor1")
+        base = cloud.base_session().get_credentials().get_frozen_credentials()
+        cache.forget()  # so the recorded vend assumes every role it uses
+        with recording(base.access_key) as recorded:
+            straight_line("recorded", recorded)
+
+        # The emulator slows as its state grows (accounts, assumed roles): the raw floor runs
+        # right after the straight line it is compared with, the cache-off vend (21
+        # AssumeRole calls) after every other.
+        with counting_costs() as cached:
+            floor_one, floor_steps = straight_line("floor1")
+        raw = replay(
+            recorded.calls,
+            endpoint_url=emulator_url,
+            base_credentials={
+                "aws_access_key_id": base.access_key,
+                "aws_secret_access_key": base.secret_key,
+                **({"aws_session_token": base.token} if base.token else {}),
+            },
+            lag=args.lag,
+            unique="-raw",
+        )
         floor_many = sum(straight_line(f"floorm{i}")[0] for i in range(args.accounts))
 
         with worker_threads(concurrency=args.workers):
@@ -144,17 +223,53 @@ def main() -> None:
             one, one_ids = through_the_service(client, seed.token, ["one"])
             many, _ = through_the_service(client, seed.token, [f"many{i}" for i in range(args.accounts)])
 
+        settings.AWS_CLIENT_CACHE = False
+        with counting_costs() as uncached:
+            floor_uncached, _ = straight_line("uncached")
+        settings.AWS_CLIENT_CACHE = True
+
     print(
         f"workers={args.workers} lag={args.lag * 1000:.0f}ms per AWS call "
         "(embedded mode: SQLite, in-process broker; moto_server in its own process)"
     )
-    print(f"  floor, 1 account (straight line):       {floor_one:6.2f} s")
-    print(f"  Bespoke, 1 account:                     {one:6.2f} s   ratio {one / floor_one:.2f}x the floor")
-    print(f"  floor, {args.accounts} accounts one after another: {floor_many:6.2f} s")
+    print(f"  AWS calls per vend (recorded): {len(recorded.calls)}; replayed {raw.calls}, failed {len(raw.failed)}")
+    for seconds, name in sorted(raw.per_call, reverse=True)[:8]:
+        print(f"    slowest raw: {seconds:.3f} {name}")
+    for failure in raw.failed:
+        print(f"    failed: {failure}")
+    print(
+        f"  raw boto3, 1 account (same calls):      {raw.seconds:6.2f} s   "
+        f"({raw.clients_made} clients on the clock, {raw.client_seconds:.3f} s)"
+    )
+    print(
+        f"  straight line, 1 account:               {floor_one:6.2f} s   "
+        f"ratio {floor_one / raw.seconds:.2f}x raw (goal <= 1.3)"
+    )
+    print(
+        f"  Bespoke, 1 account:                     {one:6.2f} s   "
+        f"ratio {one / floor_one:.2f}x straight line (goal <= 1.0)"
+    )
+    print(f"  straight line, {args.accounts} accounts one after another: {floor_many:6.2f} s")
+    goal = "0.3" if args.lag else "1.0"
     print(
         f"  Bespoke, {args.accounts} accounts at once:           {many:6.2f} s   "
-        f"ratio {many / floor_many:.2f}x the floor"
+        f"ratio {many / floor_many:.2f}x in a row (goal <= {goal})"
     )
+    print("  per vend (straight line): clients made, seconds making them (share of the vend), AssumeRole calls")
+    for label, costs, seconds in (("cache on ", cached, floor_one), ("cache off", uncached, floor_uncached)):
+        print(
+            f"    {label}: {costs.clients:3d} clients for {len(costs.keys):2d} credentials/service/region "
+            f"({costs.most_per_key:.1f} each), {costs.client_seconds:.3f} s ({costs.client_seconds / seconds:.1%} "
+            f"of {seconds:.2f} s), {costs.assume_role} AssumeRole"
+        )
+    print("  AWS calls per operation in one vend (more than one):")
+    for operation, count in recorded.per_operation().most_common():
+        if count > 1:
+            print(f"    {count:3d} {operation}")
+    if args.show_calls:
+        for call in recorded.calls:
+            where = f"{call.principal[:40]:<40} {call.region}"
+            print(f"    {call.step:<15} {where} {call.service}:{call.operation} {call.error or ''}")
     service_steps = _where_time_goes(one_ids)
     print("  where the time goes (1 account): step, straight-line s, in Bespoke s (dispatch to outcome), attempts")
     for name, seconds in floor_steps.items():

@@ -92,7 +92,7 @@ def client(service: str, *, session: boto3.Session | None = None, region: str | 
         spans.install(made)
         return made
 
-    return cache.client(key, make, enabled=settings.AWS_CLIENT_CACHE)
+    return cache.client(key, make, enabled=settings.AWS_CLIENT_CACHE, limit=settings.AWS_CLIENT_CACHE_SIZE)
 
 
 _ACCOUNT_HOST_PREFIX = re.compile(r"^(https?://)\d{12}\.")
@@ -127,8 +127,9 @@ def assume_role(*, role_arn: str, session_name: str, session: boto3.Session | No
 
     key = (role_arn, cache.credentials_key(source), settings.AWS_ENDPOINT_URL)
     margin = timedelta(seconds=settings.AWS_CREDENTIALS_REFRESH_SECONDS)
-    credentials = cache.assumed(key, assume, margin=margin, enabled=settings.AWS_CLIENT_CACHE)
-    return cache.session_for(credentials, region=source.region_name)
+    limit = settings.AWS_CLIENT_CACHE_SIZE
+    credentials = cache.assumed(key, assume, margin=margin, enabled=settings.AWS_CLIENT_CACHE, limit=limit)
+    return cache.session_for(credentials, region=source.region_name, limit=limit)
 
 
 def forget_cached() -> None:

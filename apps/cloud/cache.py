@@ -3,6 +3,11 @@ else: one botocore data loader (service models parsed once per process, not once
 session), one client per (credentials, service, region, endpoint, configuration), and the
 credentials of each assumed role until shortly before they expire.
 
+Bounded: a vend uses about a dozen clients of its member account, useless once the vend
+is over, and a client holds about half a MiB; the least recently used clients are dropped
+past ``AWS_CLIENT_CACHE_SIZE`` (the caller's ``limit``), and assumed credentials with their
+sessions past a quarter of it.
+
 Thread-safe: clients are made under one lock (boto3 sessions are not thread-safe; the
 clients they make are, and are shared across threads). A cached client's credentials are
 static (an assumed role's) or refreshable (the process's own), so reusing it never
@@ -11,6 +16,7 @@ the credentials are renewed.
 """
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -23,14 +29,16 @@ import botocore.session
 
 _LOADER = botocore.loaders.create_loader()
 _lock = threading.RLock()
-_MAX_CLIENTS = 512
+DEFAULT_LIMIT = 128
 
 _clients: "OrderedDict[Hashable, Any]" = OrderedDict()
-_assumed: dict[Hashable, "Assumed"] = {}
-_sessions: dict[str, boto3.Session] = {}
+_assumed: "OrderedDict[Hashable, Assumed]" = OrderedDict()
+_sessions: "OrderedDict[str, boto3.Session]" = OrderedDict()
 
-# How many clients this process has made (the benchmarks report it per vend).
+# How many clients this process has made and the seconds spent making them (the
+# benchmarks report both per vend).
 constructions = 0
+construction_seconds = 0.0
 
 
 @dataclass(frozen=True)
@@ -53,11 +61,18 @@ def new_session(**kwargs: Any) -> boto3.Session:
     return boto3.Session(botocore_session=core, **kwargs)
 
 
-def session_for(assumed: Assumed, *, region: str | None) -> boto3.Session:
+def credentials_limit(limit: int) -> int:
+    """How many assumed credentials (and their sessions) are kept beside ``limit`` clients."""
+    return max(1, limit // 4)
+
+
+def session_for(assumed: Assumed, *, region: str | None, limit: int = DEFAULT_LIMIT) -> boto3.Session:
     """The one session of an assumed role's credentials (its clients are cached by them)."""
     with _lock:
         session = _sessions.get(assumed.access_key_id)
-        if session is None:
+        if session is not None:
+            _sessions.move_to_end(assumed.access_key_id)
+        else:
             session = new_session(
                 aws_access_key_id=assumed.access_key_id,
                 aws_secret_access_key=assumed.secret_access_key,
@@ -66,6 +81,8 @@ def session_for(assumed: Assumed, *, region: str | None) -> boto3.Session:
             )
             session._bespoke_credentials_key = assumed.access_key_id
             _sessions[assumed.access_key_id] = session
+            while len(_sessions) > credentials_limit(limit):
+                _sessions.popitem(last=False)
         return session
 
 
@@ -75,36 +92,47 @@ def credentials_key(session: boto3.Session) -> Hashable:
     return getattr(session, "_bespoke_credentials_key", None) or ("session", id(session))
 
 
-def client(key: Hashable, make: Callable[[], Any], *, enabled: bool = True) -> Any:
+def client(key: Hashable, make: Callable[[], Any], *, enabled: bool = True, limit: int = DEFAULT_LIMIT) -> Any:
     """The client cached under ``key``, made by ``make`` the first time (least recently
-    used ones are dropped past ``_MAX_CLIENTS``); ``enabled`` False: a new one each time
-    (the benchmarks measure what the cache saves)."""
-    global constructions
+    used ones are dropped past ``limit``); ``enabled`` False: a new one each time (the
+    benchmarks measure what the cache saves)."""
     if not enabled:
-        with _lock:
-            constructions += 1
-        return make()
+        return _timed(make)
     with _lock:
         found = _clients.get(key)
         if found is not None:
             _clients.move_to_end(key)
             return found
-        made = make()
-        constructions += 1
+        made = _timed(make)
         _clients[key] = made
-        while len(_clients) > _MAX_CLIENTS:
+        while len(_clients) > limit:
             _clients.popitem(last=False)
         return made
 
 
-def assumed(key: Hashable, assume: Callable[[], Assumed], *, margin: timedelta, enabled: bool = True) -> Assumed:
+def _timed(make: Callable[[], Any]) -> Any:
+    global constructions, construction_seconds
+    started = time.perf_counter()
+    made = make()
+    elapsed = time.perf_counter() - started
+    with _lock:
+        constructions += 1
+        construction_seconds += elapsed
+    return made
+
+
+def assumed(
+    key: Hashable, assume: Callable[[], Assumed], *, margin: timedelta, enabled: bool = True, limit: int = DEFAULT_LIMIT
+) -> Assumed:
     """The credentials cached under ``key`` while they have more than ``margin`` left;
-    assumed again otherwise (and every time when not ``enabled``)."""
+    assumed again otherwise (and every time when not ``enabled``). The least recently
+    used are dropped, with their sessions, past ``credentials_limit(limit)``."""
     if not enabled:
         return assume()
     with _lock:
         found = _assumed.get(key)
         if found is not None and found.fresh(margin=margin):
+            _assumed.move_to_end(key)
             return found
     fresh = assume()  # outside the lock: an AWS call
     with _lock:
@@ -112,6 +140,10 @@ def assumed(key: Hashable, assume: Callable[[], Assumed], *, margin: timedelta, 
         if stale is not None and stale.access_key_id != fresh.access_key_id:
             _sessions.pop(stale.access_key_id, None)
         _assumed[key] = fresh
+        _assumed.move_to_end(key)
+        while len(_assumed) > credentials_limit(limit):
+            _, dropped = _assumed.popitem(last=False)
+            _sessions.pop(dropped.access_key_id, None)
         return fresh
 
 

@@ -250,6 +250,9 @@ AWS_CREDENTIALS_REFRESH_SECONDS = env_int("AWS_CREDENTIALS_REFRESH_SECONDS", 300
 # Reuse boto3 clients and assumed credentials (apps/cloud/cache.py); off only to measure
 # what that saves.
 AWS_CLIENT_CACHE = env_bool("AWS_CLIENT_CACHE", True)
+# At most this many clients are kept (least recently used dropped; about half a MiB each,
+# a dozen per vend), and the credentials of a quarter as many assumed roles.
+AWS_CLIENT_CACHE_SIZE = env_int("AWS_CLIENT_CACHE_SIZE", 128)
 # AWS Organizations quotas, enforced across every worker (apps/accounts/quotas.py): at most
 # this many account creations in flight per organization, CreateAccount calls at this rate
 # (per second) with this burst, and creation-status polls likewise.

@@ -5,6 +5,7 @@ reused until shortly before they expire, then assumed again."""
 import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from rest_framework.test import APIClient
 from apps.accounts import api as accounts
 from apps.cloud import api as cloud
 from apps.cloud import cache
+from tasks.demo import seed_demo
 from tests.conftest import EmulatedAws
 from tests.support.bus import drain
 from tests.support.factories import request_body
@@ -115,3 +117,56 @@ def test_one_vend_makes_each_client_once_and_assumes_each_role_once(
     assert len(made) == len(set(made))  # no client made twice
     member_keys = {key[0] for key in made if key[0] not in ("base",)}
     assert len(assumed) == len(member_keys) == 1  # the member role, assumed once for every step
+
+
+def test_a_vend_of_the_demo_blueprint_makes_at_most_one_client_per_service_region_and_account(
+    aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seed = seed_demo(var_dir=tmp_path)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {seed.token}")
+    cloud.forget_cached()
+    assumed = _counting_assume_roles(monkeypatch)
+    made: list[tuple[Any, ...]] = []
+    real_client = cache.client
+
+    def recording(key: Any, make: Callable[[], Any], **options: Any) -> Any:
+        def counted() -> Any:
+            made.append(key[:3])  # credentials, service, region
+            return make()
+
+        return real_client(key, counted, **options)
+
+    monkeypatch.setattr(cache, "client", recording)
+    request_id = api.post("/v1/account-requests", request_body(), format="json").json()["id"]
+
+    drain()
+
+    status = api.get(f"/v1/account-requests/{request_id}").json()
+    assert status["status"] == "succeeded", status
+    assert len(status["steps"]) == 17  # every step of the demo blueprint, guardrails and vpc included
+    assert len(made) == len(set(made))  # at most one client per credentials, service and region
+    assert {service for _, service, _ in made} >= {"organizations", "sts", "iam", "ec2", "route53", "config"}
+    assert {region for _, service, region in made if service == "ec2"} == {"us-east-1", "us-west-2"}
+    member_credentials = {credentials for credentials, _, _ in made if credentials != "base"}
+    assert len(assumed) == len(member_credentials) == 1  # one account, its role assumed once for every step
+
+
+def test_the_cache_keeps_its_size_of_clients_and_a_quarter_as_many_roles_credentials(
+    aws: EmulatedAws, settings: Any
+) -> None:
+    settings.AWS_CLIENT_CACHE_SIZE = 4
+    cloud.forget_cached()
+    sessions = [
+        cloud.assume_role(role_arn=f"arn:aws:iam::{number:012d}:role/Admin", session_name="bespoke-bound")
+        for number in range(1, 6)
+    ]
+    first_client = cloud.client("sts", session=sessions[0])
+    for number, session in enumerate(sessions[1:], start=2):
+        assert cloud.client("sts", session=session).get_caller_identity()["Account"] == f"{number:012d}"
+
+    assert len(cache._clients) == 4  # Bespoke's own sts client and five members', least recently used dropped
+    assert len(cache._assumed) == len(cache._sessions) == 1  # the last role's
+    assert cloud.client("sts", session=sessions[0]) is not first_client
+    latest = cloud.assume_role(role_arn="arn:aws:iam::000000000005:role/Admin", session_name="bespoke-bound")
+    assert latest is sessions[-1]  # still cached: the same session, no new AssumeRole

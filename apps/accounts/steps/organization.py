@@ -36,26 +36,28 @@ def _child_ou(org: Any, *, parent_id: str, name: str) -> str | None:
     return None
 
 
-def ou_ids(org: Any, tree: list[str], *, create: bool, payer: Payer | None = None) -> dict[str, str]:
+def ou_ids(
+    org: Any, tree: list[str], *, create: bool, payer: Payer | None = None, root_id: str | None = None
+) -> dict[str, str]:
     """Each path of ``tree`` (and ``Root``) to its OU id; missing OUs are created when
-    ``create``, else left out.
+    ``create``, else left out. ``root_id``: the root's id when the caller has just read it.
 
     Vends of one payer run at once: when some OU is missing, ``payer``'s row is locked
     while they are looked up again and created, so two runs never both create one (AWS
     refuses the second with DuplicateOrganizationalUnitException; the emulator makes a
     second OU of the same name). Once the tree exists no lock is taken."""
-    found = _ou_ids(org, tree, create=False)
+    root = root_id or _root_id(org)
+    found = _ou_ids(org, tree, create=False, root=root)
     if not create or all(path in found for path in tree):
         return found
     if payer is None:
-        return _ou_ids(org, tree, create=True)
+        return _ou_ids(org, tree, create=True, root=root)
     with transaction.atomic():
         Payer.objects.select_for_update().filter(pk=payer.pk).first()
-        return _ou_ids(org, tree, create=True)
+        return _ou_ids(org, tree, create=True, root=root)
 
 
-def _ou_ids(org: Any, tree: list[str], *, create: bool) -> dict[str, str]:
-    root = _root_id(org)
+def _ou_ids(org: Any, tree: list[str], *, create: bool, root: str) -> dict[str, str]:
     found = {guardrails.ROOT: root}
     for path in tree:
         parent, walked = root, []
@@ -106,7 +108,7 @@ def ou_placement(context: StepContext) -> dict[str, Any]:
     # The regions the run builds in: the compliance poller reads the guardrails there.
     placed: dict[str, Any] = {"regions": built_regions(context.inputs)} | ({"ou_id": ou_id} if ou_id else {})
     ManagedAccount.objects.filter(payer=payer, aws_account_id=account_id).update(**placed)
-    return {"ou_id": ou_id or _root_id(org), "ou_path": path or guardrails.ROOT}
+    return {"ou_id": ou_id or units.get(guardrails.ROOT) or _root_id(org), "ou_path": path or guardrails.ROOT}
 
 
 def _policies(org: Any) -> dict[str, dict[str, Any]]:
@@ -132,7 +134,8 @@ def _content(org: Any, policy_id: str) -> Any:
         return json.loads(org.describe_policy(PolicyId=policy_id)["Policy"]["Content"])
 
 
-def _enable_scps(org: Any) -> None:
+def _enable_scps(org: Any) -> str:
+    """SCPs enabled on the root; the root's id."""
     with cloud.aws_errors("ListRoots"):
         root = org.list_roots()["Roots"][0]
     if not any(kind["Type"] == SCP_TYPE and kind["Status"] == "ENABLED" for kind in root.get("PolicyTypes", [])):
@@ -142,6 +145,7 @@ def _enable_scps(org: Any) -> None:
         except PermanentError as error:
             if error.code != "PolicyTypeAlreadyEnabledException":
                 raise
+    return str(root["Id"])
 
 
 def _create_policy(org: Any, *, name: str, content: str, description: str, payer: str) -> str:
@@ -180,8 +184,8 @@ def service_control_policies(context: StepContext) -> dict[str, Any]:
     scps = list(ServiceControlPolicy.objects.filter(payer=payer, active=True))
     if not scps:
         return {"service_control_policies": []}
-    _enable_scps(org)
-    units = ou_ids(org, list(payer.ou_tree), create=True, payer=payer)
+    root_id = _enable_scps(org)
+    units = ou_ids(org, list(payer.ou_tree), create=True, payer=payer, root_id=root_id)
     existing = _policies(org)
     for scp in scps:
         name = guardrails.SCP_PREFIX + scp.name

@@ -45,8 +45,10 @@ def dns(context: StepContext) -> dict[str, Any]:
                 CallerReference=caller_reference,
                 HostedZoneConfig={"Comment": f"Bespoke request {request_id}", "PrivateZone": True},
             )["HostedZone"]["Id"]
-    with cloud.aws_errors("GetHostedZone"):
-        associated = {v.get("VPCId") for v in route53.get_hosted_zone(Id=zone_id).get("VPCs", [])}
+        associated = {vpc_id}  # created with it: no need to read it back
+    else:
+        with cloud.aws_errors("GetHostedZone"):
+            associated = {v.get("VPCId") for v in route53.get_hosted_zone(Id=zone_id).get("VPCs", [])}
     for vpc_region, regional_vpc_id in vpcs.items():
         if regional_vpc_id not in associated:
             with cloud.aws_errors("AssociateVPCWithHostedZone", retryable_codes=NOT_YET):

@@ -59,7 +59,8 @@ def vpc(context: StepContext) -> dict[str, Any]:
     blocks); every resource carries ``bespoke:request-id`` and ``bespoke:component`` tags
     (plus ``bespoke:tier`` for subnets and route tables) and is looked up by them before it
     is created; routes and associations are only added when missing; the NAT gateway uses a
-    client token; default VPCs already gone are not looked for again. If the step fails,
+    client token; default VPCs already gone are not looked for again. Inside a VPC this call
+    created nothing is looked up: it cannot hold anything yet. If the step fails,
     the blocks stay allocated until the run fails (``on_run_failed`` releases them).
     """
     request_id = context.require("request_id")
@@ -116,22 +117,28 @@ def _build(
     """The VPC of one region, from its VPC on (what ``vpc`` outputs for the region)."""
     name = str(context.inputs.get("account_name") or context.require("request_id"))
     vpc_id = existing_vpc_id
+    # A VPC made by this call holds nothing yet: what lives inside it (subnets, route
+    # tables, the NAT gateway in its subnet) is not looked up before being created.
+    new = vpc_id is None
     if vpc_id is None:
         with cloud.aws_errors("CreateVpc"):
             vpc_id = ec2.create_vpc(
                 CidrBlock=cidr, TagSpecifications=tag_spec("vpc", aws_tags(context.inputs, component="vpc", name=name))
             )["Vpc"]["VpcId"]
     with cloud.aws_errors("ModifyVpcAttribute", retryable_codes=NOT_YET):
-        ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
+        if not new:  # a new VPC has DNS support on (AWS's default); an existing one may not
+            ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
         ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
 
     zones = _availability_zones(ec2, az_count, region=region)
-    subnets = _ensure_subnets(context, ec2, vpc_id=vpc_id, layout=subnet_layout(cidr, zones, tiers), name=name)
+    subnets = _ensure_subnets(
+        context, ec2, vpc_id=vpc_id, layout=subnet_layout(cidr, zones, tiers), name=name, look_up=not new
+    )
     internet_gateway_id = _ensure_internet_gateway(context, ec2, vpc_id=vpc_id, name=name)
     nat_gateway_id = None
     if nat == "single":
         first_public = next(s for s in subnets if s["tier"] == "public")
-        nat_gateway_id = _ensure_nat_gateway(context, ec2, subnet_id=first_public["id"], name=name)
+        nat_gateway_id = _ensure_nat_gateway(context, ec2, subnet_id=first_public["id"], name=name, look_up=not new)
     route_table_ids = [
         _ensure_route_table(
             context,
@@ -143,6 +150,7 @@ def _build(
             if tier == "public"
             else (("NatGatewayId", nat_gateway_id) if nat_gateway_id else None),
             name=name,
+            look_up=not new,
         )
         for tier in tiers
     ]
@@ -172,15 +180,19 @@ def _availability_zones(ec2: Any, count: int, *, region: str) -> list[str]:
 
 
 def _ensure_subnets(
-    context: StepContext, ec2: Any, *, vpc_id: str, layout: list[tuple[str, str, str]], name: str
+    context: StepContext, ec2: Any, *, vpc_id: str, layout: list[tuple[str, str, str]], name: str, look_up: bool = True
 ) -> list[dict[str, str]]:
     existing = {
         (tag_value(subnet, TIER_TAG), subnet["AvailabilityZone"]): subnet
-        for subnet in described(
-            ec2.describe_subnets,
-            "Subnets",
-            "DescribeSubnets",
-            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, *ours(context, "subnet")],
+        for subnet in (
+            described(
+                ec2.describe_subnets,
+                "Subnets",
+                "DescribeSubnets",
+                Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, *ours(context, "subnet")],
+            )
+            if look_up
+            else []
         )
     }
     subnets = []
@@ -223,12 +235,16 @@ def _ensure_internet_gateway(context: StepContext, ec2: Any, *, vpc_id: str, nam
     return gateway_id
 
 
-def _ensure_nat_gateway(context: StepContext, ec2: Any, *, subnet_id: str, name: str) -> str:
-    found = described(
-        ec2.describe_nat_gateways,
-        "NatGateways",
-        "DescribeNatGateways",
-        Filter=[*ours(context, "nat-gateway"), {"Name": "state", "Values": ["pending", "available"]}],
+def _ensure_nat_gateway(context: StepContext, ec2: Any, *, subnet_id: str, name: str, look_up: bool = True) -> str:
+    found = (
+        described(
+            ec2.describe_nat_gateways,
+            "NatGateways",
+            "DescribeNatGateways",
+            Filter=[*ours(context, "nat-gateway"), {"Name": "state", "Values": ["pending", "available"]}],
+        )
+        if look_up
+        else []
     )
     if found:
         gateway = found[0]
@@ -272,12 +288,17 @@ def _ensure_route_table(
     subnet_ids: list[str],
     target: tuple[str, str] | None,
     name: str,
+    look_up: bool = True,
 ) -> str:
-    found = described(
-        ec2.describe_route_tables,
-        "RouteTables",
-        "DescribeRouteTables",
-        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, *ours(context, "route-table", **{TIER_TAG: tier})],
+    found = (
+        described(
+            ec2.describe_route_tables,
+            "RouteTables",
+            "DescribeRouteTables",
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, *ours(context, "route-table", **{TIER_TAG: tier})],
+        )
+        if look_up
+        else []
     )
     if found:
         table = found[0]
