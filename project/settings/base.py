@@ -158,6 +158,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 # A token lives this long unless whoever issues it says less (a token can never mint one
 # that outlives itself).
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90)
+# Each process keeps a token's principal (scopes, payer grants) and a payer's settings and
+# blueprints this long instead of reading them on every request: a change made in another
+# process (a revoked token, a grant or payer changed) takes effect within it. 0: no cache.
+API_TOKEN_CACHE_SECONDS = env_float("API_TOKEN_CACHE_SECONDS", 5.0)
+PAYER_CACHE_SECONDS = env_float("PAYER_CACHE_SECONDS", 5.0)
 # The table the database cache uses where no cache server is configured (serverless).
 DATABASE_CACHE_TABLE = "bespoke_cache"
 
