@@ -102,7 +102,6 @@ def request_submit(
     return Created(request=created, replayed=False)
 
 
-@transaction.atomic
 def request_create(
     *, client_id: str, data: dict[str, Any], viewer: clients.Principal | None = None
 ) -> AccountRequestSummary:
@@ -114,6 +113,9 @@ def request_create(
     unique constraint (not by a read-then-write check), so concurrent duplicates cannot
     both get in; the loser learns the winner's id and status only if ``viewer`` (the
     caller; None: Bespoke itself) may see that request — never another client's.
+
+    The one transaction (or, inside the caller's, savepoint) around the two inserts is all
+    it needs: what it reads before is cached, what it reads after a refusal is committed.
     """
     known = accounts.payer_for_intake(name=data["payer"])
     if known is None:
