@@ -1,6 +1,8 @@
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from django.core.cache import cache as default_cache
+from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import SimpleRateThrottle
@@ -44,7 +46,7 @@ class ClientRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request: "Request", view: "APIView") -> bool:
         try:
-            if isinstance(self.cache, RedisCache) and self.rate is not None:
+            if isinstance(self._backend(), RedisCache) and self.rate is not None:
                 return self._allow_in_redis(request, view)
             return super().allow_request(request, view)
         except Exception:
@@ -56,11 +58,15 @@ class ClientRateThrottle(SimpleRateThrottle):
         finally:
             self.cache = shared
 
+    def _backend(self) -> Any:
+        # DRF's ``cache`` is the default cache's proxy: the backend behind it, to know its kind.
+        return caches["default"] if self.cache is default_cache else self.cache
+
     def _allow_in_redis(self, request: "Request", view: "APIView") -> bool:
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        cache: Any = self.cache
+        cache: Any = self._backend()
         full_key = cache.make_and_validate_key(f"{key}:window")
         client = cache._cache.get_client(full_key, write=True)
         with client.pipeline(transaction=False) as pipe:
