@@ -2,12 +2,14 @@
 
 ``record(message)`` stores a message in the caller's transaction. After commit the
 installed publisher (the ``tasks`` layer, which the kernel never imports) relays it —
-with ``OUTBOX_RELAY_IN_BACKGROUND``, from a thread of this process that the commit wakes,
-so the caller's answer does not wait for the broker; else in the committing thread. If
-that fails or the process dies first, the sweeper relays it later. Nothing recorded is
+in a web server's process with ``OUTBOX_RELAY_IN_BACKGROUND`` (``project/wsgi.py`` turns
+it on), from a thread of the process that the commit wakes, so the API's answer does not
+wait for the broker; else (workers, commands) in the committing thread. If that fails or
+the process dies first, the sweeper relays it later. Nothing recorded is
 lost, and nothing is published for a transaction that rolled back.
 """
 
+import atexit
 import os
 import threading
 import time
@@ -15,7 +17,6 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import structlog
-from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 
@@ -58,7 +59,7 @@ def record(message: Message) -> None:
 def _relay_after_commit(message_id: str) -> None:
     if _publisher is None:
         return
-    if getattr(settings, "OUTBOX_RELAY_IN_BACKGROUND", False):
+    if _in_background:
         _background.submit(message_id)
     else:
         _relay([message_id])
@@ -93,6 +94,7 @@ class _BackgroundRelay:
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
                 self._thread.start()
+                atexit.register(self.flush, 10.0)  # a process stopping (not killed) relays what it holds
             self._changed.notify_all()
 
     def _run(self) -> None:
@@ -119,6 +121,15 @@ class _BackgroundRelay:
 
 
 _background = _BackgroundRelay()
+_in_background = False
+
+
+def relay_in_background(enabled: bool) -> None:
+    """Relay after commit from this process's relay thread (``enabled``) or in the
+    committing thread. The web server's entry point turns it on: a worker or a command
+    relays in line, so a short-lived process never exits with messages in memory."""
+    global _in_background
+    _in_background = enabled
 
 
 def relay_flush(timeout: float = 10.0) -> bool:

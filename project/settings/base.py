@@ -195,10 +195,11 @@ OUTBOX_SWEEP_INTERVAL_SECONDS = env_int("OUTBOX_SWEEP_INTERVAL_SECONDS", 30)
 # A message that fails to publish this many times (not because the broker is away) is
 # parked as a dead letter, so it stops holding up the sweeper.
 OUTBOX_MAX_PUBLISH_ATTEMPTS = env_int("OUTBOX_MAX_PUBLISH_ATTEMPTS", 5)
-# Relay what a transaction recorded from a thread of the process that the commit wakes,
-# not in the committing thread: an API answer then waits for its commit, not for the
-# broker. Off here; on in the services mode (never on Lambda, which freezes a process
-# between invocations).
+# In a web server's processes (project/wsgi.py), relay what a transaction recorded from a
+# thread of the process that the commit wakes, not in the committing thread: an API answer
+# then waits for its commit, not for the broker. Workers and commands always relay in line.
+# Off here; on in the services mode (never on Lambda, which freezes a process between
+# invocations).
 OUTBOX_RELAY_IN_BACKGROUND = env_bool("OUTBOX_RELAY_IN_BACKGROUND", False)
 # A running step with no progress (dispatch, or a retry) for this long has lost its
 # worker: the stuck-run sweeper dispatches it again, at most STEP_MAX_REDISPATCHES times.

@@ -1,8 +1,9 @@
-"""With ``OUTBOX_RELAY_IN_BACKGROUND`` (the services mode) a thread of the process relays
+"""With ``OUTBOX_RELAY_IN_BACKGROUND`` (the services mode's web processes) a thread of the process relays
 what a commit recorded, so the committing thread never waits for the broker; what that
 thread could not relay stays unpublished for the sweeper."""
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,11 +35,13 @@ class Broker:
 
 
 @pytest.fixture
-def broker(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Broker:
-    settings.OUTBOX_RELAY_IN_BACKGROUND = True
+def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
+    """The relay in background, as project/wsgi.py turns it on in a web server."""
     fake = Broker()
     monkeypatch.setattr(celery_app, "send_task", fake.send_task)
-    return fake
+    outbox.relay_in_background(True)
+    yield fake
+    outbox.relay_in_background(False)
 
 
 def create_request(short_name: str) -> str:
