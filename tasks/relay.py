@@ -85,19 +85,28 @@ def _send(message: OutboxMessage) -> bool:
     ):
         for subscriber in subscribers:
             app.send_task(subscriber.name, args=[message.envelope], queue=subscriber.queue)
-    outbox.mark_published(message.message_id)
     metrics.inc("bespoke_outbox_published", type=message.type)
     return True
 
 
 def publish(message_ids: list[str]) -> int:
-    """Relay these outbox messages (those not yet published nor parked), oldest first.
+    """Relay these outbox messages (those not yet published nor parked), oldest first, and
+    mark those sent as published together at the end (also when the broker fails midway).
 
     Returns how many were sent; raises what the broker raised when it is unreachable."""
-    sent = 0
-    for message in outbox.unpublished(message_ids):
+    sent: list[str] = []
+    try:
+        _publish_each(outbox.unpublished(message_ids), sent)
+    finally:
+        outbox.mark_published(*sent)
+    return len(sent)
+
+
+def _publish_each(messages: list[OutboxMessage], sent: list[str]) -> None:
+    for message in messages:
         try:
-            sent += _send(message)
+            if _send(message):
+                sent.append(message.message_id)
         except BROKER_DOWN as error:
             outbox.mark_failed(message.message_id, f"{type(error).__name__}: {error}")
             raise
@@ -107,7 +116,6 @@ def publish(message_ids: list[str]) -> int:
             log.warning("outbox.publish_failed", message_id=message.message_id, error=text, attempts=attempts)
             if attempts >= settings.OUTBOX_MAX_PUBLISH_ATTEMPTS:
                 _park_as_dead_letter(message, code=type(error).__name__, error=text, attempts=attempts)
-    return sent
 
 
 def sweep(*, older_than_seconds: float | None = None) -> int:

@@ -14,7 +14,7 @@ from apps.accounts import api as accounts
 from apps.clients import api as clients
 from apps.cloud import api as cloud
 from apps.cloud.emulator import Emulator, ensure_organization, start_emulator
-from apps.kernel import egress
+from apps.kernel import egress, ttlcache
 from apps.kernel.steps import StepContext
 from tests.support import factories
 from tests.support.factories import request_body
@@ -67,6 +67,15 @@ def fresh_aws_clients() -> Iterator[None]:
     cloud.forget_cached()
     yield
     cloud.forget_cached()
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_caches() -> Iterator[None]:
+    """Each test starts with no cached principal or payer: its rolled-back rows sent no
+    signal to clear them."""
+    ttlcache.clear_all()
+    yield
+    ttlcache.clear_all()
 
 
 @pytest.fixture(autouse=True)

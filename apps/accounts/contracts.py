@@ -38,6 +38,16 @@ class BlueprintPlan:
     steps: tuple[dict[str, Any], ...]
 
 
+@dataclass(frozen=True)
+class PayerIntake:
+    """What accepting a request needs of its payer, read at once: the payer, its step
+    settings (``payer_settings``) and its active blueprints by (environment, regulated)."""
+
+    payer: PayerSummary
+    settings: dict[str, Any]
+    blueprints: dict[tuple[str, bool], BlueprintPlan] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, kw_only=True)
 class AccountDrifted(Event):
     """The reconciler found an account changed outside Bespoke: ``kind`` is ``closed``

@@ -1,7 +1,9 @@
+import copy
 import re
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
@@ -12,12 +14,14 @@ from apps.accounts.contracts import (
     AccountSummary,
     BlueprintPlan,
     ManagedAccountSummary,
+    PayerIntake,
     PayerSummary,
 )
 from apps.accounts.models import AccountCommand, Blueprint, ManagedAccount, Payer
 from apps.accounts.quotas import peak_in_flight
 from apps.clients import api as clients
 from apps.kernel.search import id_matches, text_matches
+from apps.kernel.ttlcache import TtlCache
 
 
 def payer_get(*, name: str) -> PayerSummary | None:
@@ -44,7 +48,10 @@ def payer_names() -> list[str]:
 
 def payer_settings(*, name: str) -> dict[str, Any]:
     """What every step needs to know of its payer (the ``payer_settings`` step input)."""
-    payer = Payer.objects.get(name=name)
+    return _settings_of(Payer.objects.get(name=name))
+
+
+def _settings_of(payer: Payer) -> dict[str, Any]:
     return {
         "name": payer.name,
         "management_account_id": payer.management_account_id,
@@ -83,15 +90,59 @@ def blueprint_for(*, payer: str, environment: str, regulated: bool) -> Blueprint
     """The blueprint a request gets: the payer's blueprint for its environment, else the
     payer's default; a regulated request prefers a regulated blueprint and falls back to
     the ordinary one. None: the payer vends bare accounts."""
-    active = {(b.environment, b.regulated): b for b in Blueprint.objects.filter(payer__name=payer, active=True)}
+    active = {
+        (b.environment, b.regulated): plan_of(b) for b in Blueprint.objects.filter(payer__name=payer, active=True)
+    }
+    return blueprint_choose(active, environment=environment, regulated=regulated)
+
+
+def blueprint_choose(
+    active: dict[tuple[str, bool], BlueprintPlan], *, environment: str, regulated: bool
+) -> BlueprintPlan | None:
+    """``blueprint_for``'s choice among a payer's active blueprints by (environment, regulated)."""
     preference = [(environment, regulated), ("", regulated)]
     if regulated:
         preference += [(environment, False), ("", False)]
     for key in preference:
-        blueprint = active.get(key)
-        if blueprint is not None:
-            return plan_of(blueprint)
+        plan = active.get(key)
+        if plan is not None:
+            return plan
     return None
+
+
+def _payer_cache_seconds() -> float:
+    return float(getattr(settings, "PAYER_CACHE_SECONDS", 5))
+
+
+# Cleared in this process whenever a payer or blueprint is saved (apps.py); a change made
+# by another process is seen within PAYER_CACHE_SECONDS.
+_payers_for_intake: TtlCache[PayerIntake] = TtlCache(ttl=_payer_cache_seconds)
+
+
+def payers_forget(*_args: object, **_kwargs: object) -> None:
+    """Forget every cached ``payer_for_intake`` (a signal receiver: a payer or blueprint changed)."""
+    _payers_for_intake.clear()
+
+
+def payer_for_intake(*, name: str, cached: bool = True) -> PayerIntake | None:
+    """An active payer with its step settings and active blueprints (None: no such active
+    payer), kept ``PAYER_CACHE_SECONDS`` per process unless ``cached`` is False. Callers get
+    their own copy of the settings."""
+    if cached:
+        found = _payers_for_intake.get(name, lambda: _payer_for_intake_load(name))
+    else:
+        found = _payer_for_intake_load(name)
+    if found is None:
+        return None
+    return PayerIntake(payer=found.payer, settings=copy.deepcopy(found.settings), blueprints=found.blueprints)
+
+
+def _payer_for_intake_load(name: str) -> PayerIntake | None:
+    payer = Payer.objects.filter(name=name, active=True).first()
+    if payer is None:
+        return None
+    blueprints = {(b.environment, b.regulated): plan_of(b) for b in Blueprint.objects.filter(payer=payer, active=True)}
+    return PayerIntake(payer=payer_summary(payer), settings=_settings_of(payer), blueprints=blueprints)
 
 
 def plan_of(blueprint: Blueprint) -> BlueprintPlan:

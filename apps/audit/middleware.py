@@ -11,6 +11,11 @@ that changed, seen by model signals while the middleware holds the request's aud
 open (``row_changes``). What the entry says is ``capture``'s; where the call came from,
 ``client_ip``'s.
 
+A view that sets ``audit_in_request_transaction`` (the account-request ``POST``) runs in
+a transaction that also holds its audit entry: the change and its entry commit together,
+in one commit instead of two. Should that transaction be rolled back, the entry is
+written on its own after it, as for any other call.
+
 A failed audit write is logged at error level with everything the entry would have held
 and the response still goes out: by then the change is committed, and turning it into a
 500 would make the caller retry a call that succeeded (a second account request, a second
@@ -22,8 +27,9 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
 from apps.audit.capture import actor_of, admin_entry, api_entry, request_body
 from apps.audit.client_ip import source_ip
@@ -58,6 +64,15 @@ def _kind(request: HttpRequest) -> str | None:
     return None
 
 
+def _in_request_transaction(request: HttpRequest) -> bool:
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    view_class = getattr(match.func, "view_class", None) or getattr(match.func, "cls", None)
+    return bool(getattr(view_class, "audit_in_request_transaction", False))
+
+
 class AuditMiddleware:
     """Sits after authentication and ``RequestIdMiddleware`` so the request id is bound."""
 
@@ -72,12 +87,26 @@ class AuditMiddleware:
         scope, operator = Scope(), ""
         if kind == "api":
             body = request_body(request)
+            if _in_request_transaction(request):
+                with transaction.atomic():
+                    response = self.get_response(request)
+                    if not transaction.get_rollback():
+                        self._record(request, response, kind, body, scope, operator)
+                        return response
+                self._record(request, response, kind, body, scope, operator)
+                return response
             response = self.get_response(request)
         else:
             # Who is known before the view too: a logout ends with an anonymous user.
             _, operator = actor_of(request)
             with audit_scope() as scope:  # row changes only for the admin: the API has its bodies
                 response = self.get_response(request)
+        self._record(request, response, kind, body, scope, operator)
+        return response
+
+    def _record(
+        self, request: HttpRequest, response: HttpResponse, kind: str, body: Any, scope: Scope, operator: str
+    ) -> None:
         entry: dict[str, Any] = {}
         try:
             entry = api_entry(request, response, body) if kind == "api" else admin_entry(request, scope, operator)
@@ -98,4 +127,3 @@ class AuditMiddleware:
                 action=entry.get("action"),
                 target_id=entry.get("target_id"),
             )
-        return response

@@ -30,9 +30,11 @@ from apps.clients.models import ApiClient, ApiToken
 from apps.clients.models import PayerGrant as PayerGrantRow
 from apps.kernel import clock, ids
 from apps.kernel.errors import ApplicationError, NotFound
+from apps.kernel.ttlcache import TtlCache
 
 TOKEN_PREFIX = "bsp"  # noqa: S105  (a public marker, not a secret)
-# Recording every use would make each API call a write; once a minute is plenty.
+# Recording every use would make each API call a write; once a minute is plenty (seen when
+# the cached principal is loaded again, so at most API_TOKEN_CACHE_SECONDS later).
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
@@ -168,21 +170,47 @@ def token_issue(
     )
 
 
+def _token_cache_seconds() -> float:
+    return float(getattr(settings, "API_TOKEN_CACHE_SECONDS", 5))
+
+
+# Principals by token digest, so a hit is as good as the digest check. A revoked token, a
+# deactivated client, a grant or scope taken away: cleared at once in the process that
+# made the change (the model signals, connected in apps.py), elsewhere within the TTL.
+_principals: TtlCache[Principal] = TtlCache(ttl=_token_cache_seconds)
+
+
+def principals_forget(*_args: object, **_kwargs: object) -> None:
+    """Forget every cached principal (a signal receiver: a token, client or grant changed)."""
+    _principals.clear()
+
+
 def token_authenticate(*, token: str) -> Principal | None:
     """The principal a token belongs to, or None if it is unknown, revoked or inactive.
-    Raises ``TokenExpired`` for a genuine token past its expiry."""
+    Raises ``TokenExpired`` for a genuine token past its expiry.
+
+    Cached for ``API_TOKEN_CACHE_SECONDS``: a token revoked (or its client deactivated,
+    a grant removed) in another process stops working within that time."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
-    stored = ApiToken.objects.select_related("client").filter(prefix=parts[1]).first()
+    digest = _digest(token)
+    principal = _principals.get(digest, lambda: _principal_load(prefix=parts[1], digest=digest))
+    if principal is None:
+        return None
+    if principal.token_expires_at is not None and principal.token_expires_at <= clock.now():
+        raise TokenExpired(f"Token {principal.token_prefix} expired at {principal.token_expires_at.isoformat()}.")
+    return principal
+
+
+def _principal_load(*, prefix: str, digest: str) -> Principal | None:
+    stored = ApiToken.objects.select_related("client").filter(prefix=prefix).first()
     if stored is None or stored.revoked_at is not None or not stored.client.active:
         return None
-    if not hmac.compare_digest(stored.digest, _digest(token)):
+    if not hmac.compare_digest(stored.digest, digest):
         return None
     now = clock.now()
-    if stored.expires_at <= now:
-        raise TokenExpired(f"Token {stored.prefix} expired at {stored.expires_at.isoformat()}.")
-    if stored.last_used_at is None or now - stored.last_used_at >= LAST_USED_RESOLUTION:
+    if stored.expires_at > now and (stored.last_used_at is None or now - stored.last_used_at >= LAST_USED_RESOLUTION):
         ApiToken.objects.filter(pk=stored.pk).update(last_used_at=now)
     client = stored.client
     return Principal(

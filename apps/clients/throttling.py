@@ -1,7 +1,10 @@
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from django.core.cache import cache as default_cache
+from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import SimpleRateThrottle
 
 from apps.clients.contracts import Principal
@@ -23,9 +26,17 @@ class ClientRateThrottle(SimpleRateThrottle):
 
     When the shared cache is down the limit is still enforced, counted in this process
     alone: requests are neither all refused (the API stays up) nor all let through (a
-    client cannot flood it by waiting for an outage)."""
+    client cannot flood it by waiting for an outage).
+
+    In Redis a client's window is a counter that starts with its first request and ends
+    ``duration`` later (one round trip: create it if absent, count, read its time left),
+    not DRF's list of every request's time, read and written back whole on each call.
+    Other caches (the database's on Lambda, memory) keep DRF's list."""
 
     scope = "client"
+    _retry_after: float | None = None
+    num_requests: int  # set by DRF from the rate
+    duration: int
 
     def get_cache_key(self, request: "Request", view: "APIView") -> str | None:
         principal = request.user
@@ -35,6 +46,8 @@ class ClientRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request: "Request", view: "APIView") -> bool:
         try:
+            if isinstance(self._backend(), RedisCache) and self.rate is not None:
+                return self._allow_in_redis(request, view)
             return super().allow_request(request, view)
         except Exception:
             log.warning("throttle.cache_unavailable", exc_info=True)
@@ -44,3 +57,29 @@ class ClientRateThrottle(SimpleRateThrottle):
             return super().allow_request(request, view)
         finally:
             self.cache = shared
+
+    def _backend(self) -> Any:
+        # DRF's ``cache`` is the default cache's proxy: the backend behind it, to know its kind.
+        return caches["default"] if self.cache is default_cache else self.cache
+
+    def _allow_in_redis(self, request: "Request", view: "APIView") -> bool:
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        cache: Any = self._backend()
+        full_key = cache.make_and_validate_key(f"{key}:window")
+        client = cache._cache.get_client(full_key, write=True)
+        with client.pipeline(transaction=False) as pipe:
+            pipe.set(full_key, 0, ex=int(self.duration), nx=True)
+            pipe.incr(full_key)
+            pipe.pttl(full_key)
+            _, count, left_ms = pipe.execute()
+        if int(count) <= int(self.num_requests):
+            return True
+        self._retry_after = max(int(left_ms), 0) / 1000
+        return False
+
+    def wait(self) -> float | None:
+        if self._retry_after is not None:
+            return self._retry_after
+        return super().wait()

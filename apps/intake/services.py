@@ -102,7 +102,6 @@ def request_submit(
     return Created(request=created, replayed=False)
 
 
-@transaction.atomic
 def request_create(
     *, client_id: str, data: dict[str, Any], viewer: clients.Principal | None = None
 ) -> AccountRequestSummary:
@@ -114,10 +113,14 @@ def request_create(
     unique constraint (not by a read-then-write check), so concurrent duplicates cannot
     both get in; the loser learns the winner's id and status only if ``viewer`` (the
     caller; None: Bespoke itself) may see that request — never another client's.
+
+    The one transaction (or, inside the caller's, savepoint) around the two inserts is all
+    it needs: what it reads before is cached, what it reads after a refusal is committed.
     """
-    payer = accounts.payer_get(name=data["payer"])
-    if payer is None:
+    known = accounts.payer_for_intake(name=data["payer"])
+    if known is None:
         raise UnknownPayer("The request is invalid; see extra.fields.", extra={"fields": {"payer": ["Unknown payer."]}})
+    payer = known.payer
     tags = data["tags"]
     email = accounts.account_email(
         payer=payer, project_short_name=tags["project_short_name"], environment=data["environment"]
@@ -142,7 +145,7 @@ def request_create(
                 updated_at=now,
             )
             if not held:
-                record(_requested(request, payer))
+                record(_requested(request, known))
     except IntegrityError:
         existing = AccountRequest.objects.filter(account_email=email, status__in=LIVE_STATUSES).first()
         if existing is None:  # the other request failed in between: not a duplicate any more
@@ -160,12 +163,15 @@ def request_regions(data: dict[str, Any]) -> list[str]:
     return [str(region) for region in data.get("regions") or [data["region"]]]
 
 
-def _requested(request: AccountRequest, payer: accounts.PayerSummary) -> AccountRequested:
+def _requested(request: AccountRequest, known: accounts.PayerIntake) -> AccountRequested:
     """The event that starts the request's run, with everything the run needs (the
     blueprint pinned now, the payer's settings)."""
     data = request.body
     tags = data["tags"]
-    blueprint = accounts.blueprint_for(payer=payer.name, environment=request.environment, regulated=request.regulated)
+    payer = known.payer
+    blueprint = accounts.blueprint_choose(
+        known.blueprints, environment=request.environment, regulated=request.regulated
+    )
     return AccountRequested(
         request_id=request.id,
         payer=payer.name,
@@ -186,7 +192,7 @@ def _requested(request: AccountRequest, payer: accounts.PayerSummary) -> Account
         blueprint=None
         if blueprint is None
         else {"name": blueprint.name, "version": blueprint.version, "steps": list(blueprint.steps)},
-        payer_settings=accounts.payer_settings(name=payer.name),
+        payer_settings=known.settings,
     )
 
 
@@ -205,15 +211,15 @@ def request_approve(*, request_id: str, approver: Actor) -> AccountRequestSummar
         raise FourEyes("The client that submitted a request cannot approve it: another operator must.")
     if request.status != AWAITING_APPROVAL:
         raise RequestStateConflict(f"Only a request awaiting approval can be approved; this one is {request.status}.")
-    payer = accounts.payer_get(name=request.payer)
-    if payer is None:
+    known = accounts.payer_for_intake(name=request.payer, cached=False)
+    if known is None:
         raise RequestStateConflict(f"Its payer {request.payer} is no longer active.")
     request.status = ACCEPTED
     request.approved_by = approver.label
     request.approved_at = clock.now()
     request.updated_at = request.approved_at
     request.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
-    record(_requested(request, payer))
+    record(_requested(request, known))
     return summarize(request)
 
 

@@ -1,17 +1,23 @@
 """The transactional outbox.
 
 ``record(message)`` stores a message in the caller's transaction. After commit the
-installed publisher (the ``tasks`` layer, which the kernel never imports) relays it;
-if that fails or the process dies first, the sweeper relays it later. Nothing recorded
-is lost, and nothing is published for a transaction that rolled back.
+installed publisher (the ``tasks`` layer, which the kernel never imports) relays it —
+in a web server's process with ``OUTBOX_RELAY_IN_BACKGROUND`` (``project/wsgi.py`` turns
+it on), from a thread of the process that the commit wakes, so the API's answer does not
+wait for the broker; else (workers, commands) in the committing thread. If that fails or
+the process dies first, the sweeper relays it later. Nothing recorded is
+lost, and nothing is published for a transaction that rolled back.
 """
 
+import atexit
+import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import structlog
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 
 from apps.kernel import clock, tracing
@@ -53,10 +59,83 @@ def record(message: Message) -> None:
 def _relay_after_commit(message_id: str) -> None:
     if _publisher is None:
         return
+    if _in_background:
+        _background.submit(message_id)
+    else:
+        _relay([message_id])
+
+
+def _relay(message_ids: list[str]) -> None:
+    if _publisher is None:
+        return
     try:
-        _publisher([message_id])
-    except Exception:  # the sweeper relays it later; the caller's work is already committed
-        log.warning("outbox.relay_deferred", message_id=message_id, exc_info=True)
+        _publisher(message_ids)
+    except Exception:  # the sweeper relays them later; the caller's work is already committed
+        log.warning("outbox.relay_deferred", message_ids=message_ids, exc_info=True)
+
+
+class _BackgroundRelay:
+    """One thread per process relays what commits hand it, in batches (what piled up while
+    it published the last). Started on first use, so a forked worker starts its own. What
+    it has not relayed when the process ends is still unpublished in the table: the
+    sweeper's."""
+
+    def __init__(self) -> None:
+        self._pending: list[str] = []
+        self._busy = False
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def submit(self, message_id: str) -> None:
+        with self._changed:
+            self._pending.append(message_id)
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush, 10.0)  # a process stopping (not killed) relays what it holds
+            self._changed.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._pending:
+                    self._changed.wait()
+                batch, self._pending = self._pending, []
+                self._busy = True
+            try:
+                close_old_connections()  # this thread's own connection: reused while healthy
+                _relay(batch)
+            except Exception:
+                log.warning("outbox.relay_deferred", message_ids=batch, exc_info=True)
+            finally:
+                with self._changed:
+                    self._busy = False
+                    self._changed.notify_all()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything submitted so far is relayed; False if ``timeout`` passed first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._pending and not self._busy, timeout=timeout)
+
+
+_background = _BackgroundRelay()
+_in_background = False
+
+
+def relay_in_background(enabled: bool) -> None:
+    """Relay after commit from this process's relay thread (``enabled``) or in the
+    committing thread. The web server's entry point turns it on: a worker or a command
+    relays in line, so a short-lived process never exits with messages in memory."""
+    global _in_background
+    _in_background = enabled
+
+
+def relay_flush(timeout: float = 10.0) -> bool:
+    """Wait for this process's background relay to hand on what commits gave it (tests,
+    and a process about to stop); False if it is still busy after ``timeout`` seconds."""
+    return _background.flush(timeout)
 
 
 NO_SUBSCRIBERS = "no_subscribers"
@@ -79,7 +158,10 @@ def unpublished(message_ids: Iterable[str]) -> list[OutboxMessage]:
     )
 
 
-def mark_published(message_id: str) -> None:
+def mark_published(*message_ids: str) -> None:
+    """Mark these messages published, in one statement."""
+    if not message_ids:
+        return
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # Losing this mark in a crash only means the sweeper publishes the message
@@ -87,7 +169,9 @@ def mark_published(message_id: str) -> None:
             # the after-commit cost of a request).
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        OutboxMessage.objects.filter(message_id=message_id, published_at__isnull=True).update(published_at=clock.now())
+        OutboxMessage.objects.filter(message_id__in=message_ids, published_at__isnull=True).update(
+            published_at=clock.now()
+        )
 
 
 def mark_failed(message_id: str, error: str) -> int:

@@ -158,6 +158,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 # A token lives this long unless whoever issues it says less (a token can never mint one
 # that outlives itself).
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90)
+# Each process keeps a token's principal (scopes, payer grants) and a payer's settings and
+# blueprints this long instead of reading them on every request: a change made in another
+# process (a revoked token, a grant or payer changed) takes effect within it. 0: no cache.
+API_TOKEN_CACHE_SECONDS = env_float("API_TOKEN_CACHE_SECONDS", 5.0)
+PAYER_CACHE_SECONDS = env_float("PAYER_CACHE_SECONDS", 5.0)
 # The table the database cache uses where no cache server is configured (serverless).
 DATABASE_CACHE_TABLE = "bespoke_cache"
 
@@ -190,6 +195,12 @@ OUTBOX_SWEEP_INTERVAL_SECONDS = env_int("OUTBOX_SWEEP_INTERVAL_SECONDS", 30)
 # A message that fails to publish this many times (not because the broker is away) is
 # parked as a dead letter, so it stops holding up the sweeper.
 OUTBOX_MAX_PUBLISH_ATTEMPTS = env_int("OUTBOX_MAX_PUBLISH_ATTEMPTS", 5)
+# In a web server's processes (project/wsgi.py), relay what a transaction recorded from a
+# thread of the process that the commit wakes, not in the committing thread: an API answer
+# then waits for its commit, not for the broker. Workers and commands always relay in line.
+# Off here; on in the services mode (never on Lambda, which freezes a process between
+# invocations).
+OUTBOX_RELAY_IN_BACKGROUND = env_bool("OUTBOX_RELAY_IN_BACKGROUND", False)
 # A running step with no progress (dispatch, or a retry) for this long has lost its
 # worker: the stuck-run sweeper dispatches it again, at most STEP_MAX_REDISPATCHES times.
 # Longer than the longest back-off (TASK_RETRY_MAX_SECONDS) plus the slowest step.

@@ -12,6 +12,7 @@ from project.settings.env import env_bool, env_int, env_list, env_optional, env_
 DATABASES = {"default": database_from_url(env_str("DATABASE_URL", required=True))}
 CELERY_BROKER_URL = env_optional("CELERY_BROKER_URL") or env_str("REDIS_URL", required=True)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
+OUTBOX_RELAY_IN_BACKGROUND = env_bool("OUTBOX_RELAY_IN_BACKGROUND", True)
 
 DEBUG = False
 if AWS_FAULTS and not AWS_ENDPOINT_URL:

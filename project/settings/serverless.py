@@ -21,6 +21,8 @@ from project.settings.sqs import predefined_queues  # noqa: E402
 from tasks.subscriptions import all_queues  # noqa: E402
 
 AWS_REGION = env_str("AWS_REGION", AWS_DEFAULT_REGION)
+# A frozen Lambda environment runs no thread between invocations: relay in the invocation.
+OUTBOX_RELAY_IN_BACKGROUND = False
 # Lambda has no scrape target: metrics are Embedded Metric Format lines in the logs.
 METRICS_EXPORTER = env_str("METRICS_EXPORTER", "emf")
 # One AWS attempt must fit in an invocation with room to spare (a 30 s function starts a

@@ -162,9 +162,10 @@ class AccountRequestInputSerializer(StrictSerializer):
         access = self.context.get("access")
         if access is not None:
             access.require(attrs["payer"], attrs["environment"])
-        payer = accounts.payer_get(name=attrs["payer"])
-        if payer is None:
+        known = accounts.payer_for_intake(name=attrs["payer"])
+        if known is None:
             raise serializers.ValidationError({"payer": [f"Unknown payer {attrs['payer']!r}."]})
+        payer = known.payer
         errors: dict[str, list[str]] = {}
         if attrs["environment"] not in payer.allowed_environments:
             errors["environment"] = [

@@ -127,6 +127,8 @@ class AccountRequestCollectionView(APIView):
 
     required_scopes = {"POST": (REQUESTS_WRITE,), "GET": (REQUESTS_READ,)}
     request_metric = "bespoke_account_requests"
+    # The request, its outbox row and its audit entry: one commit.
+    audit_in_request_transaction = True
     openapi_links = {
         "POST": {"202": links_to(REQUEST_OPERATIONS, request_id="$response.body#/id")},
         "GET": {"200": links_to(REQUEST_OPERATIONS, request_id="$response.body#/results/0/id")},
