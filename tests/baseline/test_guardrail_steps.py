@@ -17,6 +17,7 @@ from apps.baseline import guardrail_readback
 from apps.baseline.steps import budget as budget_step
 from apps.baseline.steps import hygiene, security_services
 from apps.kernel.contracts import ReadBack
+from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
 from tests.conftest import EmulatedAws
 from tests.support.stubs import Stubs, install_stubs
@@ -221,6 +222,69 @@ def test_without_a_delegated_admin_each_account_runs_its_own(
     assert outputs["administrator"] == ""
     assert outputs["guardduty_detectors"]["us-west-2"] == detector
     assert guardrail_readback.security_services_problems(check) == []
+
+
+def test_a_detector_or_hub_made_since_the_look_up_is_taken(
+    aws: EmulatedAws,
+    stubs: Stubs,
+    contacts: dict[str, Any],
+    step_context: MakeContext,
+    member_account: str,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """A redelivered step finds GuardDuty and Security Hub turned on after it looked:
+    GuardDuty's BadRequestException for a second detector takes the one there, and
+    Security Hub's ResourceConflictException ("already subscribed") is success."""
+    context = step_context("security_services", regions=REGIONS, payer_settings=contacts)
+    first = security_services.security_services(context)
+    real_detector_of = security_services.detector_of
+    looks: dict[str, int] = {}
+
+    def stale_first_look(client: Any) -> str | None:
+        region = client.meta.region_name
+        looks[region] = looks.get(region, 0) + 1
+        return None if looks[region] == 1 else real_detector_of(client)
+
+    monkeypatch.setattr(security_services, "detector_of", stale_first_look)
+    monkeypatch.setattr(security_services, "hub_enabled", lambda client: False)
+    settings.AWS_FAULTS = (
+        "guardduty:CreateDetector:BadRequestException,securityhub:EnableSecurityHub:ResourceConflictException"
+    )
+
+    again = security_services.security_services(context)
+
+    assert looks == dict.fromkeys(REGIONS, 2)
+    assert again == first
+    settings.AWS_FAULTS = ""
+    for region in REGIONS:
+        guardduty = aws.member_client("guardduty", account_id=member_account, region=region)
+        assert guardduty.list_detectors()["DetectorIds"] == [first["guardduty_detectors"][region]]
+    check = ReadBack(inputs=context.inputs, params={}, expectations={})
+    monkeypatch.undo()
+    assert guardrail_readback.security_services_problems(check) == []
+
+
+def test_a_creation_refused_for_another_reason_still_fails_the_step(
+    aws: EmulatedAws,
+    stubs: Stubs,
+    contacts: dict[str, Any],
+    step_context: MakeContext,
+    member_account: str,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """No detector anywhere and GuardDuty refuses to create one: the refusal stands."""
+    context = step_context("security_services", regions=REGIONS, payer_settings=contacts)
+    settings.AWS_FAULTS = "guardduty:CreateDetector:BadRequestException"
+    with pytest.raises(PermanentError) as raised:
+        security_services.security_services(context)
+    assert raised.value.code == "BadRequestException"
+
+    settings.AWS_FAULTS = "securityhub:EnableSecurityHub:AccessDeniedException"
+    with pytest.raises(PermanentError) as raised:
+        security_services.security_services(context)
+    assert raised.value.code == "AccessDeniedException"
 
 
 def test_the_budget_alerts_requestor_and_technical_contact_at_80_and_100_percent(
