@@ -93,6 +93,43 @@ def test_hygiene_settings_are_present_in_every_built_region(
     stubs.assert_all_used()
 
 
+def test_an_analyzer_made_since_the_look_up_is_taken(
+    aws: EmulatedAws, stubs: Stubs, contacts: dict[str, Any], step_context: MakeContext, member_account: str
+) -> None:
+    """CreateAnalyzer answers ConflictException for an analyzer of that name made since the
+    step listed them (by an earlier delivery): the one there is taken; any other refusal,
+    or a conflict with no such analyzer, fails the step."""
+    arns = {}
+    for region in REGIONS:
+        stubber = stubs.stub("accessanalyzer", region, member_account)
+        arns[region] = f"arn:aws:access-analyzer:{region}:{member_account}:analyzer/bespoke-account"
+        analyzer = {
+            "arn": arns[region],
+            "name": "bespoke-account",
+            "type": "ACCOUNT",
+            "createdAt": "2026-01-01",
+            "status": "ACTIVE",
+        }
+        stubber.add_response("list_analyzers", {"analyzers": []}, {"type": "ACCOUNT"})
+        stubber.add_client_error("create_analyzer", "ConflictException", http_status_code=409)
+        stubber.add_response("list_analyzers", {"analyzers": [analyzer]}, {"type": "ACCOUNT"})
+    context = step_context("account_hygiene", regions=REGIONS, payer_settings=contacts)
+
+    outputs = hygiene.account_hygiene(context)
+
+    assert outputs["access_analyzers"] == arns
+    stubs.assert_all_used()
+
+    for code, status in (("ConflictException", 409), ("ServiceQuotaExceededException", 402)):
+        stubber = stubs.stub("accessanalyzer", REGIONS[0], member_account)
+        stubber.add_response("list_analyzers", {"analyzers": []}, {"type": "ACCOUNT"})
+        stubber.add_client_error("create_analyzer", code, http_status_code=status)
+        stubber.add_response("list_analyzers", {"analyzers": []}, {"type": "ACCOUNT"})
+        with pytest.raises(PermanentError) as raised:
+            hygiene.account_hygiene(context)
+        assert raised.value.code == code
+
+
 def test_a_public_access_block_removed_outside_bespoke_is_reported_then_restored(
     aws: EmulatedAws, stubs: Stubs, contacts: dict[str, Any], step_context: MakeContext, member_account: str
 ) -> None:
@@ -311,6 +348,45 @@ def test_the_budget_alerts_requestor_and_technical_contact_at_80_and_100_percent
     assert guardrail_readback.budget_problems(ReadBack(inputs=context.inputs, params={}, expectations={})) == []
 
     assert budget_step.budget(context) == outputs  # a second run finds it in place
+
+
+def test_a_budget_or_alert_made_since_the_look_up_is_taken(
+    aws: EmulatedAws,
+    step_context: MakeContext,
+    member_account: str,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """A second delivery that looked before the first made the budget gets
+    DuplicateRecordException from CreateBudget and converges the budget there; an alert
+    AWS says exists already is as good; any other refusal fails the step."""
+    context = step_context("budget", environment="prd")
+    outputs = budget_step.budget(context)
+    real_described = budget_step.described_budget
+    looks: list[str] = []
+
+    def stale_first(client: Any, *, account_id: str, name: str) -> dict[str, Any] | None:
+        looks.append(name)
+        return None if len(looks) == 1 else real_described(client, account_id=account_id, name=name)
+
+    monkeypatch.setattr(budget_step, "described_budget", stale_first)
+    assert budget_step.budget(context) == outputs
+    assert len(looks) == 2
+    monkeypatch.undo()
+
+    budgets = aws.member_client("budgets", account_id=member_account)
+    budgets.delete_notification(
+        AccountId=member_account, BudgetName="bespoke-monthly-cost", Notification=budget_step.notification(80)
+    )
+    settings.AWS_FAULTS = "budgets:CreateNotification:DuplicateRecordException"
+    assert budget_step.budget(context) == outputs
+    settings.AWS_FAULTS = "budgets:CreateNotification:InvalidParameterException"
+    with pytest.raises(PermanentError) as raised:
+        budget_step.budget(context)
+    assert raised.value.code == "InvalidParameterException"
+    settings.AWS_FAULTS = ""
+    budget_step.budget(context)
+    assert guardrail_readback.budget_problems(ReadBack(inputs=context.inputs, params={}, expectations={})) == []
 
 
 def test_a_request_s_own_budget_wins_over_the_environment_s(
