@@ -85,3 +85,15 @@ def holds(*, run_id: str, step: str, fence: int) -> bool:
     return StepLease.objects.filter(
         run_id=run_id, step=step, fence=fence, released_at__isnull=True, expires_at__gt=clock.now()
     ).exists()
+
+
+def last_activity(*, run_id: str, step: str) -> datetime | None:
+    """When a delivery last took or gave back the step's lease (None: never). Every
+    execution does both, a step waiting its turn on every try: written straight to the
+    database, this shows a step being worked on even while the events reporting its
+    progress are still queued behind others."""
+    lease = StepLease.objects.filter(run_id=run_id, step=step).values_list("acquired_at", "released_at").first()
+    if lease is None:
+        return None
+    acquired_at, released_at = lease
+    return max(acquired_at, released_at) if released_at is not None else acquired_at
