@@ -39,4 +39,8 @@ def moto_server_process(port: int) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a loaded machine: do not lose the figures for it
+            process.kill()
+            process.wait()
