@@ -115,3 +115,8 @@ def last_activity(*, run_id: str, step: str) -> datetime | None:
         return None
     acquired_at, released_at = lease
     return max(acquired_at, released_at) if released_at is not None else acquired_at
+
+
+def succeeded_since(*, run_id: str, step: str, since: datetime) -> bool:
+    """Whether a delivery recorded the step's success at or after ``since``."""
+    return StepLease.objects.filter(run_id=run_id, step=step, succeeded_at__gte=since).exists()

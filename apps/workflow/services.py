@@ -302,6 +302,9 @@ def _unstick(*, run_id: str, name: str, cutoff: datetime, max_redispatches: int)
     moved_on = step.last_progress_at is None or step.last_progress_at >= cutoff
     if run.status != Run.Status.RUNNING or step.state != StepRun.State.RUNNING or moved_on:
         return "skipped"  # it moved on meanwhile
+    if step.started_at is not None and leases.succeeded_since(run_id=run_id, step=name, since=step.started_at):
+        # It succeeded since it was dispatched; the event saying so is still queued.
+        return "skipped"
     worked_on = leases.last_activity(run_id=run_id, step=name)
     if worked_on is not None and worked_on >= cutoff:
         # A delivery took or gave back the step's lease since the cutoff: it is alive (a

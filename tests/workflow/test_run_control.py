@@ -469,6 +469,24 @@ def test_a_step_whose_deliveries_keep_taking_its_lease_is_alive_while_its_events
     assert dispatched(run) == ["first", "first"]
 
 
+def test_a_step_whose_success_is_recorded_but_not_yet_reported_is_not_dispatched_again(
+    moving_clock: Clock,
+) -> None:
+    """The step succeeded (its lease says so) but its StepSucceeded event waits in a
+    backlog past the deadline: sending the step again would only run it twice."""
+    run = start(CHAIN)
+    fence = leases.acquire(run_id=run.id, step="first", message_id="delivery-1", attempt=1, seconds=60)
+    assert isinstance(fence, int)
+    moving_clock.advance(5)
+    assert leases.release(run_id=run.id, step="first", fence=fence, succeeded=True)
+    moving_clock.advance(DEADLINE * 2)
+
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 1}
+    assert dispatched(run) == ["first"]
+    succeed(run, "first")
+    assert states(run)["first"] == "succeeded"
+
+
 def test_a_lease_held_since_before_the_deadline_is_no_progress(moving_clock: Clock) -> None:
     """A delivery that took the lease and died (its worker killed) shows nothing after."""
     run = start(CHAIN)
