@@ -40,7 +40,7 @@ def moto_server_process(port: int) -> Iterator[str]:
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:  # a loaded machine: do not lose the figures for it
             process.kill()
             process.wait()

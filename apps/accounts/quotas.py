@@ -22,7 +22,8 @@ clock, so tests move it instead of sleeping.
 Settings (``getattr(settings, NAME, default)``): ORGANIZATIONS_MAX_CREATIONS_IN_FLIGHT (5),
 ORGANIZATIONS_CREATE_ACCOUNT_RATE (0.1 per second), ORGANIZATIONS_CREATE_ACCOUNT_BURST (3),
 ORGANIZATIONS_STATUS_POLL_RATE (2.0 per second), ORGANIZATIONS_STATUS_POLL_BURST (2),
-ORGANIZATIONS_SLOT_RECHECK_SECONDS (5.0: how soon a refused creation asks again) and
+ORGANIZATIONS_SLOT_RECHECK_SECONDS (5.0: how soon a refused creation asks again, once per
+``limit`` creations waiting ahead of it: ``slot_recheck_delay``) and
 ORGANIZATIONS_SLOT_LEASE_SECONDS (900: a slot older than this no longer counts, so a
 creation whose worker gave up or died cannot block its organization for ever).
 """
@@ -227,9 +228,19 @@ def creation_slot_or_wait(account: ManagedAccount) -> None:
             f"{answer.waiting_ahead} earlier request(s) are waiting for one of this organization's"
             f" {limit} account-creation slots ({answer.in_flight} in flight) — waiting its turn."
         )
-    # Jitter keeps the waiters of one organization from all asking again at once.
-    delay = _slot_recheck_seconds() * random.uniform(1.0, 1.5)
-    raise WaitForQuota(message, delay=delay)
+    raise WaitForQuota(message, delay=slot_recheck_delay(waiting_ahead=answer.waiting_ahead, limit=limit))
+
+
+def slot_recheck_delay(*, waiting_ahead: int, limit: int) -> float:
+    """How long a creation refused a slot waits before asking again: the recheck interval
+    once per ``limit`` creations waiting ahead of it, so the waiters of an organization ask
+    about ``limit`` times an interval between them however many they are (a hundred waiters
+    asking every interval fill the workers and the queues with nothing but asking), and never
+    so long that it would lose its place in the line. Jitter keeps them from asking at once."""
+    recheck = _slot_recheck_seconds()
+    longest = _WAITER_FORGOTTEN_AFTER.total_seconds() / 3  # with the jitter, half the time it keeps its place
+    rounds = 1 + waiting_ahead // max(limit, 1)
+    return max(recheck, min(recheck * rounds, longest)) * random.uniform(1.0, 1.5)
 
 
 def peak_in_flight(intervals: Iterable[tuple[datetime, datetime | None]]) -> int:

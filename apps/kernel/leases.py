@@ -20,6 +20,14 @@ from apps.kernel.models import StepLease
 
 
 @dataclass(frozen=True)
+class Done:
+    """A delivery recorded the step's success at ``succeeded_at``, after this one was asked
+    for: what it was sent to do is done (it was a re-dispatch queued behind the first)."""
+
+    succeeded_at: datetime
+
+
+@dataclass(frozen=True)
 class Busy:
     """Another delivery holds the step until ``expires_at``."""
 
@@ -50,8 +58,13 @@ def _dead_here(holder: str) -> bool:
     return False
 
 
-def acquire(*, run_id: str, step: str, message_id: str, attempt: int, seconds: float) -> int | Busy:
-    """Take the step's lease for ``seconds``; its fence, or ``Busy`` while another holds it."""
+def acquire(
+    *, run_id: str, step: str, message_id: str, attempt: int, seconds: float, asked_at: datetime | None = None
+) -> int | Busy | Done:
+    """Take the step's lease for ``seconds``; its fence, ``Busy`` while another holds it,
+    or ``Done`` when another delivery recorded the step's success after ``asked_at`` (when
+    this delivery's command was sent). A command sent after the success (a retry that
+    asks for the step anew) runs."""
     now = clock.now()
     with transaction.atomic():
         lease, _ = StepLease.objects.select_for_update().get_or_create(
@@ -60,6 +73,8 @@ def acquire(*, run_id: str, step: str, message_id: str, attempt: int, seconds: f
         held = lease.released_at is None and lease.expires_at > now
         if held and not _dead_here(lease.holder):
             return Busy(message_id=lease.message_id, expires_at=lease.expires_at)
+        if lease.succeeded_at is not None and asked_at is not None and lease.succeeded_at >= asked_at:
+            return Done(succeeded_at=lease.succeeded_at)
         lease.fence += 1
         lease.message_id = message_id
         lease.holder = this_process()
@@ -71,11 +86,14 @@ def acquire(*, run_id: str, step: str, message_id: str, attempt: int, seconds: f
         return lease.fence
 
 
-def release(*, run_id: str, step: str, fence: int) -> bool:
-    """End the lease if ``fence`` still holds it; False if another delivery took it over."""
+def release(*, run_id: str, step: str, fence: int, succeeded: bool = False) -> bool:
+    """End the lease if ``fence`` still holds it (``succeeded``: with the step's success);
+    False if another delivery took it over."""
+    now = clock.now()
+    done = {"succeeded_at": now} if succeeded else {}
     return bool(
         StepLease.objects.filter(run_id=run_id, step=step, fence=fence, released_at__isnull=True).update(
-            released_at=clock.now()
+            released_at=now, **done
         )
     )
 
@@ -85,3 +103,20 @@ def holds(*, run_id: str, step: str, fence: int) -> bool:
     return StepLease.objects.filter(
         run_id=run_id, step=step, fence=fence, released_at__isnull=True, expires_at__gt=clock.now()
     ).exists()
+
+
+def last_activity(*, run_id: str, step: str) -> datetime | None:
+    """When a delivery last took or gave back the step's lease (None: never). Every
+    execution does both, a step waiting its turn on every try: written straight to the
+    database, this shows a step being worked on even while the events reporting its
+    progress are still queued behind others."""
+    lease = StepLease.objects.filter(run_id=run_id, step=step).values_list("acquired_at", "released_at").first()
+    if lease is None:
+        return None
+    acquired_at, released_at = lease
+    return max(acquired_at, released_at) if released_at is not None else acquired_at
+
+
+def succeeded_since(*, run_id: str, step: str, since: datetime) -> bool:
+    """Whether a delivery recorded the step's success at or after ``since``."""
+    return StepLease.objects.filter(run_id=run_id, step=step, succeeded_at__gte=since).exists()

@@ -108,6 +108,9 @@ class StepLease(models.Model):
     acquired_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     released_at = models.DateTimeField(null=True, blank=True)
+    succeeded_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a delivery last recorded the step's success."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run_id", "step"], name="one_lease_per_step")]

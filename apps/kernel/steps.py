@@ -101,7 +101,8 @@ def execute_step(
     stuck-run sweeper's re-dispatch of a step still running), this one waits for it —
     ``RetryLater`` that uses up no attempt — and never runs alongside. The outcome is
     recorded in the transaction that releases the lease, only if the lease is still this
-    delivery's (fenced).
+    delivery's (fenced). A delivery sent before another recorded the step's success (a
+    re-dispatch that waited in a backlog) does nothing.
 
     ``retry_delay`` is the back-off before the next attempt, or ``None`` when this is the
     last one: a retryable error then fails the step instead of raising ``RetryLater``.
@@ -159,7 +160,14 @@ def _execute(
         message_id=command.message_id,
         attempt=attempt,
         seconds=settings.STEP_LEASE_SECONDS,
+        asked_at=command.occurred_at,
     )
+    if isinstance(lease, leases.Done):
+        # A re-dispatch that waited in the queue while the first delivery finished:
+        # running the step again would only repeat its work.
+        log.info("step.done_by_another_delivery", succeeded_at=lease.succeeded_at.isoformat())
+        inbox.claim(handler, command.message_id)
+        return None
     if isinstance(lease, leases.Busy):
         wait = min(max(lease.seconds_left(), 1.0), settings.STEP_LEASE_RECHECK_SECONDS)
         log.info("step.in_progress_elsewhere", holder=lease.message_id, retry_in=wait)
@@ -256,7 +264,10 @@ def _record_once[Outcome: (StepSucceeded, StepFailed)](
     handler: str, command: RunStep, outcome: Outcome, *, fence: int | None = None
 ) -> Outcome | None:
     with transaction.atomic():
-        if fence is not None and not leases.release(run_id=command.run_id, step=command.step, fence=fence):
+        succeeded = isinstance(outcome, StepSucceeded)
+        if fence is not None and not leases.release(
+            run_id=command.run_id, step=command.step, fence=fence, succeeded=succeeded
+        ):
             log.warning("step.lease_lost", fence=fence, outcome=outcome.type_name())
             return None
         if inbox.claim(handler, command.message_id):

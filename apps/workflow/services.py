@@ -12,7 +12,7 @@ import structlog
 from django.db import transaction
 from django.db.models import F
 
-from apps.kernel import clock, ids, metrics
+from apps.kernel import clock, ids, leases, metrics
 from apps.kernel.contracts import RunStep, StepFailed, StepRetrying, StepSucceeded
 from apps.kernel.errors import ApplicationError, NotFound
 from apps.kernel.outbox import record
@@ -282,7 +282,9 @@ def run_sweep_stuck(*, deadline_seconds: float, max_redispatches: int) -> dict[s
     """Steps ``running`` with no progress for ``deadline_seconds`` (their worker died, or
     their message was lost) are dispatched again — steps are idempotent, so a second
     execution converges — or, after ``max_redispatches`` tries, failed with a clear reason.
-    Each run is handled in its own transaction."""
+    Progress is what the step's events report, or a delivery taking or giving back its
+    lease (``leases.last_activity``): under a backlog the events arrive late, the lease
+    does not. Each run is handled in its own transaction."""
     cutoff = clock.now() - timedelta(seconds=deadline_seconds)
     stuck = StepRun.objects.filter(
         state=StepRun.State.RUNNING, run__status=Run.Status.RUNNING, last_progress_at__lt=cutoff
@@ -300,6 +302,17 @@ def _unstick(*, run_id: str, name: str, cutoff: datetime, max_redispatches: int)
     moved_on = step.last_progress_at is None or step.last_progress_at >= cutoff
     if run.status != Run.Status.RUNNING or step.state != StepRun.State.RUNNING or moved_on:
         return "skipped"  # it moved on meanwhile
+    if step.started_at is not None and leases.succeeded_since(run_id=run_id, step=name, since=step.started_at):
+        # It succeeded since it was dispatched; the event saying so is still queued.
+        return "skipped"
+    worked_on = leases.last_activity(run_id=run_id, step=name)
+    if worked_on is not None and worked_on >= cutoff:
+        # A delivery took or gave back the step's lease since the cutoff: it is alive (a
+        # step waiting its turn retries every few seconds), its progress events are only
+        # late, queued behind others. Dispatching it again would only add to that queue.
+        step.last_progress_at = worked_on
+        step.save(update_fields=["last_progress_at"])
+        return "skipped"
     now = clock.now()
     if step.redispatches >= max_redispatches:
         message = f"No progress after {step.redispatches} re-dispatches: its worker keeps dying or its message is lost."

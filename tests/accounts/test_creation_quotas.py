@@ -103,6 +103,30 @@ def test_at_the_in_flight_limit_create_account_waits_and_takes_no_token(
     assert (third.status, third.slot_taken_at, third.create_request_id) == (ManagedAccount.Status.CREATING, None, "")
 
 
+def test_the_further_back_in_line_the_less_often_a_creation_asks_again(
+    organization_id: str, aws: EmulatedAws, settings: Any, fake_clock: FakeClock
+) -> None:
+    """Waiters ask about ``limit`` times a recheck interval between them, not once each;
+    the last of a long line still asks well within the time that keeps its place."""
+    settings.ORGANIZATIONS_MAX_CREATIONS_IN_FLIGHT = 2
+    create(0)
+    create(1)
+    delays = []
+    for index in range(2, 26):
+        fake_clock.advance(1)  # one after the other in line
+        with pytest.raises(WaitForQuota) as waiting:
+            create(index)
+        delays.append(waiting.value.delay)
+
+    # 0, 1, 2, ... waiting ahead: 1, 1, 2, 2, 3, 3 ... times the 5 s interval, jittered by up
+    # to a half, and never past 20 s (30 s jittered).
+    for ahead, delay in enumerate(delays):
+        rounds = min(1 + ahead // 2, 4)
+        assert 5 * rounds <= delay <= 7.5 * rounds, (ahead, delay)
+    assert max(delays) <= 30 < quotas._WAITER_FORGOTTEN_AFTER.total_seconds()
+    assert org_emails(aws).count(account(25).email) == 0  # none of them asked Organizations
+
+
 def test_a_slot_comes_free_when_a_creation_finishes(
     organization_id: str, aws: EmulatedAws, settings: Any, fake_clock: FakeClock
 ) -> None:

@@ -10,8 +10,10 @@ import pytest
 
 from apps.accounts import guardrails
 from apps.accounts.models import ManagedAccount, Payer, ServiceControlPolicy, ServiceControlPolicyVersion
+from apps.accounts.steps import aws as accounts_aws
 from apps.accounts.steps import organization
 from apps.kernel.contracts import ReadBack
+from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
 from tests.conftest import EmulatedAws
 from tests.support import factories
@@ -141,6 +143,134 @@ def test_an_scp_created_since_the_step_listed_them_is_taken_as_it_is(
     assert ou_path_of(aws, member_account) == "Workloads/Prod"
     monkeypatch.undo()
     assert organization.service_control_policies_problems(read_back(step_context, environment="prd")) == []
+
+
+def policy_ids(aws: EmulatedAws) -> set[str]:
+    policies = aws.client("organizations").list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    return {policy["Id"] for policy in policies}
+
+
+def test_an_scp_attached_since_its_targets_were_listed_is_done(
+    aws: EmulatedAws,
+    governed: None,
+    step_context: MakeContext,
+    member_account: str,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """A redelivered step (or another vend of the payer) finds the SCPs attached after
+    this one listed their targets: AWS's DuplicatePolicyAttachmentException is success."""
+    vend(step_context, environment="prd")
+    before = policy_ids(aws)
+    monkeypatch.setattr(organization, "_targets", lambda org, policy_id: set())
+    settings.AWS_FAULTS = "organizations:AttachPolicy:DuplicatePolicyAttachmentException"
+
+    outputs = organization.service_control_policies(step_context("service_control_policies", environment="prd"))
+
+    assert set(outputs["service_control_policies"]) == BASELINE_SCPS
+    assert policy_ids(aws) == before
+    settings.AWS_FAULTS = ""
+    monkeypatch.undo()
+    assert organization.service_control_policies_problems(read_back(step_context, environment="prd")) == []
+
+
+def test_an_attach_refused_for_another_reason_still_fails_the_step(
+    aws: EmulatedAws,
+    governed: None,
+    step_context: MakeContext,
+    member_account: str,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    vend(step_context, environment="prd")
+    monkeypatch.setattr(organization, "_targets", lambda org, policy_id: set())
+    settings.AWS_FAULTS = "organizations:AttachPolicy:PolicyNotFoundException"
+
+    with pytest.raises(PermanentError) as raised:
+        organization.service_control_policies(step_context("service_control_policies", environment="prd"))
+
+    assert raised.value.code == "PolicyNotFoundException"
+
+
+def test_an_ou_created_since_it_was_looked_up_is_taken(
+    aws: EmulatedAws,
+    governed: None,
+    step_context: MakeContext,
+    member_account: str,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """Every OU exists, but this delivery looked before they did: AWS refuses each
+    creation with DuplicateOrganizationalUnitException, and the OU of that name is taken."""
+    vend(step_context, environment="prd")
+    org = aws.client("organizations")
+    units = organization.ou_ids(org, TREE, create=False)
+    attempted: set[tuple[str, str]] = set()
+    real_child, real_create = organization._child_ou, organization._create_ou
+
+    def stale_child(org: Any, *, parent_id: str, name: str) -> str | None:
+        return real_child(org, parent_id=parent_id, name=name) if (parent_id, name) in attempted else None
+
+    def create(org: Any, *, parent_id: str, name: str) -> str:
+        attempted.add((parent_id, name))
+        return str(real_create(org, parent_id=parent_id, name=name))
+
+    monkeypatch.setattr(organization, "_child_ou", stale_child)
+    monkeypatch.setattr(organization, "_create_ou", create)
+    settings.AWS_FAULTS = "organizations:CreateOrganizationalUnit:DuplicateOrganizationalUnitException"
+
+    outputs = organization.ou_placement(step_context("ou_placement", environment="prd"))
+
+    assert len(attempted) == len(units) - 1  # every OU but the root
+    assert outputs == {"ou_id": units["Workloads/Prod"], "ou_path": "Workloads/Prod"}
+    settings.AWS_FAULTS = ""
+    monkeypatch.undo()
+    assert organization.ou_ids(org, TREE, create=False) == units
+    assert ou_path_of(aws, member_account) == "Workloads/Prod"
+
+
+def test_a_move_refused_because_the_account_is_there_already_is_done(
+    aws: EmulatedAws,
+    governed: None,
+    step_context: MakeContext,
+    member_account: str,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """The account was moved (by an earlier delivery) after this one read its parent:
+    MoveAccount's DuplicateAccountException or SourceParentNotFoundException is success
+    when the account is in the destination, and fails the step when it is not."""
+    vend(step_context, environment="prd")
+    org = aws.client("organizations")
+    units = organization.ou_ids(org, TREE, create=False)
+    real_parent = accounts_aws._parent_of
+    reads: list[str] = []
+
+    def stale_first(org: Any, account_id: str) -> str:
+        reads.append(account_id)
+        return units["Root"] if len(reads) == 1 else real_parent(org, account_id)
+
+    monkeypatch.setattr(accounts_aws, "_parent_of", stale_first)
+    for refusal in sorted(accounts_aws.MOVED_SINCE):
+        reads.clear()
+        settings.AWS_FAULTS = f"organizations:MoveAccount:{refusal}"
+        accounts_aws.move_to_ou(
+            accounts_aws.organizations(Payer.objects.get(name="demo")),
+            account_id=member_account,
+            ou_id=units["Workloads/Prod"],
+        )
+        assert len(reads) == 2
+        assert ou_path_of(aws, member_account) == "Workloads/Prod"
+
+        reads.clear()
+        with pytest.raises(PermanentError) as raised:
+            accounts_aws.move_to_ou(
+                accounts_aws.organizations(Payer.objects.get(name="demo")),
+                account_id=member_account,
+                ou_id=units["Regulated"],
+            )
+        assert raised.value.code == refusal
+        assert ou_path_of(aws, member_account) == "Workloads/Prod"
 
 
 def test_an_scp_detached_or_edited_outside_bespoke_is_drift_until_reapplied(

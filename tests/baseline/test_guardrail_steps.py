@@ -17,6 +17,7 @@ from apps.baseline import guardrail_readback
 from apps.baseline.steps import budget as budget_step
 from apps.baseline.steps import hygiene, security_services
 from apps.kernel.contracts import ReadBack
+from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
 from tests.conftest import EmulatedAws
 from tests.support.stubs import Stubs, install_stubs
@@ -90,6 +91,43 @@ def test_hygiene_settings_are_present_in_every_built_region(
     check = ReadBack(inputs=context.inputs, params={}, expectations={})
     assert guardrail_readback.account_hygiene_problems(check) == []
     stubs.assert_all_used()
+
+
+def test_an_analyzer_made_since_the_look_up_is_taken(
+    aws: EmulatedAws, stubs: Stubs, contacts: dict[str, Any], step_context: MakeContext, member_account: str
+) -> None:
+    """CreateAnalyzer answers ConflictException for an analyzer of that name made since the
+    step listed them (by an earlier delivery): the one there is taken; any other refusal,
+    or a conflict with no such analyzer, fails the step."""
+    arns = {}
+    for region in REGIONS:
+        stubber = stubs.stub("accessanalyzer", region, member_account)
+        arns[region] = f"arn:aws:access-analyzer:{region}:{member_account}:analyzer/bespoke-account"
+        analyzer = {
+            "arn": arns[region],
+            "name": "bespoke-account",
+            "type": "ACCOUNT",
+            "createdAt": "2026-01-01",
+            "status": "ACTIVE",
+        }
+        stubber.add_response("list_analyzers", {"analyzers": []}, {"type": "ACCOUNT"})
+        stubber.add_client_error("create_analyzer", "ConflictException", http_status_code=409)
+        stubber.add_response("list_analyzers", {"analyzers": [analyzer]}, {"type": "ACCOUNT"})
+    context = step_context("account_hygiene", regions=REGIONS, payer_settings=contacts)
+
+    outputs = hygiene.account_hygiene(context)
+
+    assert outputs["access_analyzers"] == arns
+    stubs.assert_all_used()
+
+    for code, status in (("ConflictException", 409), ("ServiceQuotaExceededException", 402)):
+        stubber = stubs.stub("accessanalyzer", REGIONS[0], member_account)
+        stubber.add_response("list_analyzers", {"analyzers": []}, {"type": "ACCOUNT"})
+        stubber.add_client_error("create_analyzer", code, http_status_code=status)
+        stubber.add_response("list_analyzers", {"analyzers": []}, {"type": "ACCOUNT"})
+        with pytest.raises(PermanentError) as raised:
+            hygiene.account_hygiene(context)
+        assert raised.value.code == code
 
 
 def test_a_public_access_block_removed_outside_bespoke_is_reported_then_restored(
@@ -223,6 +261,69 @@ def test_without_a_delegated_admin_each_account_runs_its_own(
     assert guardrail_readback.security_services_problems(check) == []
 
 
+def test_a_detector_or_hub_made_since_the_look_up_is_taken(
+    aws: EmulatedAws,
+    stubs: Stubs,
+    contacts: dict[str, Any],
+    step_context: MakeContext,
+    member_account: str,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """A redelivered step finds GuardDuty and Security Hub turned on after it looked:
+    GuardDuty's BadRequestException for a second detector takes the one there, and
+    Security Hub's ResourceConflictException ("already subscribed") is success."""
+    context = step_context("security_services", regions=REGIONS, payer_settings=contacts)
+    first = security_services.security_services(context)
+    real_detector_of = security_services.detector_of
+    looks: dict[str, int] = {}
+
+    def stale_first_look(client: Any) -> str | None:
+        region = client.meta.region_name
+        looks[region] = looks.get(region, 0) + 1
+        return None if looks[region] == 1 else real_detector_of(client)
+
+    monkeypatch.setattr(security_services, "detector_of", stale_first_look)
+    monkeypatch.setattr(security_services, "hub_enabled", lambda client: False)
+    settings.AWS_FAULTS = (
+        "guardduty:CreateDetector:BadRequestException,securityhub:EnableSecurityHub:ResourceConflictException"
+    )
+
+    again = security_services.security_services(context)
+
+    assert looks == dict.fromkeys(REGIONS, 2)
+    assert again == first
+    settings.AWS_FAULTS = ""
+    for region in REGIONS:
+        guardduty = aws.member_client("guardduty", account_id=member_account, region=region)
+        assert guardduty.list_detectors()["DetectorIds"] == [first["guardduty_detectors"][region]]
+    check = ReadBack(inputs=context.inputs, params={}, expectations={})
+    monkeypatch.undo()
+    assert guardrail_readback.security_services_problems(check) == []
+
+
+def test_a_creation_refused_for_another_reason_still_fails_the_step(
+    aws: EmulatedAws,
+    stubs: Stubs,
+    contacts: dict[str, Any],
+    step_context: MakeContext,
+    member_account: str,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """No detector anywhere and GuardDuty refuses to create one: the refusal stands."""
+    context = step_context("security_services", regions=REGIONS, payer_settings=contacts)
+    settings.AWS_FAULTS = "guardduty:CreateDetector:BadRequestException"
+    with pytest.raises(PermanentError) as raised:
+        security_services.security_services(context)
+    assert raised.value.code == "BadRequestException"
+
+    settings.AWS_FAULTS = "securityhub:EnableSecurityHub:AccessDeniedException"
+    with pytest.raises(PermanentError) as raised:
+        security_services.security_services(context)
+    assert raised.value.code == "AccessDeniedException"
+
+
 def test_the_budget_alerts_requestor_and_technical_contact_at_80_and_100_percent(
     aws: EmulatedAws, step_context: MakeContext, member_account: str
 ) -> None:
@@ -247,6 +348,45 @@ def test_the_budget_alerts_requestor_and_technical_contact_at_80_and_100_percent
     assert guardrail_readback.budget_problems(ReadBack(inputs=context.inputs, params={}, expectations={})) == []
 
     assert budget_step.budget(context) == outputs  # a second run finds it in place
+
+
+def test_a_budget_or_alert_made_since_the_look_up_is_taken(
+    aws: EmulatedAws,
+    step_context: MakeContext,
+    member_account: str,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """A second delivery that looked before the first made the budget gets
+    DuplicateRecordException from CreateBudget and converges the budget there; an alert
+    AWS says exists already is as good; any other refusal fails the step."""
+    context = step_context("budget", environment="prd")
+    outputs = budget_step.budget(context)
+    real_described = budget_step.described_budget
+    looks: list[str] = []
+
+    def stale_first(client: Any, *, account_id: str, name: str) -> dict[str, Any] | None:
+        looks.append(name)
+        return None if len(looks) == 1 else real_described(client, account_id=account_id, name=name)
+
+    monkeypatch.setattr(budget_step, "described_budget", stale_first)
+    assert budget_step.budget(context) == outputs
+    assert len(looks) == 2
+    monkeypatch.undo()
+
+    budgets = aws.member_client("budgets", account_id=member_account)
+    budgets.delete_notification(
+        AccountId=member_account, BudgetName="bespoke-monthly-cost", Notification=budget_step.notification(80)
+    )
+    settings.AWS_FAULTS = "budgets:CreateNotification:DuplicateRecordException"
+    assert budget_step.budget(context) == outputs
+    settings.AWS_FAULTS = "budgets:CreateNotification:InvalidParameterException"
+    with pytest.raises(PermanentError) as raised:
+        budget_step.budget(context)
+    assert raised.value.code == "InvalidParameterException"
+    settings.AWS_FAULTS = ""
+    budget_step.budget(context)
+    assert guardrail_readback.budget_problems(ReadBack(inputs=context.inputs, params={}, expectations={})) == []
 
 
 def test_a_request_s_own_budget_wins_over_the_environment_s(

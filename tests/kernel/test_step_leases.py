@@ -5,16 +5,19 @@ import socket
 import subprocess
 import sys
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from apps.kernel import clock, leases
-from apps.kernel.models import StepLease
+from apps.kernel.contracts import RunStep, StepSucceeded
+from apps.kernel.models import OutboxMessage, StepLease
+from apps.kernel.steps import StepContext, execute_step
 
 pytestmark = pytest.mark.django_db
 
 
-def take(message_id: str, seconds: float = 60) -> int | leases.Busy:
+def take(message_id: str, seconds: float = 60) -> int | leases.Busy | leases.Done:
     return leases.acquire(run_id="run-1", step="create_account", message_id=message_id, attempt=1, seconds=seconds)
 
 
@@ -61,3 +64,45 @@ def test_a_holder_on_another_host_is_waited_for_until_its_lease_runs_out() -> No
     StepLease.objects.update(holder="elsewhere:1", expires_at=clock.now() + timedelta(seconds=30))
 
     assert isinstance(take("second"), leases.Busy)
+
+
+def test_a_redispatch_sent_before_the_step_succeeded_does_not_run_it_again() -> None:
+    """The stuck-run sweeper sent the step again while its first delivery was queued behind
+    a backlog; the first ran and succeeded. The second finds the success recorded after it
+    was sent: it runs nothing and records nothing. A command sent after the success (a
+    retry asking for the step anew) runs."""
+    runs: list[str] = []
+
+    def step(context: StepContext) -> dict[str, Any]:
+        runs.append(context.step)
+        return {"done": True}
+
+    first = RunStep(run_id="run-1", step="create_account", context="accounts")
+    redispatch = RunStep(run_id="run-1", step="create_account", context="accounts")
+
+    assert isinstance(execute_step(first, {"create_account": step}, attempt=1, retry_delay=1), StepSucceeded)
+    assert execute_step(redispatch, {"create_account": step}, attempt=1, retry_delay=1) is None
+
+    assert runs == ["create_account"]
+    assert OutboxMessage.objects.filter(type="StepSucceeded").count() == 1
+    lease = StepLease.objects.get()
+    assert lease.succeeded_at is not None
+    assert lease.succeeded_at >= redispatch.occurred_at
+    assert (lease.fence, lease.message_id) == (1, first.message_id)
+
+    retry = RunStep(run_id="run-1", step="create_account", context="accounts")
+    assert isinstance(execute_step(retry, {"create_account": step}, attempt=1, retry_delay=1), StepSucceeded)
+    assert runs == ["create_account", "create_account"]
+
+
+def test_a_step_that_only_retried_is_not_done() -> None:
+    assert take("first") == 1
+    assert leases.release(run_id="run-1", step="create_account", fence=1)  # a retry, not a success
+    asked_at = clock.now() - timedelta(seconds=60)
+
+    assert (
+        leases.acquire(
+            run_id="run-1", step="create_account", message_id="second", attempt=1, seconds=60, asked_at=asked_at
+        )
+        == 2
+    )

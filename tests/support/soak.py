@@ -160,7 +160,13 @@ def _wait_all(base: str, locations: list[str], headers: dict[str, str], *, timeo
         for location in locations:
             if location in done:
                 continue
-            body = requests.get(location, headers=headers, timeout=30).json()
+            answer = requests.get(location, headers=headers, timeout=30)
+            if answer.status_code != 200:
+                # Not the request (polling a hundred of them a second can reach the client's
+                # API_RATE_LIMIT): ask again after the time the answer says, or a second.
+                time.sleep(float(answer.headers.get("Retry-After") or 1))
+                continue
+            body = answer.json()
             if body["status"] in ("succeeded", "failed"):
                 done[location] = body
         time.sleep(1)

@@ -17,7 +17,7 @@ from apps.intake.services import (
     request_mark_succeeded,
     request_retry,
 )
-from apps.kernel import clock
+from apps.kernel import clock, leases
 from apps.kernel.contracts import StepFailed, StepRetrying, StepSucceeded
 from apps.kernel.errors import ApplicationError, NotFound
 from apps.kernel.models import OutboxMessage
@@ -441,6 +441,59 @@ def test_a_step_that_reports_progress_is_left_alone(moving_clock: Clock) -> None
     assert dispatched(run) == ["first"]
     moving_clock.advance(DEADLINE)
     assert sweep()["redispatched"] == 1
+
+
+def test_a_step_whose_deliveries_keep_taking_its_lease_is_alive_while_its_events_are_late(
+    moving_clock: Clock,
+) -> None:
+    """A step waiting its turn takes and gives back its lease on every try, straight in
+    the database; the StepRetrying events that report it wait in a backlog. The sweeper
+    counts the lease as progress: no re-dispatch (which would only lengthen the backlog)
+    until no delivery has touched the step for the deadline."""
+    run = start(CHAIN)
+    moving_clock.advance(DEADLINE - 10)
+    fence = leases.acquire(run_id=run.id, step="first", message_id="delivery-1", attempt=1, seconds=60)
+    assert isinstance(fence, int)
+    released_at = moving_clock.advance(5)
+    assert leases.release(run_id=run.id, step="first", fence=fence)
+    moving_clock.advance(20)  # past the deadline from dispatch; the lease was given back 20 s ago
+
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 1}
+
+    first = steps(run)["first"]
+    assert (first.redispatches, first.last_progress_at) == (0, released_at)
+    assert dispatched(run) == ["first"]
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0}
+    moving_clock.advance(DEADLINE)  # no delivery since: its worker died, or its message was lost
+    assert sweep() == {"redispatched": 1, "failed": 0, "skipped": 0}
+    assert dispatched(run) == ["first", "first"]
+
+
+def test_a_step_whose_success_is_recorded_but_not_yet_reported_is_not_dispatched_again(
+    moving_clock: Clock,
+) -> None:
+    """The step succeeded (its lease says so) but its StepSucceeded event waits in a
+    backlog past the deadline: sending the step again would only run it twice."""
+    run = start(CHAIN)
+    fence = leases.acquire(run_id=run.id, step="first", message_id="delivery-1", attempt=1, seconds=60)
+    assert isinstance(fence, int)
+    moving_clock.advance(5)
+    assert leases.release(run_id=run.id, step="first", fence=fence, succeeded=True)
+    moving_clock.advance(DEADLINE * 2)
+
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 1}
+    assert dispatched(run) == ["first"]
+    succeed(run, "first")
+    assert states(run)["first"] == "succeeded"
+
+
+def test_a_lease_held_since_before_the_deadline_is_no_progress(moving_clock: Clock) -> None:
+    """A delivery that took the lease and died (its worker killed) shows nothing after."""
+    run = start(CHAIN)
+    leases.acquire(run_id=run.id, step="first", message_id="delivery-1", attempt=1, seconds=DEADLINE * 3)
+    moving_clock.advance(DEADLINE + 1)
+
+    assert sweep() == {"redispatched": 1, "failed": 0, "skipped": 0}
 
 
 def test_steps_of_finished_runs_are_not_swept(moving_clock: Clock, payer: None) -> None:

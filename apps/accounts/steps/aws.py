@@ -14,12 +14,28 @@ def organizations(payer: Payer) -> Any:
     return cloud.client("organizations", session=cloud.management_session(role_arn=payer.management_role_arn or None))
 
 
-def move_to_ou(org: Any, *, account_id: str, ou_id: str) -> None:
+# What MoveAccount answers when the account was moved since its parent was read: it is
+# in the destination already, or no longer in the source.
+MOVED_SINCE = frozenset({"DuplicateAccountException", "SourceParentNotFoundException"})
+
+
+def _parent_of(org: Any, account_id: str) -> str:
     with cloud.aws_errors("ListParents"):
-        parent = org.list_parents(ChildId=account_id)["Parents"][0]["Id"]
-    if parent != ou_id:
+        return str(org.list_parents(ChildId=account_id)["Parents"][0]["Id"])
+
+
+def move_to_ou(org: Any, *, account_id: str, ou_id: str) -> None:
+    """Move the account into ``ou_id`` unless it is there; a move refused because an
+    earlier delivery (or anyone) moved it there since its parent was read is done."""
+    parent = _parent_of(org, account_id)
+    if parent == ou_id:
+        return
+    try:
         with cloud.aws_errors("MoveAccount"):
             org.move_account(AccountId=account_id, SourceParentId=parent, DestinationParentId=ou_id)
+    except PermanentError as error:
+        if error.code not in MOVED_SINCE or _parent_of(org, account_id) != ou_id:
+            raise
 
 
 def check_role(payer: Payer, account_id: str) -> None:

@@ -69,13 +69,23 @@ def _ou_ids(org: Any, tree: list[str], *, create: bool, root: str) -> dict[str, 
                 if unit is None and not create:
                     break
                 if unit is None:
-                    with cloud.aws_errors("CreateOrganizationalUnit"):
-                        unit = str(
-                            org.create_organizational_unit(ParentId=parent, Name=name)["OrganizationalUnit"]["Id"]
-                        )
+                    unit = _create_ou(org, parent_id=parent, name=name)
                 found[key] = unit
             parent = found[key]
     return found
+
+
+def _create_ou(org: Any, *, parent_id: str, name: str) -> str:
+    """Create the OU, or take the one of that name made under ``parent_id`` since it was
+    looked up (by an earlier delivery of the step, or by hand)."""
+    try:
+        with cloud.aws_errors("CreateOrganizationalUnit"):
+            return str(org.create_organizational_unit(ParentId=parent_id, Name=name)["OrganizationalUnit"]["Id"])
+    except PermanentError as error:
+        existing = _child_ou(org, parent_id=parent_id, name=name)
+        if error.code != "DuplicateOrganizationalUnitException" or existing is None:
+            raise
+        return existing
 
 
 def _placement(payer: Payer, inputs: Mapping[str, Any]) -> str:
@@ -92,8 +102,9 @@ def ou_placement(context: StepContext) -> dict[str, Any]:
     the OU the payer's rule gives its environment and regulation; a payer with no rule
     for it keeps the account in ``parent_ou_id`` (or the root).
 
-    Idempotent: OUs are looked up by name under their parent before being created, and
-    the account moves only when it is elsewhere (ListParents first).
+    Idempotent: OUs are looked up by name under their parent before being created (one
+    created since is taken), and the account moves only when it is elsewhere (ListParents
+    first; a move that finds it already there is done).
     """
     payer = Payer.objects.get(name=context.require("payer"))
     account_id = str(context.require("account_id"))
@@ -169,6 +180,17 @@ def _create_policy(org: Any, *, name: str, content: str, description: str, payer
         return str(existing["Id"])
 
 
+def _attach(org: Any, *, policy_id: str, target_id: str) -> None:
+    """Attach the policy; one attached since its targets were listed (by an earlier
+    delivery of the step, or another vend of the payer) is as good."""
+    try:
+        with cloud.aws_errors("AttachPolicy"):
+            org.attach_policy(PolicyId=policy_id, TargetId=target_id)
+    except PermanentError as error:
+        if error.code != "DuplicatePolicyAttachmentException":
+            raise
+
+
 def service_control_policies(context: StepContext) -> dict[str, Any]:
     """Put each of the payer's SCPs in Organizations as ``bespoke-<name>`` with the
     document Bespoke holds, attached to the OUs it is declared for (SCPs enabled on the
@@ -177,7 +199,8 @@ def service_control_policies(context: StepContext) -> dict[str, Any]:
     Idempotent and converging: a policy is found by name before being created, its
     document is rewritten only when it differs from Bespoke's (an edit outside Bespoke
     is undone), and it is attached only where it is not (a detachment is undone). A
-    policy created by another vend of the payer since the look-up is taken as it is.
+    policy created, or attached, by another vend of the payer (or an earlier delivery of
+    this step) since the look-up is taken as it is.
     """
     payer = Payer.objects.get(name=context.require("payer"))
     org = aws.organizations(payer)
@@ -201,8 +224,7 @@ def service_control_policies(context: StepContext) -> dict[str, Any]:
         attached = _targets(org, policy_id)
         for path in scp.target_ous:
             if units[path] not in attached:
-                with cloud.aws_errors("AttachPolicy"):
-                    org.attach_policy(PolicyId=policy_id, TargetId=units[path])
+                _attach(org, policy_id=policy_id, target_id=units[path])
         if scp.policy_id != policy_id:
             ServiceControlPolicy.objects.filter(pk=scp.pk).update(policy_id=policy_id)
     return {"service_control_policies": [guardrails.SCP_PREFIX + scp.name for scp in scps]}

@@ -7,10 +7,13 @@ from typing import Any
 from apps.baseline.steps import aws
 from apps.baseline.steps.guardrail_params import BUDGET_DEFAULT_PARAMS, monthly_limit
 from apps.cloud import api as cloud
+from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
 
 # Budgets has one endpoint, in us-east-1.
 BUDGETS_REGION = "us-east-1"
+# What Budgets answers for a budget or an alert that exists already.
+DUPLICATE = "DuplicateRecordException"
 
 
 def alert_addresses(inputs: Mapping[str, Any]) -> list[str]:
@@ -57,7 +60,8 @@ def budget(context: StepContext) -> dict[str, Any]:
     per threshold to the requestor and the technical contact.
 
     Idempotent and converging: the budget is looked up by name; created when missing, its
-    limit updated when it differs, and only missing alerts are added.
+    limit updated when it differs, and only missing alerts are added. A budget or alert
+    made since the look-up (AWS answers DuplicateRecordException) is taken as it is.
     """
     params = context.params(BUDGET_DEFAULT_PARAMS)
     inputs = context.inputs
@@ -71,15 +75,22 @@ def budget(context: StepContext) -> dict[str, Any]:
     client = aws.client("budgets", session=cloud.member_session_of(inputs), region=BUDGETS_REGION)
     existing = described_budget(client, account_id=account_id, name=name)
     if existing is None:
-        with cloud.aws_errors("CreateBudget"):
-            client.create_budget(
-                AccountId=account_id,
-                Budget=budget_spec(name, limit),
-                NotificationsWithSubscribers=[
-                    {"Notification": notification(threshold), "Subscribers": subscribers} for threshold in thresholds
-                ],
-            )
-    else:
+        try:
+            with cloud.aws_errors("CreateBudget"):
+                client.create_budget(
+                    AccountId=account_id,
+                    Budget=budget_spec(name, limit),
+                    NotificationsWithSubscribers=[
+                        {"Notification": notification(threshold), "Subscribers": subscribers}
+                        for threshold in thresholds
+                    ],
+                )
+        except PermanentError as error:
+            # Made since the look-up (an earlier delivery of the step): converge it instead.
+            existing = described_budget(client, account_id=account_id, name=name)
+            if error.code != DUPLICATE or existing is None:
+                raise
+    if existing is not None:
         if float(existing["BudgetLimit"]["Amount"]) != limit:
             with cloud.aws_errors("UpdateBudget"):
                 client.update_budget(AccountId=account_id, NewBudget=budget_spec(name, limit))
@@ -92,11 +103,15 @@ def budget(context: StepContext) -> dict[str, Any]:
             }
         for threshold in thresholds:
             if threshold not in present:
-                with cloud.aws_errors("CreateNotification"):
-                    client.create_notification(
-                        AccountId=account_id,
-                        BudgetName=name,
-                        Notification=notification(threshold),
-                        Subscribers=subscribers,
-                    )
+                try:
+                    with cloud.aws_errors("CreateNotification"):
+                        client.create_notification(
+                            AccountId=account_id,
+                            BudgetName=name,
+                            Notification=notification(threshold),
+                            Subscribers=subscribers,
+                        )
+                except PermanentError as error:
+                    if error.code != DUPLICATE:  # an alert added since they were listed is as good
+                        raise
     return {"budget_name": name, "monthly_limit_usd": limit, "alerts_to": [s["Address"] for s in subscribers]}

@@ -7,6 +7,7 @@ from typing import Any
 from apps.baseline.steps import aws
 from apps.baseline.steps.guardrail_params import ACCOUNT_HYGIENE_DEFAULT_PARAMS, CONTACT_TYPES
 from apps.cloud import api as cloud
+from apps.kernel.errors import PermanentError
 from apps.kernel.steps import StepContext
 from apps.kernel.steptools import aws_tags
 
@@ -43,7 +44,8 @@ def account_hygiene(context: StepContext) -> dict[str, Any]:
 
     Idempotent and converging: contacts and the public access block are upserts (a
     removed block is put back); EBS encryption is switched on only where it is off; an
-    analyzer is created only where the account has none of that name.
+    analyzer is created only where the account has none of that name (one made since the
+    look-up is taken).
     """
     params = context.params(ACCOUNT_HYGIENE_DEFAULT_PARAMS)
     account_id = str(context.require("account_id"))
@@ -104,5 +106,12 @@ def _ensure_analyzer(client: Any, *, name: str, inputs: Mapping[str, Any]) -> st
     if existing:
         return existing
     tags = {tag["Key"]: tag["Value"] for tag in aws_tags(inputs, request_tags=False)}
-    with cloud.aws_errors("CreateAnalyzer"):
-        return str(client.create_analyzer(analyzerName=name, type="ACCOUNT", tags=tags)["arn"])
+    try:
+        with cloud.aws_errors("CreateAnalyzer"):
+            return str(client.create_analyzer(analyzerName=name, type="ACCOUNT", tags=tags)["arn"])
+    except PermanentError as error:
+        # One of that name made since the look-up (an earlier delivery of the step) is taken.
+        existing = analyzer_arn(client, name)
+        if error.code != "ConflictException" or existing is None:
+            raise
+        return existing

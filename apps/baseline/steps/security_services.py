@@ -61,10 +61,21 @@ def detector_of(client: Any) -> str | None:
 
 
 def ensure_detector(client: Any) -> str:
+    """The account's detector in the client's region, created if it has none and switched
+    on if it is off. GuardDuty allows one detector per account and region and refuses a
+    second (BadRequestException): one created since the look-up (by an earlier delivery,
+    or another vend of the payer for the administrator's) is taken."""
     detector = detector_of(client)
     if detector is None:
-        with cloud.aws_errors("CreateDetector"):
-            return str(client.create_detector(Enable=True, FindingPublishingFrequency="FIFTEEN_MINUTES")["DetectorId"])
+        try:
+            with cloud.aws_errors("CreateDetector"):
+                return str(
+                    client.create_detector(Enable=True, FindingPublishingFrequency="FIFTEEN_MINUTES")["DetectorId"]
+                )
+        except PermanentError as error:
+            detector = detector_of(client)
+            if error.code != "BadRequestException" or detector is None:
+                raise
     with cloud.aws_errors("GetDetector"):
         status = client.get_detector(DetectorId=detector)["Status"]
     if status != "ENABLED":
@@ -106,9 +117,15 @@ def hub_enabled(client: Any) -> bool:
 
 
 def _ensure_hub(client: Any) -> None:
+    """Security Hub on; "already subscribed" (ResourceConflictException: it was enabled
+    since ``DescribeHub`` was asked) is done."""
     if not hub_enabled(client):
-        with cloud.aws_errors("EnableSecurityHub"):
-            client.enable_security_hub(EnableDefaultStandards=True)
+        try:
+            with cloud.aws_errors("EnableSecurityHub"):
+                client.enable_security_hub(EnableDefaultStandards=True)
+        except PermanentError as error:
+            if error.code != "ResourceConflictException":
+                raise
 
 
 def _hub_membership(admin: Any, member: Any, *, account_id: str, admin_id: str, email: str) -> None:
