@@ -143,6 +143,7 @@ def bench_messages(count: int, *, rounds: int = 3, profile: bool = False) -> dic
     connection.close()
     from apps.kernel import ids
     from apps.workflow.contracts import RunFailed
+    from bench.support import sqs_record
     from deploy.lambda_sqs import BatchConsumer
     from project.celery import app
 
@@ -154,21 +155,7 @@ def bench_messages(count: int, *, rounds: int = 3, profile: bool = False) -> dic
         ).to_envelope()
 
     def record(number: int) -> dict[str, Any]:
-        headers, properties, body, _ = app.amqp.as_task_v2(ids.new_id(), task.name, args=[envelope()])
-        message = {
-            "body": base64.b64encode(json.dumps(body).encode()).decode(),
-            "content-encoding": "utf-8",
-            "content-type": "application/json",
-            "headers": headers,
-            "properties": {**properties, "body_encoding": "base64", "delivery_info": {"routing_key": "q.network"}},
-        }
-        return {
-            "messageId": str(number),
-            "body": base64.b64encode(json.dumps(message).encode()).decode(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bespoke-dev-q-network",
-            "attributes": {"ApproximateReceiveCount": "1"},
-        }
+        return sqs_record(app, task.name, envelope(), number)
 
     consumer = BatchConsumer(app)
     batches_per_round = max(1, count // 10)

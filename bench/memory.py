@@ -42,7 +42,6 @@ def lambda_invocation() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings.test"
     os.environ["BESPOKE_VAR_DIR"] = tempfile.mkdtemp(prefix="bespoke-bench-")
     os.environ.pop("DATABASE_URL", None)
-    import base64
     import json
 
     import django
@@ -53,6 +52,7 @@ def lambda_invocation() -> None:
     call_command("migrate", verbosity=0)
     from apps.kernel import ids
     from apps.workflow.contracts import RunFailed
+    from bench.support import sqs_record
     from deploy.lambda_sqs import BatchConsumer
     from project.celery import app
 
@@ -62,21 +62,7 @@ def lambda_invocation() -> None:
         envelope = RunFailed(
             run_id=ids.new_id(), request_id=ids.new_id(), step="vpc", error_code="e", message="m"
         ).to_envelope()
-        headers, properties, body, _ = app.amqp.as_task_v2(ids.new_id(), task.name, args=[envelope])
-        message = {
-            "body": base64.b64encode(json.dumps(body).encode()).decode(),
-            "content-encoding": "utf-8",
-            "content-type": "application/json",
-            "headers": headers,
-            "properties": {**properties, "body_encoding": "base64", "delivery_info": {"routing_key": "q.network"}},
-        }
-        return {
-            "messageId": str(number),
-            "body": base64.b64encode(json.dumps(message).encode()).decode(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bespoke-dev-q-network",
-            "attributes": {"ApproximateReceiveCount": "1"},
-        }
+        return sqs_record(app, task.name, envelope, number)
 
     consumer = BatchConsumer(app)
     batch = {"Records": [record(number) for number in range(10)]}

@@ -1,10 +1,12 @@
 """What the benchmarks share: the request body and moto's server in a process of its own."""
 
+import base64
 import json
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,3 +46,23 @@ def moto_server_process(port: int) -> Iterator[str]:
         except subprocess.TimeoutExpired:  # a loaded machine: do not lose the figures for it
             process.kill()
             process.wait()
+
+
+def sqs_record(app: Any, task_name: str, envelope: dict[str, Any], number: int) -> dict[str, Any]:
+    """An SQS event record holding a real Celery message of ``task_name`` with ``envelope``,
+    as Lambda hands the network queue's records to the handler."""
+    headers, properties, body, _ = app.amqp.as_task_v2(str(uuid.uuid4()), task_name, args=[envelope])
+    message = {
+        "body": base64.b64encode(json.dumps(body).encode()).decode(),
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": headers,
+        "properties": {**properties, "body_encoding": "base64", "delivery_info": {"routing_key": "q.network"}},
+    }
+    return {
+        "messageId": str(number),
+        "body": base64.b64encode(json.dumps(message).encode()).decode(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bespoke-dev-q-network",
+        "attributes": {"ApproximateReceiveCount": "1"},
+    }
