@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from rest_framework.test import APIClient
@@ -18,6 +16,7 @@ from apps.kernel import outbox, tracing
 from apps.kernel.models import OutboxMessage
 from tests.support.bus import drain
 from tests.support.factories import request, request_body
+from tests.support.spans import recorded_spans
 
 pytestmark = pytest.mark.django_db
 
@@ -26,12 +25,8 @@ CALLER_SPAN = "00f067aa0ba902b7"
 
 
 def _sampled_at(ratio: float) -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=tracing.sampler(ratio))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.use(provider)
-    yield exporter
-    tracing.use(None)
+    with recorded_spans(sampler=tracing.sampler(ratio)) as exporter:
+        yield exporter
 
 
 @pytest.fixture

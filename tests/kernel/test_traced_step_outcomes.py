@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 from django.db import OperationalError
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
@@ -18,6 +17,7 @@ from apps.kernel.errors import PermanentError, RetryableError, WaitForQuota
 from apps.kernel.steps import RetryLater, StepContext, StepFunction, execute_step
 from tasks import consumers
 from tasks.subscriptions import Subscriber
+from tests.support.spans import recorded_spans
 
 pytestmark = pytest.mark.django_db
 
@@ -32,12 +32,8 @@ def run_step(command: RunStep, *, attempt: int, retry_delay: float | None) -> St
 
 @pytest.fixture
 def exported() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.use(provider)
-    yield exporter
-    tracing.use(None)
+    with recorded_spans() as exporter:
+        yield exporter
 
 
 def _step(function: StepFunction) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from rest_framework.test import APIClient
@@ -21,6 +20,7 @@ from apps.kernel import outbox, tracing
 from apps.kernel.models import OutboxMessage
 from tests.support.bus import drain
 from tests.support.factories import request, request_body
+from tests.support.spans import recorded_spans
 
 pytestmark = pytest.mark.django_db
 
@@ -30,12 +30,8 @@ CALLER_SPAN = "00f067aa0ba902b7"
 
 @pytest.fixture
 def exported() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.use(provider)
-    yield exporter
-    tracing.use(None)
+    with recorded_spans() as exporter:
+        yield exporter
 
 
 def _hex(number: int, width: int) -> str:
