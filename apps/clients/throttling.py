@@ -3,8 +3,10 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from django.core.cache import cache as default_cache
 from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
+from django.db import router, transaction
 from rest_framework.throttling import SimpleRateThrottle
 
 from apps.clients.contracts import Principal
@@ -46,8 +48,15 @@ class ClientRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request: "Request", view: "APIView") -> bool:
         try:
-            if isinstance(self._backend(), RedisCache) and self.rate is not None:
+            backend = self._backend()
+            if isinstance(backend, RedisCache) and self.rate is not None:
                 return self._allow_in_redis(request, view)
+            if isinstance(backend, DatabaseCache):
+                # Counted in the request's own database, perhaps inside its transaction
+                # (an account request's POST runs in one): a count that fails must not
+                # abort it, so the count has a savepoint of its own.
+                with transaction.atomic(using=router.db_for_write(backend.cache_model_class)):
+                    return super().allow_request(request, view)
             return super().allow_request(request, view)
         except Exception:
             log.warning("throttle.cache_unavailable", exc_info=True)

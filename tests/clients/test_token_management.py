@@ -123,3 +123,27 @@ def test_the_rate_limit_is_shared_through_the_database_cache(
     second = [api.get("/v1/account-requests").status_code for _ in range(2)]
 
     assert first + second == [200, 200, 200, 429]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_database_cache_does_not_abort_an_account_requests_transaction(
+    payer: Any, monkeypatch: Any, settings: Any
+) -> None:
+    """On Lambda the rate is counted in the database, inside the transaction an account
+    request's POST runs in: a count that fails (here, its table missing) falls back to this
+    process's own count and the request is still accepted."""
+    from django.core.cache import caches
+
+    from project.settings.base import cache_settings
+    from tests.support.factories import request_body
+
+    settings.CACHES = {"default": {**cache_settings(url=None, shared=True)["default"], "LOCATION": "no_such_table"}}
+    monkeypatch.setattr(ClientRateThrottle, "cache", caches["default"])
+    from apps.clients import throttling
+
+    throttling._local_counts.clear()
+    writer = clients.client_create(name="writer", scopes=["requests:read", "requests:write"], payers=["demo"])
+
+    answer = client_with(writer.token).post("/v1/account-requests", request_body(), format="json")
+
+    assert answer.status_code == 202, answer.json()
