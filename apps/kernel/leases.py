@@ -117,6 +117,11 @@ def last_activity(*, run_id: str, step: str) -> datetime | None:
     return max(acquired_at, released_at) if released_at is not None else acquired_at
 
 
-def succeeded_since(*, run_id: str, step: str, since: datetime) -> bool:
-    """Whether a delivery recorded the step's success at or after ``since``."""
-    return StepLease.objects.filter(run_id=run_id, step=step, succeeded_at__gte=since).exists()
+def succeeded_since(*, run_id: str, step: str, since: datetime) -> datetime | None:
+    """When a delivery recorded the step's success at or after ``since`` (the latest), or None."""
+    return (
+        StepLease.objects.filter(run_id=run_id, step=step, succeeded_at__gte=since)
+        .order_by("-succeeded_at")
+        .values_list("succeeded_at", flat=True)
+        .first()
+    )

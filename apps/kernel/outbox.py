@@ -195,6 +195,26 @@ def park(message_id: str, *, reason: str, error: str = "") -> bool:
     )
 
 
+def send_again(*, type_name: str, aggregate_id: str, **payload: object) -> int:
+    """Hand the published messages of ``type_name`` for ``aggregate_id`` whose payload holds
+    ``payload`` back to the relay, with their own message ids, and publish them once this
+    transaction commits; how many. For a message published but never applied (its
+    consumer's worker killed with it, the broker's redelivery an hour away): a consumer
+    that did apply it drops the second copy (its inbox knows the id)."""
+    found = [
+        message_id
+        for message_id, envelope in OutboxMessage.objects.filter(
+            type=type_name, aggregate_id=aggregate_id, published_at__isnull=False
+        ).values_list("message_id", "envelope")
+        if all(envelope.get("payload", {}).get(key) == value for key, value in payload.items())
+    ]
+    if not found:
+        return 0
+    OutboxMessage.objects.filter(message_id__in=found).update(published_at=None, publish_attempts=0)
+    transaction.on_commit(lambda: _relay(found), robust=True)
+    return len(found)
+
+
 def unpark(message_id: str) -> bool:
     """Hand a parked message back to the sweeper, its attempts counted from zero again."""
     return bool(

@@ -15,7 +15,7 @@ from django.db.models import F
 from apps.kernel import clock, ids, leases, metrics
 from apps.kernel.contracts import RunStep, StepFailed, StepRetrying, StepSucceeded
 from apps.kernel.errors import ApplicationError, NotFound
-from apps.kernel.outbox import record
+from apps.kernel.outbox import record, send_again
 from apps.workflow.contracts import RunCancelled, RunFailed, RunResumed, RunStarted, RunSucceeded
 from apps.workflow.models import Run, StepRun
 from apps.workflow.plans import StepSpec, validate_plan
@@ -289,7 +289,7 @@ def run_sweep_stuck(*, deadline_seconds: float, max_redispatches: int) -> dict[s
     stuck = StepRun.objects.filter(
         state=StepRun.State.RUNNING, run__status=Run.Status.RUNNING, last_progress_at__lt=cutoff
     ).values_list("run_id", "name")
-    counts = {"redispatched": 0, "failed": 0, "skipped": 0}
+    counts = {"redispatched": 0, "failed": 0, "skipped": 0, "resent": 0}
     for run_id, name in list(stuck):
         counts[_unstick(run_id=run_id, name=name, cutoff=cutoff, max_redispatches=max_redispatches)] += 1
     return counts
@@ -302,9 +302,19 @@ def _unstick(*, run_id: str, name: str, cutoff: datetime, max_redispatches: int)
     moved_on = step.last_progress_at is None or step.last_progress_at >= cutoff
     if run.status != Run.Status.RUNNING or step.state != StepRun.State.RUNNING or moved_on:
         return "skipped"  # it moved on meanwhile
-    if step.started_at is not None and leases.succeeded_since(run_id=run_id, step=name, since=step.started_at):
-        # It succeeded since it was dispatched; the event saying so is still queued.
-        return "skipped"
+    succeeded_at = leases.succeeded_since(run_id=run_id, step=name, since=step.started_at) if step.started_at else None
+    if succeeded_at is not None:
+        if succeeded_at >= cutoff:
+            return "skipped"  # it succeeded since it was dispatched; the event saying so is queued
+        # Its success was recorded a deadline ago and its event never applied: lost with a
+        # worker killed while holding it (the broker gives it back only after its
+        # visibility timeout). Running the step again would do nothing (it is done): its
+        # recorded StepSucceeded is sent again instead.
+        step.last_progress_at = clock.now()
+        step.message = "Its success was recorded but never reported: the report is sent again."
+        step.save(update_fields=["last_progress_at", "message"])
+        send_again(type_name=StepSucceeded.type_name(), aggregate_id=run_id, step=name)
+        return "resent"
     worked_on = leases.last_activity(run_id=run_id, step=name)
     if worked_on is not None and worked_on >= cutoff:
         # A delivery took or gave back the step's lease since the cutoff: it is alive (a

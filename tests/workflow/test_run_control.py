@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import transaction
 
 from apps.intake.contracts import ACCEPTED, CANCELLED, FAILED, PROVISIONING, SUCCEEDED
 from apps.intake.models import AccountRequest
@@ -21,6 +22,7 @@ from apps.kernel import clock, leases
 from apps.kernel.contracts import StepFailed, StepRetrying, StepSucceeded
 from apps.kernel.errors import ApplicationError, NotFound
 from apps.kernel.models import OutboxMessage
+from apps.kernel.outbox import record
 from apps.network import api as network
 from apps.network.models import Allocation
 from apps.network.services import cidr_allocate
@@ -374,12 +376,12 @@ def sweep(*, max_redispatches: int = 2) -> dict[str, int]:
 
 def test_a_step_without_progress_past_its_deadline_is_dispatched_again(moving_clock: Clock) -> None:
     run = start(CHAIN)
-    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0}
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0, "resent": 0}
     moving_clock.advance(DEADLINE - 1)
-    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0}  # not yet
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0, "resent": 0}  # not yet
 
     now = moving_clock.advance(2)
-    assert sweep() == {"redispatched": 1, "failed": 0, "skipped": 0}
+    assert sweep() == {"redispatched": 1, "failed": 0, "skipped": 0, "resent": 0}
 
     first = steps(run)["first"]
     assert (first.state, first.attempts, first.redispatches, first.last_progress_at) == ("running", 2, 1, now)
@@ -388,7 +390,7 @@ def test_a_step_without_progress_past_its_deadline_is_dispatched_again(moving_cl
     original, again = envelopes("RunStep")
     assert again["message_id"] != original["message_id"]  # a new command: the runner executes it
     assert again["payload"]["inputs"] == original["payload"]["inputs"]
-    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0}  # its deadline starts over
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0, "resent": 0}  # its deadline starts over
 
 
 def test_a_step_stuck_after_every_redispatch_fails_its_run(moving_clock: Clock) -> None:
@@ -398,7 +400,7 @@ def test_a_step_stuck_after_every_redispatch_fails_its_run(moving_clock: Clock) 
         assert sweep(max_redispatches=2)["redispatched"] == 1
 
     moving_clock.advance(DEADLINE + 1)
-    assert sweep(max_redispatches=2) == {"redispatched": 0, "failed": 1, "skipped": 0}
+    assert sweep(max_redispatches=2) == {"redispatched": 0, "failed": 1, "skipped": 0, "resent": 0}
 
     first = steps(run)["first"]
     assert (first.state, first.error_code, first.redispatches) == ("failed", "step_stuck", 2)
@@ -409,14 +411,14 @@ def test_a_step_stuck_after_every_redispatch_fails_its_run(moving_clock: Clock) 
     assert (failed["step"], failed["error_code"]) == ("first", "step_stuck")
     assert dispatched(run) == ["first", "first", "first"]
     moving_clock.advance(DEADLINE + 1)
-    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0}
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0, "resent": 0}
 
 
 def test_a_stuck_optional_step_fails_alone_and_the_run_goes_on(moving_clock: Clock) -> None:
     run = start((StepSpec("extra", "network", required=False), StepSpec("final", "accounts", depends_on=("extra",))))
     moving_clock.advance(DEADLINE + 1)
 
-    assert sweep(max_redispatches=0) == {"redispatched": 0, "failed": 1, "skipped": 0}
+    assert sweep(max_redispatches=0) == {"redispatched": 0, "failed": 1, "skipped": 0, "resent": 0}
 
     assert states(run) == {"extra": "failed", "final": "running"}
     assert reloaded(run).status == Run.Status.RUNNING
@@ -437,7 +439,7 @@ def test_a_step_that_reports_progress_is_left_alone(moving_clock: Clock) -> None
 
     moving_clock.advance(200)  # past the deadline from dispatch, not from the retry
 
-    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0}
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0, "resent": 0}
     assert dispatched(run) == ["first"]
     moving_clock.advance(DEADLINE)
     assert sweep()["redispatched"] == 1
@@ -458,14 +460,14 @@ def test_a_step_whose_deliveries_keep_taking_its_lease_is_alive_while_its_events
     assert leases.release(run_id=run.id, step="first", fence=fence)
     moving_clock.advance(20)  # past the deadline from dispatch; the lease was given back 20 s ago
 
-    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 1}
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 1, "resent": 0}
 
     first = steps(run)["first"]
     assert (first.redispatches, first.last_progress_at) == (0, released_at)
     assert dispatched(run) == ["first"]
-    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0}
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0, "resent": 0}
     moving_clock.advance(DEADLINE)  # no delivery since: its worker died, or its message was lost
-    assert sweep() == {"redispatched": 1, "failed": 0, "skipped": 0}
+    assert sweep() == {"redispatched": 1, "failed": 0, "skipped": 0, "resent": 0}
     assert dispatched(run) == ["first", "first"]
 
 
@@ -475,16 +477,41 @@ def test_a_step_whose_success_is_recorded_but_not_yet_reported_is_not_dispatched
     """The step succeeded (its lease says so) but its StepSucceeded event waits in a
     backlog past the deadline: sending the step again would only run it twice."""
     run = start(CHAIN)
+    moving_clock.advance(DEADLINE - 5)
     fence = leases.acquire(run_id=run.id, step="first", message_id="delivery-1", attempt=1, seconds=60)
     assert isinstance(fence, int)
-    moving_clock.advance(5)
+    moving_clock.advance(1)
     assert leases.release(run_id=run.id, step="first", fence=fence, succeeded=True)
-    moving_clock.advance(DEADLINE * 2)
+    moving_clock.advance(10)  # past the deadline from dispatch; the success is 10 s old
 
-    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 1}
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 1, "resent": 0}
     assert dispatched(run) == ["first"]
     succeed(run, "first")
     assert states(run)["first"] == "succeeded"
+
+
+def test_a_success_recorded_but_never_applied_is_reported_again(moving_clock: Clock) -> None:
+    """The step succeeded and its StepSucceeded was published, then lost with the worker
+    that took it (the broker gives it back only after its visibility timeout): a deadline
+    later the sweeper sends that same message again — the step is not run again."""
+    run = start(CHAIN)
+    fence = leases.acquire(run_id=run.id, step="first", message_id="delivery-1", attempt=1, seconds=60)
+    assert isinstance(fence, int)
+    with transaction.atomic():
+        record(StepSucceeded(run_id=run.id, step="first", attempts=1, outputs={"made": "it"}))
+    assert leases.release(run_id=run.id, step="first", fence=fence, succeeded=True)
+    OutboxMessage.objects.filter(type="StepSucceeded").update(published_at=clock.now())
+    moving_clock.advance(DEADLINE + 1)
+
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0, "resent": 1}
+
+    [again] = OutboxMessage.objects.filter(type="StepSucceeded")
+    assert again.published_at is None  # handed back to the relay, with its own message id
+    assert dispatched(run) == ["first"]  # the step itself is not sent again
+    assert "sent again" in steps(run)["first"].message
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0, "resent": 0}  # its deadline starts over
+    services.step_record_succeeded(StepSucceeded.from_envelope(again.envelope))
+    assert states(run) == {"first": "succeeded", "second": "running"}
 
 
 def test_a_lease_held_since_before_the_deadline_is_no_progress(moving_clock: Clock) -> None:
@@ -493,7 +520,7 @@ def test_a_lease_held_since_before_the_deadline_is_no_progress(moving_clock: Clo
     leases.acquire(run_id=run.id, step="first", message_id="delivery-1", attempt=1, seconds=DEADLINE * 3)
     moving_clock.advance(DEADLINE + 1)
 
-    assert sweep() == {"redispatched": 1, "failed": 0, "skipped": 0}
+    assert sweep() == {"redispatched": 1, "failed": 0, "skipped": 0, "resent": 0}
 
 
 def test_steps_of_finished_runs_are_not_swept(moving_clock: Clock, payer: None) -> None:
@@ -501,7 +528,7 @@ def test_steps_of_finished_runs_are_not_swept(moving_clock: Clock, payer: None) 
     request_cancel(request_id=request_id, reason="stop")
     moving_clock.advance(DEADLINE * 10)
 
-    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0}
+    assert sweep() == {"redispatched": 0, "failed": 0, "skipped": 0, "resent": 0}
     assert steps(run)["create_account"].redispatches == 0
 
 
@@ -512,9 +539,9 @@ def test_the_periodic_job_sweeps_with_the_configured_deadline(moving_clock: Cloc
     run = start(CHAIN)
 
     moving_clock.advance(61)
-    assert job.function() == {"redispatched": 1, "failed": 0, "skipped": 0}
+    assert job.function() == {"redispatched": 1, "failed": 0, "skipped": 0, "resent": 0}
     moving_clock.advance(61)
-    assert job.function() == {"redispatched": 0, "failed": 1, "skipped": 0}
+    assert job.function() == {"redispatched": 0, "failed": 1, "skipped": 0, "resent": 0}
     assert reloaded(run).status == Run.Status.FAILED
 
 
