@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 from celery.worker import WorkController
-from django.db import close_old_connections
+from django.db import close_old_connections, reset_queries
 
 from project.celery import app
 from tasks.periodic import JOBS
@@ -78,6 +78,7 @@ def periodic_jobs(*, tick: float = 1.0) -> Iterator[None]:
                     log.warning("periodic.job_failed", job=job.name, exc_info=True)
                 finally:
                     close_old_connections()
+                    reset_queries()  # DEBUG's query log: this job's queries only
 
     thread = threading.Thread(target=loop, name="periodic-jobs", daemon=True)
     thread.start()

@@ -14,7 +14,9 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 from project.settings.base import *
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-DEBUG = True
+# On by default here (error pages with tracebacks on a developer's machine); DJANGO_DEBUG=false
+# turns it off, and with it Django's log of every query each connection makes.
+DEBUG = env_bool("DJANGO_DEBUG", True)
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.01}
