@@ -8,8 +8,7 @@ message goes back on its handler's queue.
 from typing import Any
 
 from apps.kernel import outbox
-from project.celery import app
-from tasks.relay import RELAY_HANDLER
+from tasks.relay import RELAY_HANDLER, send_envelope
 from tasks.subscriptions import all_subscribers
 
 
@@ -31,5 +30,5 @@ def redrive(handler: str, envelope: dict[str, Any]) -> str:
     queues = {subscriber.name: subscriber.queue for subscriber in all_subscribers()}
     if handler not in queues:
         raise intake.RequestStateConflict(f"No handler named {handler} any more.")
-    app.send_task(handler, args=[envelope], queue=queues[handler])
+    send_envelope(handler, envelope, queue=queues[handler])
     return f"sent to {handler} again"

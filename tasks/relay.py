@@ -15,6 +15,7 @@ handler is a dead letter too (commands fail loudly).
 """
 
 import builtins
+from typing import Any
 
 import kombu.exceptions
 import structlog
@@ -33,6 +34,15 @@ log = structlog.get_logger(__name__)
 BROKER_DOWN = (kombu.exceptions.OperationalError, builtins.ConnectionError, builtins.TimeoutError)
 # What an operator's redrive of a message the relay gave up on is addressed to.
 RELAY_HANDLER = "outbox.publish"
+
+
+def send_envelope(handler: str, envelope: dict[str, Any], *, queue: str) -> None:
+    """One Celery message carrying ``envelope`` to ``handler``. What worker logs and
+    monitors show of its arguments (``argsrepr``) names the message — its type and id —
+    instead of Celery's bounded repr of the whole envelope, which would cost about 0.2 ms
+    a message to build and say less."""
+    argsrepr = f"[<{envelope.get('type', '?')} {envelope.get('message_id', '?')}>]"
+    app.send_task(handler, args=[envelope], queue=queue, argsrepr=argsrepr, kwargsrepr="{}")
 
 
 def _park_as_dead_letter(message: OutboxMessage, *, code: str, error: str, attempts: int) -> None:
@@ -84,7 +94,7 @@ def _send(message: OutboxMessage) -> bool:
         attributes=lambda: {"messaging.operation.type": "send", "messaging.message.id": message.message_id},
     ):
         for subscriber in subscribers:
-            app.send_task(subscriber.name, args=[message.envelope], queue=subscriber.queue)
+            send_envelope(subscriber.name, message.envelope, queue=subscriber.queue)
     metrics.inc("bespoke_outbox_published", type=message.type)
     return True
 
