@@ -1,12 +1,13 @@
 """What a process keeps between AWS calls, so that a vend pays for its AWS calls and little
 else: one botocore data loader (service models parsed once per process, not once per
-session), one client per (credentials, service, region, endpoint, configuration), and the
-credentials of each assumed role until shortly before they expire.
+session) and one set of error classes per service, one client per (credentials, service,
+region, endpoint, configuration), and the credentials of each assumed role until shortly
+before they expire.
 
 Bounded: a vend uses about a dozen clients of its member account, useless once the vend
 is over, and a client holds about half a MiB; the least recently used clients are dropped
-past ``AWS_CLIENT_CACHE_SIZE`` (the caller's ``limit``), and assumed credentials with their
-sessions past a quarter of it.
+past ``AWS_CLIENT_CACHE_SIZE`` (the caller's ``limit``), assumed credentials past a quarter
+of it, and the sessions made for them past a sixteenth.
 
 Thread-safe: clients are made under one lock (boto3 sessions are not thread-safe; the
 clients they make are, and are shared across threads). A cached client's credentials are
@@ -24,10 +25,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import botocore.errorfactory
 import botocore.loaders
 import botocore.session
 
 _LOADER = botocore.loaders.create_loader()
+# The exception classes botocore makes for a service's errors (``client.exceptions.X``),
+# made once per process instead of once per session: each assumed role has a session,
+# and its own classes for every service were a third of a vend's lasting memory. Shared,
+# ``except client.exceptions.X`` catches X from any client of that service. (An internal
+# botocore component: tests/cloud/test_client_cache.py checks that it is shared.)
+_EXCEPTIONS = botocore.errorfactory.ClientExceptionsFactory()
 _lock = threading.RLock()
 DEFAULT_LIMIT = 128
 
@@ -58,12 +66,21 @@ def new_session(**kwargs: Any) -> boto3.Session:
     """A boto3 session that shares the process's data loader."""
     core = botocore.session.Session()
     core.register_component("data_loader", _LOADER)
+    core._register_internal_component("exceptions_factory", _EXCEPTIONS)
     return boto3.Session(botocore_session=core, **kwargs)
 
 
 def credentials_limit(limit: int) -> int:
-    """How many assumed credentials (and their sessions) are kept beside ``limit`` clients."""
+    """How many assumed credentials are kept beside ``limit`` clients."""
     return max(1, limit // 4)
+
+
+def sessions_limit(limit: int) -> int:
+    """How many assumed roles' sessions are kept beside ``limit`` clients: a session only
+    makes clients, and a vend's dozen clients of its account are soon dropped from the
+    cache, so about as many sessions as accounts whose clients the cache can hold (each
+    session keeps its own event handlers, about 0.2 MiB)."""
+    return max(1, limit // 16)
 
 
 def session_for(assumed: Assumed, *, region: str | None, limit: int = DEFAULT_LIMIT) -> boto3.Session:
@@ -81,7 +98,7 @@ def session_for(assumed: Assumed, *, region: str | None, limit: int = DEFAULT_LI
             )
             session._bespoke_credentials_key = assumed.access_key_id
             _sessions[assumed.access_key_id] = session
-            while len(_sessions) > credentials_limit(limit):
+            while len(_sessions) > sessions_limit(limit):
                 _sessions.popitem(last=False)
         return session
 

@@ -170,3 +170,37 @@ def test_the_cache_keeps_its_size_of_clients_and_a_quarter_as_many_roles_credent
     assert cloud.client("sts", session=sessions[0]) is not first_client
     latest = cloud.assume_role(role_arn="arn:aws:iam::000000000005:role/Admin", session_name="bespoke-bound")
     assert latest is sessions[-1]  # still cached: the same session, no new AssumeRole
+
+
+def test_sessions_of_assumed_roles_are_kept_for_fewer_roles_than_their_credentials(
+    aws: EmulatedAws, settings: Any
+) -> None:
+    settings.AWS_CLIENT_CACHE_SIZE = 64  # 16 roles' credentials, 4 roles' sessions
+    cloud.forget_cached()
+    for number in range(1, 11):
+        session = cloud.assume_role(role_arn=f"arn:aws:iam::{number:012d}:role/Admin", session_name="bespoke-bound")
+        cloud.client("sts", session=session)
+
+    assert len(cache._assumed) == 10
+    assert len(cache._sessions) == 4
+    credentials = list(cache._assumed.values())
+    again = cloud.assume_role(role_arn="arn:aws:iam::000000000001:role/Admin", session_name="bespoke-bound")
+
+    # Its credentials were still cached (no new AssumeRole); its session was not: made anew.
+    assert sorted(map(id, cache._assumed.values())) == sorted(map(id, credentials))
+    assert cloud.client("sts", session=again).get_caller_identity()["Account"] == "000000000001"
+    assert len(cache._sessions) == 4
+
+
+def test_clients_of_different_sessions_share_the_error_classes_of_their_service(aws: EmulatedAws) -> None:
+    cloud.forget_cached()
+    first = cloud.assume_role(role_arn="arn:aws:iam::000000000001:role/Admin", session_name="bespoke-errors")
+    second = cloud.assume_role(role_arn="arn:aws:iam::000000000002:role/Admin", session_name="bespoke-errors")
+    assert first is not second
+
+    one, other = cloud.client("iam", session=first), cloud.client("iam", session=second)
+
+    assert one is not other
+    assert one.exceptions.NoSuchEntityException is other.exceptions.NoSuchEntityException
+    with pytest.raises(other.exceptions.NoSuchEntityException):
+        one.get_role(RoleName="not-there")
