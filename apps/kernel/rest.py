@@ -103,6 +103,13 @@ def _not_as_documented(field: serializers.Field, value: Any) -> Any:  # type: ig
     return None
 
 
+def _shallow(field: serializers.Field) -> serializers.Field:  # type: ignore[type-arg]
+    """A new field with ``field``'s attributes (its own dict: binding it changes only it)."""
+    clone = object.__new__(type(field))
+    clone.__dict__.update(field.__dict__)
+    return clone
+
+
 class BodySerializer(serializers.Serializer):  # type: ignore[type-arg]
     """A field documented as a string (or a list of strings) takes only JSON strings: ``0``
     is refused, not read as ``"0"``.
@@ -121,7 +128,7 @@ class BodySerializer(serializers.Serializer):  # type: ignore[type-arg]
             prototypes = copy.deepcopy(self._declared_fields)
             cls._prototype_fields = prototypes  # type: ignore[attr-defined]
         return {
-            name: copy.deepcopy(field) if hasattr(field, "child") else copy.copy(field)
+            name: copy.deepcopy(field) if hasattr(field, "child") else _shallow(field)
             for name, field in prototypes.items()
         }
 
