@@ -7,9 +7,9 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import task_prerun, worker_process_init
-from django.db import reset_queries
 from kombu import Queue
 
+from apps.kernel import querylog
 from tasks.subscriptions import all_queues, all_subscribers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.local")
@@ -55,4 +55,4 @@ def _each_task_starts_a_new_query_log(**_: Any) -> None:
     something resets its log — for a request, the request's start. A worker thread's
     connection serves task after task, so each task starts the log anew, as a request does:
     its memory stays that of one task's queries, not the last 9,000 of them."""
-    reset_queries()
+    querylog.start_anew()

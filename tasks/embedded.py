@@ -14,8 +14,9 @@ from typing import Any
 
 import structlog
 from celery.worker import WorkController
-from django.db import close_old_connections, reset_queries
+from django.db import close_old_connections
 
+from apps.kernel import querylog
 from project.celery import app
 from tasks.periodic import JOBS
 from tasks.subscriptions import all_queues
@@ -78,7 +79,7 @@ def periodic_jobs(*, tick: float = 1.0) -> Iterator[None]:
                     log.warning("periodic.job_failed", job=job.name, exc_info=True)
                 finally:
                     close_old_connections()
-                    reset_queries()  # DEBUG's query log: this job's queries only
+                    querylog.start_anew()  # DEBUG's query log: this job's queries only
 
     thread = threading.Thread(target=loop, name="periodic-jobs", daemon=True)
     thread.start()

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import structlog
-from django.db import close_old_connections, connection, reset_queries, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 
-from apps.kernel import clock, tracing
+from apps.kernel import clock, querylog, tracing
 from apps.kernel.contracts import Message
 from apps.kernel.logging import current_request_id
 from apps.kernel.models import OutboxMessage
@@ -106,7 +106,7 @@ class _BackgroundRelay:
                 self._busy = True
             try:
                 close_old_connections()  # this thread's own connection: reused while healthy
-                reset_queries()  # with DEBUG on, only this batch's queries are kept
+                querylog.start_anew()  # with DEBUG on, only this batch's queries are kept
                 _relay(batch)
             except Exception:
                 log.warning("outbox.relay_deferred", message_ids=batch, exc_info=True)
