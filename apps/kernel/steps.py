@@ -143,17 +143,8 @@ def _execute(
 ) -> StepSucceeded | StepFailed | None:
     function = steps.get(command.step)
     if function is None:
-        return _record_once(
-            handler,
-            command,
-            StepFailed(
-                run_id=command.run_id,
-                step=command.step,
-                attempts=attempt,
-                error_code="unknown_step",
-                message=f"No step named {command.step!r} in context {command.context!r}.",
-            ),
-        )
+        message = f"No step named {command.step!r} in context {command.context!r}."
+        return _failed(handler, command, attempt=attempt, code="unknown_step", message=message)
     lease = leases.acquire(
         run_id=command.run_id,
         step=command.step,
@@ -195,18 +186,8 @@ def _run_leased(
                 raise RetryLater(error, retry_delay) from error
             return None
         log.warning("step.failed", error_code=error.code, message=error.message)
-        return _record_once(
-            handler,
-            command,
-            StepFailed(
-                run_id=command.run_id,
-                step=command.step,
-                attempts=attempt,
-                error_code=error.code,
-                message=_exhausted(error, attempt) if error.retryable else error.message,
-            ),
-            fence=fence,
-        )
+        message = _exhausted(error, attempt) if error.retryable else error.message
+        return _failed(handler, command, attempt=attempt, code=error.code, message=message, fence=fence)
     except TRANSIENT_DATABASE_ERRORS:
         # Nothing is recorded (the database may be the one away): the messaging layer
         # tries the command again after a back-off; the lease runs out or is taken over.
@@ -215,18 +196,8 @@ def _run_leased(
     except Exception as error:
         # A bug, not a condition of the outside world: retrying would repeat it.
         log.exception("step.crashed")
-        return _record_once(
-            handler,
-            command,
-            StepFailed(
-                run_id=command.run_id,
-                step=command.step,
-                attempts=attempt,
-                error_code="internal_error",
-                message=f"{type(error).__name__}: {error}",
-            ),
-            fence=fence,
-        )
+        message = f"{type(error).__name__}: {error}"
+        return _failed(handler, command, attempt=attempt, code="internal_error", message=message, fence=fence)
     log.info("step.succeeded")
     return _record_once(
         handler,
@@ -258,6 +229,14 @@ def _retrying(command: RunStep, fence: int, error: StepError, *, attempt: int, d
 
 def _exhausted(error: StepError, attempt: int) -> str:
     return f"{error.message} (gave up after {attempt} attempts)"
+
+
+def _failed(
+    handler: str, command: RunStep, *, attempt: int, code: str, message: str, fence: int | None = None
+) -> StepFailed | None:
+    """Record that the step failed for good (``code``, ``message``), once."""
+    failed = StepFailed(run_id=command.run_id, step=command.step, attempts=attempt, error_code=code, message=message)
+    return _record_once(handler, command, failed, fence=fence)
 
 
 def _record_once[Outcome: (StepSucceeded, StepFailed)](
