@@ -14,9 +14,9 @@ from celery import Task
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from apps.kernel import clock, inbox, tracing
+from apps.kernel import inbox, tracing
 from apps.kernel.contracts import Message, StepFailed, UnknownMessage
-from apps.kernel.deadletters import dead_letter_record
+from apps.kernel.deadletters import dead_letter_record, failure_entry
 from apps.kernel.errors import RetryableError, StepError
 from apps.kernel.logging import bound
 from apps.kernel.steps import TRANSIENT_DATABASE_ERRORS, RetryLater
@@ -51,7 +51,6 @@ def _decode(envelope: Any, subscriber: Subscriber | None = None) -> Message | No
             error_code="undecodable",
             error=str(error),
             attempts=1,
-            history=[_failure(1, "undecodable", str(error))],
         )
         return None
 
@@ -132,7 +131,7 @@ def _max_attempts(envelope: dict[str, Any], subscriber: Subscriber | None = None
 
 
 def _failure(attempt: int, code: str, error: str) -> dict[str, Any]:
-    return {"attempt": attempt, "at": clock.now().isoformat(), "error_code": code, "error": error[:2000]}
+    return failure_entry(attempt=attempt, error_code=code, error=error)
 
 
 def give_up(subscriber: Subscriber, envelope: dict[str, Any], *, history: list[dict[str, Any]]) -> None:

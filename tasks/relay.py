@@ -22,7 +22,7 @@ import structlog
 from django.conf import settings
 from django.db import transaction
 
-from apps.kernel import clock, metrics, outbox, tracing
+from apps.kernel import metrics, outbox, tracing
 from apps.kernel.deadletters import dead_letter_record
 from apps.kernel.models import OutboxMessage
 from project.celery import app
@@ -55,7 +55,6 @@ def _park_as_dead_letter(message: OutboxMessage, *, code: str, error: str, attem
             error_code=code,
             error=error,
             attempts=attempts,
-            history=[{"attempt": attempts, "at": clock.now().isoformat(), "error_code": code, "error": error[:2000]}],
         )
     log.error("outbox.dead_lettered", message_id=message.message_id, error=error, attempts=attempts)
 
@@ -74,14 +73,6 @@ def _send(message: OutboxMessage) -> bool:
                 error_code=outbox.NO_SUBSCRIBERS,
                 error=str(error),
                 attempts=1,
-                history=[
-                    {
-                        "attempt": 1,
-                        "at": clock.now().isoformat(),
-                        "error_code": outbox.NO_SUBSCRIBERS,
-                        "error": str(error),
-                    }
-                ],
             )
         return False
     if not subscribers:

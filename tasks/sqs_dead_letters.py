@@ -20,8 +20,7 @@ import structlog
 from django.conf import settings
 
 from apps.cloud import api as cloud
-from apps.kernel import clock
-from apps.kernel.deadletters import dead_letter_record
+from apps.kernel.deadletters import dead_letter_record, sqs_record_envelope
 from apps.kernel.models import DeadLetter
 from tasks.subscriptions import all_queues, all_subscribers
 
@@ -54,13 +53,12 @@ def _letter(message: dict[str, Any], *, queue_name: str) -> tuple[str, dict[str,
     handlers = {subscriber.name for subscriber in all_subscribers()}
     if decoded is not None and decoded[0] in handlers and decoded[1] and isinstance(decoded[1][0], dict):
         return decoded[0], decoded[1][0]
-    return f"sqs:{queue_name}", {
-        "type": "SqsRecord",
-        "message_id": str(message.get("MessageId", ""))[:36],
-        "queue": queue_name,
-        "body": body,
-        "attributes": dict(message.get("Attributes") or {}),
-    }
+    return f"sqs:{queue_name}", sqs_record_envelope(
+        message_id=str(message.get("MessageId", "")),
+        queue=queue_name,
+        body=body,
+        attributes=message.get("Attributes"),
+    )
 
 
 def import_dead_letter_queues(*, client: Any = None, limit: int = 100) -> int:
@@ -104,5 +102,4 @@ def _import(message: dict[str, Any], *, queue_name: str) -> None:
         error_code=ERROR_CODE,
         error=error,
         attempts=receives,
-        history=[{"attempt": receives, "at": clock.now().isoformat(), "error_code": ERROR_CODE, "error": error}],
     )

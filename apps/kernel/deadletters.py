@@ -67,10 +67,38 @@ def _summary(letter: DeadLetter) -> DeadLetterSummary:
     )
 
 
+def failure_entry(*, attempt: int, error_code: str, error: str) -> dict[str, Any]:
+    """One entry of a dead letter's history: an attempt that failed, when and why."""
+    return {"attempt": attempt, "at": clock.now().isoformat(), "error_code": error_code, "error": error[:2000]}
+
+
+def sqs_record_envelope(*, message_id: str, queue: str, body: str, attributes: Any) -> dict[str, Any]:
+    """What a dead letter keeps of an SQS message nobody could hand to a handler (a Lambda
+    event's record or one received from a dead-letter queue): enough to read it, or send
+    it again."""
+    return {
+        "type": "SqsRecord",
+        "message_id": message_id[:36],
+        "queue": queue,
+        "body": body,
+        "attributes": dict(attributes or {}),
+    }
+
+
 @transaction.atomic
 def dead_letter_record(
-    *, handler: str, envelope: dict[str, Any], error_code: str, error: str, attempts: int, history: list[dict[str, Any]]
+    *,
+    handler: str,
+    envelope: dict[str, Any],
+    error_code: str,
+    error: str,
+    attempts: int,
+    history: list[dict[str, Any]] | None = None,
 ) -> DeadLetterSummary:
+    """Park ``envelope`` for an operator. ``history``: each failed attempt
+    (``failure_entry``); by default the one that gave up."""
+    if history is None:
+        history = [failure_entry(attempt=attempts, error_code=error_code, error=error)]
     letter = DeadLetter.objects.create(
         id=ids.new_id(),
         message_id=str(envelope.get("message_id", ""))[:36],

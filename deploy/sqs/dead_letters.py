@@ -2,25 +2,23 @@
 operators see them with the rest, and discard or redrive them."""
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
-from apps.kernel.deadletters import dead_letter_record
+from apps.kernel.deadletters import dead_letter_record, sqs_record_envelope
 
 log = structlog.get_logger(__name__)
 
 
 def sqs_dead_letter_envelope(record: Mapping[str, Any], *, queue: str) -> dict[str, Any]:
-    """What a dead letter keeps of an SQS record: enough to read it, or send it again."""
-    return {
-        "type": "SqsRecord",
-        "message_id": str(record.get("messageId", ""))[:36],
-        "queue": queue,
-        "body": str(record.get("body", "")),
-        "attributes": dict(record.get("attributes") or {}),
-    }
+    """What a dead letter keeps of a Lambda event's SQS record."""
+    return sqs_record_envelope(
+        message_id=str(record.get("messageId", "")),
+        queue=queue,
+        body=str(record.get("body", "")),
+        attributes=record.get("attributes"),
+    )
 
 
 def park_undecodable(record: Mapping[str, Any], *, queue: str, error: str) -> bool:
@@ -33,7 +31,6 @@ def park_undecodable(record: Mapping[str, Any], *, queue: str, error: str) -> bo
             error_code="undecodable",
             error=error,
             attempts=1,
-            history=[{"attempt": 1, "at": datetime.now(UTC).isoformat(), "error_code": "undecodable", "error": error}],
         )
     except Exception:
         log.exception("sqs.dead_letter_failed", record_id=record.get("messageId"))
