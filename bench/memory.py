@@ -1,14 +1,15 @@
-"""Memory: the embedded mode's after 10 and after 50 vends (it must not grow between
+"""Memory: the embedded mode's after 10, 30 and 50 vends (it must not grow between
 them), and one Lambda-style invocation (the SQS handler on one batch, in a new process).
 
-    .venv/bin/python bench/memory.py [--vends 50] [--at 10] [--batch 5] [--workers 4]
+    .venv/bin/python bench/memory.py [--vends 50] [--at 10] [--batch 5] [--workers 4] [--no-trace]
 
 The embedded mode runs in this process as in ``end_to_end.py`` (SQLite, the in-process
 broker with worker threads, the demo payer) against moto's server in a process of its own,
 whose memory is not counted. Vends go through the API ``--batch`` at a time. Python's
 allocations are traced from after one warm-up vend (``tracemalloc``: live and peak bytes);
 RSS and its high-water mark come from ``/proc/self/status``. The largest growths between
-vend ``--at`` and the last are listed by source line.
+vend ``--at`` and the last are listed by source line. ``--no-trace``: RSS alone (tracing
+keeps a record of every live allocation, which grows RSS too).
 
 The Lambda invocation runs ``deploy.lambda_sqs.BatchConsumer`` on one batch of ten Celery
 messages (``network.on_run_failed``) in a new interpreter on SQLite, traced from before
@@ -86,7 +87,7 @@ def lambda_invocation() -> None:
     )
 
 
-def embedded(vends: int, at: int, batch: int, workers: int) -> None:
+def embedded(vends: int, at: int, batch: int, workers: int, *, trace: bool = True) -> None:
     os.environ.setdefault("LOG_LEVEL", "ERROR")
     sys.path.insert(0, str(ROOT))
     from django.conf import settings
@@ -102,6 +103,8 @@ def embedded(vends: int, at: int, batch: int, workers: int) -> None:
 
     call_command("migrate", verbosity=0)
     figures: dict[int, tuple[int, int, int, int]] = {}
+    # A bounded cache fills and stays full; a leak keeps growing: both halves tell them apart.
+    middle = at + (vends - at) // 2 // batch * batch
     snapshots: dict[int, tracemalloc.Snapshot] = {}
     with moto_server_process(free_port()) as emulator_url:
         settings.AWS_ENDPOINT_URL = emulator_url
@@ -112,17 +115,19 @@ def embedded(vends: int, at: int, batch: int, workers: int) -> None:
         with worker_threads(concurrency=workers):
             end_to_end.through_the_service(client, seed.token, ["warm"])
             gc.collect()
-            tracemalloc.start(1)
+            if trace:
+                tracemalloc.start(1)
             done = 0
             while done < vends:
                 names = [f"mem{done + i}" for i in range(min(batch, vends - done))]
                 end_to_end.through_the_service(client, seed.token, names)
                 done += len(names)
-                if done in (at, vends):
+                if done in (at, middle, vends):
                     gc.collect()
-                    traced, peak = tracemalloc.get_traced_memory()
+                    traced, peak = tracemalloc.get_traced_memory()  # (0, 0) when not tracing
                     figures[done] = (traced, peak, *rss())
-                    snapshots[done] = tracemalloc.take_snapshot()
+                    if trace:
+                        snapshots[done] = tracemalloc.take_snapshot()
                     print(
                         f"  (after {done} vends: traced {traced / MIB:.1f} MiB, RSS {rss()[0] / MIB:.1f} MiB)",
                         flush=True,
@@ -136,12 +141,16 @@ def embedded(vends: int, at: int, batch: int, workers: int) -> None:
             f"  {count:11d} | {traced / MIB:7.1f} MiB | {peak / MIB:8.1f} MiB | {now / MIB:5.1f} MiB"
             f" | {high / MIB:5.1f} MiB"
         )
-    first, last = figures[at], figures[vends]
-    print(
-        f"  growth from vend {at} to {vends}: traced {(last[0] - first[0]) / MIB:+.2f} MiB, "
-        f"RSS {(last[2] - first[2]) / MIB:+.1f} MiB ({(last[0] - first[0]) / (vends - at) / 1024:+.1f} KiB per vend)"
-    )
+    for start, end in ((at, vends), (at, middle), (middle, vends)):
+        first, last = figures[start], figures[end]
+        print(
+            f"  growth from vend {start} to {end}: traced {(last[0] - first[0]) / MIB:+.2f} MiB, "
+            f"RSS {(last[2] - first[2]) / MIB:+.1f} MiB "
+            f"({(last[0] - first[0]) / max(end - start, 1) / 1024:+.1f} KiB per vend)"
+        )
     print(f"  boto3 clients cached at the end: {clients_cached}")
+    if not trace:
+        return
     print(f"  largest growths by line, vend {at} to {vends}:")
     for stat in snapshots[vends].compare_to(snapshots[at], "lineno")[:8]:
         print(f"    {stat.size_diff / 1024:+9.1f} KiB  {stat.traceback[0]}")
@@ -153,6 +162,9 @@ def main() -> None:
     parser.add_argument("--at", type=int, default=10)
     parser.add_argument("--batch", type=int, default=5)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--no-trace", action="store_true", help="RSS alone: tracemalloc's own bookkeeping grows RSS as well"
+    )
     parser.add_argument("--lambda-invocation", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.lambda_invocation:
@@ -164,7 +176,7 @@ def main() -> None:
         [sys.executable, __file__, "--lambda-invocation"], check=True, capture_output=True, text=True
     ).stdout.splitlines()[-1]
     invocation = json.loads(measured)
-    embedded(args.vends, args.at, args.batch, args.workers)
+    embedded(args.vends, args.at, args.batch, args.workers, trace=not args.no_trace)
     print("one Lambda-style invocation (SQS handler, one batch of 10 messages, new process, SQLite):")
     print(
         f"  ready to handle: traced {invocation['ready_traced'] / MIB:.1f} MiB, "
