@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 from botocore.client import BaseClient
 from botocore.config import Config
 from django.conf import settings
@@ -180,6 +181,12 @@ def error_code(error: BaseException) -> str:
     return type(error).__name__
 
 
+# An answer botocore could not read — a 5xx page from something in front of the service, a
+# cut-off body — is not one of botocore's own errors (``BotoCoreError``); botocore says
+# "further retries may succeed", and they are tried again like any 5xx.
+UNREADABLE_ANSWER = botocore.parsers.ResponseParserError
+
+
 def is_retryable(error: BaseException) -> bool:
     if isinstance(
         error,
@@ -187,6 +194,7 @@ def is_retryable(error: BaseException) -> bool:
         | botocore.exceptions.ConnectTimeoutError
         | botocore.exceptions.ReadTimeoutError
         | botocore.exceptions.ConnectionClosedError
+        | UNREADABLE_ANSWER
         | budget.TimeBudgetExhausted,
     ):
         return True
@@ -205,7 +213,7 @@ def aws_errors(action: str, *, retryable_codes: frozenset[str] = frozenset()) ->
     """
     try:
         yield
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, UNREADABLE_ANSWER) as error:
         code = error_code(error)
         message = f"{action}: {code}: {_aws_message(error)}"
         if is_retryable(error) or code in retryable_codes:

@@ -4,8 +4,11 @@ import itertools
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import botocore.exceptions
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
 
 from apps.cloud import api as cloud
 from apps.cloud import faults
@@ -99,3 +102,35 @@ def test_a_lag_rule_slows_calls_down_without_failing_them(aws: EmulatedAws, sett
     assert time.monotonic() - started >= 0.2
     with pytest.raises(InvalidFaultRule):
         parse_rules("*:*:lag=soon")
+
+
+def test_an_answer_botocore_cannot_read_is_tried_again_not_taken_for_a_bug(aws: EmulatedAws) -> None:
+    """A 500 whose body is an HTML page (a proxy, a load balancer, an overloaded emulator):
+    botocore raises ResponseParserError, which is not a BotoCoreError."""
+    client = boto3.client(
+        "iam",
+        region_name="us-east-1",
+        endpoint_url=aws.url,
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    page = b"<!doctype html>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n"
+    client.meta.events.register(
+        "before-send.iam.GetAccountAuthorizationDetails",
+        lambda **_: AWSResponse("https://iam.amazonaws.com/", 500, {"Content-Type": "text/html"}, RawBody(page)),
+    )
+
+    with pytest.raises(RetryableError) as unreadable, cloud.aws_errors("GetAccountAuthorizationDetails"):
+        client.get_account_authorization_details()
+
+    assert unreadable.value.code == "ResponseParserError"
+    assert "Internal Server Error" in unreadable.value.message
+
+
+class RawBody:
+    """What botocore reads an HTTP response's body from."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def stream(self, **_: Any) -> Any:
+        yield self.content
