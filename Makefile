@@ -74,8 +74,11 @@ browser:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver; \
 	fi
 
+# The suite runs in one process per core (at most four; TEST_PROCESSES=0 runs it in this
+# one), the end-to-end and deploy tests each in one of them (tests/conftest.py).
+TEST_PROCESSES ?= auto
 test: lint browser
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_PROCESSES) --maxprocesses 4 --dist loadgroup $(PYTEST_ARGS)
 
 screenshots: $(VENV)/.installed-dev browser
 	BESPOKE_SCREENSHOTS=1 $(BIN)/pytest tests/e2e/browser $(PYTEST_ARGS)

@@ -6,9 +6,11 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from _pytest.nodeid import coerce_node_id
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from rest_framework.test import APIClient
+from xdist.scheduler import LoadScopeScheduling
 
 from apps.accounts import api as accounts
 from apps.clients import api as clients
@@ -215,3 +217,39 @@ def in_transaction() -> Iterator[None]:
     finally:
         for signal in (request_started, request_finished):
             signal.connect(close_old_connections)
+
+
+# ``make test`` runs the suite in several processes (pytest-xdist, ``--dist loadgroup``).
+# Tests that share more than their process's own databases run one after another in one
+# process: the end-to-end tests (they flush their Redis database and start the service's
+# processes, which would fight for the cores) and the deploy tests (``dist/`` and the
+# package virtualenv in the checkout). Every other test is a unit of its own. (xdist's own
+# ``xdist_group`` marks no longer reach its scheduler with pytest 9's node ids, and its
+# scope scheduling keeps one test of several that share an id: hence this scheduler.)
+SERIAL_FOLDERS = ("e2e", "deploy")
+
+
+def serial_group(nodeid: str) -> str | None:
+    """The folder whose tests run one after another, for a test of it; else None."""
+    parts = nodeid.split("::", 1)[0].split("/")
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in SERIAL_FOLDERS and parts[2] != "browser":
+        return parts[1]
+    return None
+
+
+class _GroupedScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdist has no types
+    def _split_scope(self, nodeid: str) -> str:
+        return serial_group(nodeid) or nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
+    return _GroupedScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.rpartition("::")[2] != item.name:
+            # schemathesis gives each operation's test its function's id; the scheduler
+            # finds tests by id, so each gets its own, with the operation, as pytest shows it.
+            item._id = coerce_node_id(f"{item.nodeid.rpartition('::')[0]}::{item.name}")

@@ -6,6 +6,15 @@ machine's PostgreSQL); the broker is the in-process one unless a test starts its
 
 import os
 import tempfile
+from urllib.parse import urlparse
+
+
+def redis_database_for_worker(url: str, worker: int) -> str:
+    """``url`` with its database number lowered by ``worker`` (modulo Redis's 16)."""
+    parsed = urlparse(url)
+    number = int(parsed.path.strip("/") or 0)
+    return parsed._replace(path=f"/{(number - worker) % 16}").geturl()
+
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-suite-not-a-secret")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -13,7 +22,14 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 # Per test process, so two test runs on one machine never share a SQLite file.
 os.environ.setdefault("BESPOKE_VAR_DIR", os.path.join(tempfile.gettempdir(), f"bespoke-test-{os.getpid()}"))
 
-from project.settings.base import *
+# ``make test`` runs the suite in several processes (pytest-xdist): each has its own test
+# database (pytest-django) and, here, its own Redis database — REDIS_URL's number minus the
+# worker's — so one process's flush or cached entries never reach another's tests.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist_worker.startswith("gw") and os.environ.get("REDIS_URL"):
+    os.environ["REDIS_URL"] = redis_database_for_worker(os.environ["REDIS_URL"], int(_xdist_worker[2:]))
+
+from project.settings.base import *  # noqa: E402 - after the environment above
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 ALLOWED_HOSTS = ["*"]

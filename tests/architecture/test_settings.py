@@ -50,3 +50,48 @@ def test_deployable_settings_refuse_to_start_without_a_secret_key(module: str) -
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "worker", "expected"),
+    [
+        ("redis://127.0.0.1:6379/15", 0, "redis://127.0.0.1:6379/15"),
+        ("redis://127.0.0.1:6379/15", 1, "redis://127.0.0.1:6379/14"),
+        ("redis://127.0.0.1:6379", 1, "redis://127.0.0.1:6379/15"),
+        (
+            "redis://:pw@redis.internal:6380/2?ssl_cert_reqs=none",
+            3,
+            "redis://:pw@redis.internal:6380/15?ssl_cert_reqs=none",
+        ),
+    ],
+)
+def test_each_test_process_gets_a_redis_database_of_its_own(url: str, worker: int, expected: str) -> None:
+    from project.settings.test import redis_database_for_worker
+
+    assert redis_database_for_worker(url, worker) == expected
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "group"),
+    [
+        ("tests/e2e/test_soak.py::test_ten_requests", "e2e"),
+        ("tests/deploy/test_package.py::test_package_is_lean[dev]", "deploy"),
+        ("tests/e2e/browser/test_laptop.py::test_no_list_scrolls_sideways", None),
+        ("tests/intake/test_create_request.py::test_e2e_like_name", None),
+        ("tests/test_e2e.py::test_x", None),
+    ],
+)
+def test_end_to_end_and_deploy_tests_run_in_one_test_process_each(nodeid: str, group: str | None) -> None:
+    """``make test`` runs tests in several processes; those that flush Redis, start the
+    service's processes or build into the checkout share one (tests/conftest.py)."""
+    from tests.conftest import serial_group
+
+    assert serial_group(nodeid) == group
+
+
+def test_every_test_has_an_id_of_its_own(request: pytest.FixtureRequest) -> None:
+    """The parallel run finds tests by id: two tests with one id would run once."""
+    ids = [item.nodeid for item in request.session.items]
+    assert len(ids) == len(set(ids))
+    ids_here = [item.nodeid for item in request.session.items if item.path == Path(__file__)]
+    assert len(ids_here) == len(set(ids_here)) > 1
