@@ -12,6 +12,7 @@ import string
 from collections.abc import Sequence
 
 from django.conf import settings
+from django.db import connection
 
 from apps.clients import sigv4
 from apps.clients.contracts import Principal
@@ -81,7 +82,11 @@ def iam_principal_authenticate(*, arn: str) -> Principal | None:
     """The active client that lists ``arn`` among the IAM principals it accepts."""
     if not arn:
         return None
-    client = ApiClient.objects.filter(active=True, iam_arns__contains=[arn]).prefetch_related("grants").first()
+    active = ApiClient.objects.filter(active=True).prefetch_related("grants").order_by("pk")
+    if connection.features.supports_json_field_contains:  # PostgreSQL: one indexed lookup
+        client = active.filter(iam_arns__contains=[arn]).first()
+    else:  # SQLite (the embedded mode) has no JSON containment: its few clients are read
+        client = next((each for each in active if arn in each.iam_arns), None)
     return _principal(client, via="iam") if client else None
 
 
