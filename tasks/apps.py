@@ -10,7 +10,7 @@ class TasksConfig(AppConfig):
         from apps.kernel import deadletters, outbox
         from tasks import checks, consumers, periodic  # noqa: F401  (registers the checks and Celery tasks)
         from tasks.deadletters import redrive
-        from tasks.relay import publish
+        from tasks.relay import publish_stored
 
-        outbox.set_publisher(publish)
+        outbox.set_publisher(publish_stored)
         deadletters.set_redriver(redrive)

@@ -95,9 +95,15 @@ def publish(message_ids: list[str]) -> int:
     mark those sent as published together at the end (also when the broker fails midway).
 
     Returns how many were sent; raises what the broker raised when it is unreachable."""
+    return publish_stored(outbox.unpublished(message_ids))
+
+
+def publish_stored(messages: list[OutboxMessage]) -> int:
+    """``publish`` for rows in hand: read from the table, or just stored by a transaction
+    that committed (the outbox's fast path, which does not read them back)."""
     sent: list[str] = []
     try:
-        _publish_each(outbox.unpublished(message_ids), sent)
+        _publish_each(messages, sent)
     finally:
         outbox.mark_published(*sent)
     return len(sent)

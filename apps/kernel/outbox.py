@@ -1,7 +1,8 @@
 """The transactional outbox.
 
 ``record(message)`` stores a message in the caller's transaction. After commit the
-installed publisher (the ``tasks`` layer, which the kernel never imports) relays it —
+installed publisher (the ``tasks`` layer, which the kernel never imports) relays the row
+just stored, without reading it back —
 in a web server's process with ``OUTBOX_RELAY_IN_BACKGROUND`` (``project/wsgi.py`` turns
 it on), from a thread of the process that the commit wakes, so the API's answer does not
 wait for the broker; else (workers, commands) in the committing thread. If that fails or
@@ -27,12 +28,14 @@ from apps.kernel.models import OutboxMessage
 
 log = structlog.get_logger(__name__)
 
-Publisher = Callable[[list[str]], object]
+Publisher = Callable[[list[OutboxMessage]], object]
 _publisher: Publisher | None = None
 
 
 def set_publisher(publisher: Publisher | None) -> None:
-    """Install the function that relays outbox messages by id after commit."""
+    """Install the function that relays outbox rows after the transaction that stored them
+    commits (rows it need not read back: one the sweeper published meanwhile goes twice,
+    and its consumers drop the second copy)."""
     global _publisher
     _publisher = publisher
 
@@ -45,7 +48,7 @@ def record(message: Message) -> None:
     trace = tracing.carrier()
     if trace is not None:
         envelope["trace"] = trace  # the recording span: its consumers continue the trace
-    OutboxMessage.objects.create(
+    stored = OutboxMessage.objects.create(
         message_id=message.message_id,
         sequence=time.time_ns(),
         type=message.type_name(),
@@ -53,25 +56,25 @@ def record(message: Message) -> None:
         envelope=envelope,
         recorded_at=clock.now(),
     )
-    transaction.on_commit(lambda: _relay_after_commit(message.message_id), robust=True)
+    transaction.on_commit(lambda: _relay_after_commit(stored), robust=True)
 
 
-def _relay_after_commit(message_id: str) -> None:
+def _relay_after_commit(stored: OutboxMessage) -> None:
     if _publisher is None:
         return
     if _in_background:
-        _background.submit(message_id)
+        _background.submit(stored)
     else:
-        _relay([message_id])
+        _relay([stored])
 
 
-def _relay(message_ids: list[str]) -> None:
-    if _publisher is None:
+def _relay(messages: list[OutboxMessage]) -> None:
+    if _publisher is None or not messages:
         return
     try:
-        _publisher(message_ids)
+        _publisher(messages)
     except Exception:  # the sweeper relays them later; the caller's work is already committed
-        log.warning("outbox.relay_deferred", message_ids=message_ids, exc_info=True)
+        log.warning("outbox.relay_deferred", message_ids=[m.message_id for m in messages], exc_info=True)
 
 
 class _BackgroundRelay:
@@ -81,15 +84,15 @@ class _BackgroundRelay:
     sweeper's."""
 
     def __init__(self) -> None:
-        self._pending: list[str] = []
+        self._pending: list[OutboxMessage] = []
         self._busy = False
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
         self._pid = 0
 
-    def submit(self, message_id: str) -> None:
+    def submit(self, stored: OutboxMessage) -> None:
         with self._changed:
-            self._pending.append(message_id)
+            self._pending.append(stored)
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
@@ -109,7 +112,7 @@ class _BackgroundRelay:
                 querylog.start_anew()  # with DEBUG on, only this batch's queries are kept
                 _relay(batch)
             except Exception:
-                log.warning("outbox.relay_deferred", message_ids=batch, exc_info=True)
+                log.warning("outbox.relay_deferred", message_ids=[m.message_id for m in batch], exc_info=True)
             finally:
                 with self._changed:
                     self._busy = False
@@ -212,7 +215,7 @@ def send_again(*, type_name: str, aggregate_id: str, **payload: object) -> int:
     if not found:
         return 0
     OutboxMessage.objects.filter(message_id__in=found).update(published_at=None, publish_attempts=0)
-    transaction.on_commit(lambda: _relay(found), robust=True)
+    transaction.on_commit(lambda: _relay(unpublished(found)), robust=True)
     return len(found)
 
 

@@ -17,6 +17,6 @@ class PeeledMessagingConfig(AppConfig):
     def ready(self) -> None:
         from apps.kernel import outbox
         from tasks import consumers  # noqa: F401  (registers the Celery tasks)
-        from tasks.relay import publish
+        from tasks.relay import publish_stored
 
-        outbox.set_publisher(publish)
+        outbox.set_publisher(publish_stored)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from kombu.exceptions import OperationalError
 
 from apps.intake.models import AccountRequest
@@ -312,3 +313,19 @@ def test_publishing_a_message_twice_sends_it_and_marks_it_once(
     row = OutboxMessage.objects.get()
     assert broker.sent == sends_for(message.to_envelope())
     assert row.published_at == START
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_fast_path_sends_the_row_it_stored_without_reading_it_back(broker: Broker) -> None:
+    """After commit the relay sends the row the transaction stored and marks it published:
+    one UPDATE, no read of the outbox."""
+    message = RunStarted(run_id="run-1", request_id="request-1")
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        record(message)
+        in_transaction = len(queries.captured_queries)
+    after_commit = [query["sql"].upper() for query in queries.captured_queries[in_transaction:]]
+
+    assert broker.sent == sends_for(message.to_envelope())
+    assert OutboxMessage.objects.get().published_at is not None
+    assert not [sql for sql in after_commit if sql.lstrip().startswith("SELECT")], after_commit
+    assert len([sql for sql in after_commit if sql.lstrip().startswith("UPDATE")]) == 1, after_commit

@@ -98,9 +98,9 @@ def _outbox_kept() -> Iterator[None]:
     left there for the test to see."""
     outbox.set_publisher(None)
     yield
-    from tasks.relay import publish
+    from tasks.relay import publish_stored
 
-    outbox.set_publisher(publish)
+    outbox.set_publisher(publish_stored)
 
 
 @pytest.fixture
