@@ -141,10 +141,14 @@ def test_a_worker_killed_mid_step_is_replaced_and_the_run_converges(aws: Emulate
             assert StepRun.objects.get(run__request_id=accepted.json()["id"], name="vpc").state == "running"
 
             with celery_worker(env, name="new-worker") as replacement:
-                # Nothing will finish the killed step's message: the stuck-run sweeper sends it again.
-                wait_for(
-                    lambda: "redispatched': 0" not in periodic(env, "workflow.sweep_stuck"), until=bool, timeout=30
-                )
+                # Nothing will finish the killed step's message: the stuck-run sweeper sends it again
+                # once the step has made no progress for its deadline. (A sweep can resend other
+                # steps the killed worker had taken first: it runs until it has resent vpc.)
+                def vpc_redispatches() -> int:
+                    periodic(env, "workflow.sweep_stuck")
+                    return StepRun.objects.get(run__request_id=accepted.json()["id"], name="vpc").redispatches
+
+                wait_for(vpc_redispatches, until=lambda count: count >= 1, timeout=30, interval=0.5)
                 try:
                     result = finished(accepted.headers["Location"], headers, timeout=120)
                 except AssertionError as error:
