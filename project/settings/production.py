@@ -11,7 +11,16 @@ from project.settings.env import env_bool, env_int, env_list, env_optional, env_
 
 DATABASES = {"default": database_from_url(env_str("DATABASE_URL", required=True))}
 CELERY_BROKER_URL = env_optional("CELERY_BROKER_URL") or env_str("REDIS_URL", required=True)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 3,
+    "socket_timeout": 10,
+    # A message a worker took and never acknowledged (the worker killed, its machine gone)
+    # goes back to its queue this long after it was taken; the workers look for such
+    # messages every 10 s. Longer than a handler ever runs: one still running when it comes
+    # back is delivered twice, and its second delivery waits for or drops the first.
+    "visibility_timeout": env_int("BROKER_VISIBILITY_TIMEOUT", 3600),
+    "unacked_restore_throttle": 1,
+}
 OUTBOX_RELAY_IN_BACKGROUND = env_bool("OUTBOX_RELAY_IN_BACKGROUND", True)
 
 DEBUG = False

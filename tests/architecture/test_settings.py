@@ -95,3 +95,26 @@ def test_every_test_has_an_id_of_its_own(request: pytest.FixtureRequest) -> None
     assert len(ids) == len(set(ids))
     ids_here = [item.nodeid for item in request.session.items if item.path == Path(__file__)]
     assert len(ids_here) == len(set(ids_here)) > 1
+
+
+def test_the_brokers_visibility_timeout_comes_from_the_environment() -> None:
+    """A message a killed worker held comes back after BROKER_VISIBILITY_TIMEOUT (services mode)."""
+    env = child_environment(
+        DJANGO_SETTINGS_MODULE="project.settings.production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        WEBHOOK_SECRET_KEYS=Fernet.generate_key().decode(),
+        DATABASE_URL="postgres://bespoke@127.0.0.1:5432/bespoke",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        BROKER_VISIBILITY_TIMEOUT="45",
+    )
+    script = "from django.conf import settings; print(settings.CELERY_BROKER_TRANSPORT_OPTIONS)"
+    shown = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {script}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "'visibility_timeout': 45" in shown
+    assert "'unacked_restore_throttle': 1" in shown
