@@ -8,18 +8,14 @@ from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 
 from apps.console.groups import CONTEXT_APPS, OPERATORS, VIEWERS, groups_ensure
+from tests.support.staff import groups_as_migrated
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def _migrated_groups() -> None:
-    """The groups as the console's migrations leave them. A transactional test run before
-    these in the same process empties every table after it (permissions come back with
-    the flush's post_migrate, the groups do not): then they are made again, as the
-    migrations make them."""
-    if Group.objects.filter(name__in=(VIEWERS, OPERATORS)).count() < 2:
-        groups_ensure(apps)
+    groups_as_migrated()
 
 
 CONFIGURATION = {
