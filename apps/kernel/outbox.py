@@ -81,10 +81,19 @@ class _BackgroundRelay:
     """One thread per process relays what commits hand it, in batches (what piled up while
     it published the last). Started on first use, so a forked worker starts its own. What
     it has not relayed when the process ends is still unpublished in the table: the
-    sweeper's."""
+    sweeper's.
+
+    It marks what it published in one statement per ``MARK_LINGER_SECONDS`` (or per
+    ``MARK_BATCH`` messages) rather than one per batch: under load a batch is often one
+    message, and its mark (a transaction of its own) cost as much as publishing it. A mark
+    lost with the process means only that the sweeper publishes the message again, which
+    its consumers drop; ``flush`` (tests, and a process stopping) writes them at once."""
 
     def __init__(self) -> None:
         self._pending: list[OutboxMessage] = []
+        self._marks: list[str] = []
+        self._marks_due = 0.0  # monotonic time by which the marks held are written
+        self._flushing = 0  # callers of flush() waiting: marks are written at once
         self._busy = False
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -100,11 +109,26 @@ class _BackgroundRelay:
                 atexit.register(self.flush, 10.0)  # a process stopping (not killed) relays what it holds
             self._changed.notify_all()
 
+    def is_relay_thread(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def hold_marks(self, message_ids: Iterable[str]) -> None:
+        """Called from the relay thread only (``mark_published``)."""
+        with self._changed:
+            if not self._marks:
+                self._marks_due = time.monotonic() + MARK_LINGER_SECONDS
+            self._marks.extend(message_ids)
+
+    def _marks_to_write(self) -> bool:
+        return bool(self._marks) and (
+            bool(self._flushing) or len(self._marks) >= MARK_BATCH or time.monotonic() >= self._marks_due
+        )
+
     def _run(self) -> None:
         while True:
             with self._changed:
-                while not self._pending:
-                    self._changed.wait()
+                while not self._pending and not self._marks_to_write():
+                    self._changed.wait(max(0.0, self._marks_due - time.monotonic()) if self._marks else None)
                 batch, self._pending = self._pending, []
                 self._busy = True
             try:
@@ -113,17 +137,41 @@ class _BackgroundRelay:
                 _relay(batch)
             except Exception:
                 log.warning("outbox.relay_deferred", message_ids=[m.message_id for m in batch], exc_info=True)
+            try:
+                self._write_marks()
             finally:
                 with self._changed:
                     self._busy = False
                     self._changed.notify_all()
 
-    def flush(self, timeout: float) -> bool:
-        """Wait until everything submitted so far is relayed; False if ``timeout`` passed first."""
+    def _write_marks(self) -> None:
         with self._changed:
-            return self._changed.wait_for(lambda: not self._pending and not self._busy, timeout=timeout)
+            if not self._marks_to_write():
+                return
+            marks, self._marks = self._marks, []
+        try:
+            _mark_published_now(marks)
+        except Exception:  # published, not marked: the sweeper sends them again, consumers drop the copies
+            log.warning("outbox.mark_deferred", message_ids=marks, exc_info=True)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything submitted so far is relayed and marked; False if ``timeout``
+        passed first."""
+        with self._changed:
+            self._flushing += 1
+            self._changed.notify_all()
+            try:
+                return self._changed.wait_for(
+                    lambda: not self._pending and not self._busy and not self._marks, timeout=timeout
+                )
+            finally:
+                self._flushing -= 1
 
 
+# How long the relay thread holds what it published before marking it, and how many it
+# marks at most in one statement (both far below OUTBOX_SWEEP_AFTER_SECONDS).
+MARK_LINGER_SECONDS = 0.2
+MARK_BATCH = 500
 _background = _BackgroundRelay()
 _in_background = False
 
@@ -163,7 +211,18 @@ def unpublished(message_ids: Iterable[str]) -> list[OutboxMessage]:
 
 
 def mark_published(*message_ids: str) -> None:
-    """Mark these messages published, in one statement."""
+    """Mark these messages published, in one statement (the background relay's thread
+    holds its marks a moment and writes several together)."""
+    if not message_ids:
+        return
+    if _background.is_relay_thread():
+        _background.hold_marks(message_ids)
+        return
+    _mark_published_now(message_ids)
+
+
+def _mark_published_now(message_ids: Iterable[str]) -> None:
+    message_ids = list(message_ids)
     if not message_ids:
         return
     with transaction.atomic():

@@ -3,6 +3,7 @@ what a commit recorded, so the committing thread never waits for the broker; wha
 thread could not relay stays unpublished for the sweeper."""
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -96,3 +97,58 @@ def test_nothing_is_relayed_for_a_transaction_that_rolled_back(payer: Any, broke
 
     assert broker.sent == []
     assert not OutboxMessage.objects.exists()
+
+
+def _wait_until(condition: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_the_thread_marks_what_several_commits_published_in_one_statement(
+    payer: Any, broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "MARK_LINGER_SECONDS", 60.0)
+    writes: list[list[str]] = []
+    mark_now = outbox._mark_published_now
+    monkeypatch.setattr(outbox, "_mark_published_now", lambda ids: (writes.append(list(ids)), mark_now(ids)))
+
+    for n in range(3):
+        create_request(f"held{n}")
+        _wait_until(lambda n=n: len(broker.sent) == n + 1)  # each commit relayed on its own
+    messages = OutboxMessage.objects.filter(type="AccountRequested")
+    assert messages.filter(published_at__isnull=True).count() == 3  # published, marks held
+    assert writes == []
+
+    assert outbox.relay_flush(timeout=30)
+    assert [sorted(ids) for ids in writes] == [sorted(m.message_id for m in messages)]
+    assert not messages.filter(published_at__isnull=True).exists()
+
+
+def test_held_marks_are_written_once_their_moment_passes_without_a_flush(
+    payer: Any, broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "MARK_LINGER_SECONDS", 0.05)
+    request_id = create_request("linger")
+    _wait_until(lambda: OutboxMessage.objects.get(aggregate_id=request_id).published_at is not None)
+    assert outbox.relay_flush(timeout=30)
+
+
+def test_a_mark_that_fails_leaves_the_message_to_the_sweeper(
+    payer: Any, broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def database_gone(ids: Any) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(outbox, "_mark_published_now", database_gone)
+    request_id = create_request("unmarked")
+    assert outbox.relay_flush(timeout=30)
+    assert len(broker.sent) == 1
+    assert OutboxMessage.objects.get(aggregate_id=request_id).published_at is None
+
+    monkeypatch.undo()
+    monkeypatch.setattr(celery_app, "send_task", broker.send_task)
+    assert relay.sweep(older_than_seconds=0) == 1  # sent again: its consumers drop the copy
+    assert len(broker.sent) == 2
+    assert OutboxMessage.objects.get(aggregate_id=request_id).published_at is not None
