@@ -112,7 +112,12 @@ def test_the_thread_marks_what_several_commits_published_in_one_statement(
     monkeypatch.setattr(outbox, "MARK_LINGER_SECONDS", 60.0)
     writes: list[list[str]] = []
     mark_now = outbox._mark_published_now
-    monkeypatch.setattr(outbox, "_mark_published_now", lambda ids: (writes.append(list(ids)), mark_now(ids)))
+
+    def mark_and_count(ids: Any) -> None:
+        writes.append(list(ids))
+        mark_now(ids)
+
+    monkeypatch.setattr(outbox, "_mark_published_now", mark_and_count)
 
     for n in range(3):
         create_request(f"held{n}")
