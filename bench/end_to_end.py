@@ -18,6 +18,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -38,6 +39,8 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from django.db import connections  # noqa: E402
+from django.db.backends.signals import connection_created  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from apps.accounts import api as accounts  # noqa: E402
@@ -137,6 +140,50 @@ def counting_costs() -> Iterator[Costs]:
         costs.client_seconds = cache.construction_seconds - seconds_before
 
 
+class StatementCount:
+    """SQL statements executed meanwhile, on every connection of every thread."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+_counting: list[StatementCount] = []
+_counting_lock = threading.Lock()
+_polling = threading.local()  # the client's status polls: not the service's statements
+
+
+def _count_statement(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+    if _counting and not getattr(_polling, "active", False):
+        with _counting_lock:
+            for counter in _counting:
+                counter.count += 1
+    return execute(sql, params, many, context)
+
+
+def _install_counter(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:
+    """Every connection (the embedded mode opens one per task) counts into the counters
+    active at the time; a connection object is reused by its thread, so once each."""
+    if _count_statement not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_count_statement)
+
+
+connection_created.connect(_install_counter, weak=False)
+
+
+@contextmanager
+def counting_statements() -> Iterator[StatementCount]:
+    counter = StatementCount()
+    for existing in connections.all(initialized_only=True):
+        _install_counter(connection=existing)
+    with _counting_lock:
+        _counting.append(counter)
+    try:
+        yield counter
+    finally:
+        with _counting_lock:
+            _counting.remove(counter)
+
+
 def through_the_service(client: Client, token: str, short_names: list[str]) -> tuple[float, list[str]]:
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     started = time.perf_counter()
@@ -151,7 +198,12 @@ def through_the_service(client: Client, token: str, short_names: list[str]) -> t
     pending = set(ids)
     while pending:
         time.sleep(0.05)
-        for request_id, status in AccountRequest.objects.filter(id__in=pending).values_list("id", "status"):
+        _polling.active = True
+        try:
+            statuses = list(AccountRequest.objects.filter(id__in=pending).values_list("id", "status"))
+        finally:
+            _polling.active = False
+        for request_id, status in statuses:
             if status == "failed":
                 detail = client.get(f"/v1/account-requests/{request_id}", **headers).json()
                 raise SystemExit(f"{request_id} failed: {detail}")
@@ -234,18 +286,24 @@ def main() -> None:
         cpu_service: list[float] = []
         clients_service: list[int] = []
         clients_straight: list[int] = []
+        statements_straight: list[int] = []
+        statements_service: list[int] = []
         for pair in range(args.pairs):
             cpu, made = time.process_time(), cache.constructions
-            straight, floor_steps = straight_line(f"floorp{pair}")
+            with counting_statements() as statements:
+                straight, floor_steps = straight_line(f"floorp{pair}")
             cpu_straight.append(time.process_time() - cpu)
             clients_straight.append(cache.constructions - made)
+            statements_straight.append(statements.count)
             with worker_threads(concurrency=args.workers):
                 if pair == 0:
                     through_the_service(client, seed.token, ["warm"])
                 cpu, made = time.process_time(), cache.constructions
-                seconds, one_ids = through_the_service(client, seed.token, [f"one{pair}"])
+                with counting_statements() as statements:
+                    seconds, one_ids = through_the_service(client, seed.token, [f"one{pair}"])
                 cpu_service.append(time.process_time() - cpu)
                 clients_service.append(cache.constructions - made)
+                statements_service.append(statements.count)
             straight_ones.append(straight)
             service_ones.append(seconds)
         floor_many = sum(straight_line(f"floorm{i}")[0] for i in range(args.accounts))
@@ -285,6 +343,10 @@ def main() -> None:
         f"    CPU of this process per vend (medians): straight line {statistics.median(cpu_straight):.2f} s, "
         f"Bespoke {statistics.median(cpu_service):.2f} s (workers, broker, outbox, polling); clients made:"
         f" straight line {clients_straight}, Bespoke {clients_service}"
+    )
+    print(
+        f"    SQL statements per vend: straight line {statements_straight} (the steps' own), Bespoke"
+        f" {statements_service} (intake, messaging, leases, run and task status; the client's polling excluded)"
     )
     print(f"  straight line, {args.accounts} accounts one after another: {floor_many:6.2f} s")
     goal = "0.3" if args.lag else "1.0"

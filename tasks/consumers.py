@@ -90,7 +90,7 @@ def _handle_event(subscriber: Subscriber, envelope: dict[str, Any]) -> None:
     if message is None:
         return
     with transaction.atomic():
-        if not inbox.claim(subscriber.name, message.message_id):
+        if not inbox.claim(subscriber.name, message.message_id, first_write=True):
             log.info("message.duplicate_ignored", handler=subscriber.name, message_id=message.message_id)
             return
         _handler(subscriber)(message)

@@ -12,14 +12,17 @@ from apps.kernel import clock, metrics
 from apps.kernel.models import ProcessedMessage
 
 
-def claim(handler: str, message_id: str) -> bool:
+def claim(handler: str, message_id: str, *, first_write: bool = False) -> bool:
     """Mark the message processed by ``handler``; False if it already was.
 
     Call inside the transaction that applies the handler's effect, so a rollback
-    releases the claim too.
+    releases the claim too. ``first_write``: the claim is the transaction's first write
+    and its caller writes nothing more after a False — so the claim needs no savepoint
+    of its own (two statements less for every message handled): a duplicate marks the
+    transaction for rollback, which undoes nothing, as the caller leaves it.
     """
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not first_write):
             ProcessedMessage.objects.create(handler=handler, message_id=message_id, processed_at=clock.now())
     except IntegrityError:
         metrics.inc("bespoke_inbox_duplicates", handler=handler)

@@ -67,9 +67,14 @@ def acquire(
     asks for the step anew) runs."""
     now = clock.now()
     with transaction.atomic():
-        lease, _ = StepLease.objects.select_for_update().get_or_create(
-            run_id=run_id, step=step, defaults={"acquired_at": now, "expires_at": now, "released_at": now}
+        # The step's row, made by its first delivery: inserted unless it exists (a concurrent
+        # first delivery's insert waits for ours, then does nothing), then locked — three
+        # statements where get_or_create's savepoint made it five.
+        StepLease.objects.bulk_create(
+            [StepLease(run_id=run_id, step=step, acquired_at=now, expires_at=now, released_at=now)],
+            ignore_conflicts=True,
         )
+        lease = StepLease.objects.select_for_update().get(run_id=run_id, step=step)
         held = lease.released_at is None and lease.expires_at > now
         if held and not _dead_here(lease.holder):
             return Busy(message_id=lease.message_id, expires_at=lease.expires_at)
@@ -82,7 +87,9 @@ def acquire(
         lease.acquired_at = now
         lease.expires_at = now + timedelta(seconds=seconds)
         lease.released_at = None
-        lease.save()
+        lease.save(
+            update_fields=["fence", "message_id", "holder", "attempt", "acquired_at", "expires_at", "released_at"]
+        )
         return lease.fence
 
 

@@ -242,16 +242,25 @@ def _failed(
 def _record_once[Outcome: (StepSucceeded, StepFailed)](
     handler: str, command: RunStep, outcome: Outcome, *, fence: int | None = None
 ) -> Outcome | None:
+    """Record ``outcome`` with the inbox claim and the lease's release, in one transaction;
+    None if another delivery took the lease over (its outcome counts) or already recorded
+    this message's outcome (the lease is given back all the same).
+
+    The claim comes first, with no savepoint of its own: a duplicate leaves nothing to
+    undo, and the rare release that follows it has a transaction of its own."""
+    succeeded = isinstance(outcome, StepSucceeded)
     with transaction.atomic():
-        succeeded = isinstance(outcome, StepSucceeded)
-        if fence is not None and not leases.release(
-            run_id=command.run_id, step=command.step, fence=fence, succeeded=succeeded
-        ):
-            log.warning("step.lease_lost", fence=fence, outcome=outcome.type_name())
-            return None
-        if inbox.claim(handler, command.message_id):
+        if inbox.claim(handler, command.message_id, first_write=True):
+            if fence is not None and not leases.release(
+                run_id=command.run_id, step=command.step, fence=fence, succeeded=succeeded
+            ):
+                log.warning("step.lease_lost", fence=fence, outcome=outcome.type_name())
+                transaction.set_rollback(True)  # the claim too: the holder records the outcome
+                return None
             record(outcome)
             return outcome
+    if fence is not None:
+        leases.release(run_id=command.run_id, step=command.step, fence=fence, succeeded=succeeded)
     return None
 
 
