@@ -4,8 +4,9 @@
 installed publisher (the ``tasks`` layer, which the kernel never imports) relays the row
 just stored, without reading it back —
 in a web server's process with ``OUTBOX_RELAY_IN_BACKGROUND`` (``project/wsgi.py`` turns
-it on), from a thread of the process that the commit wakes, so the API's answer does not
-wait for the broker; else (workers, commands) in the committing thread. If that fails or
+it on) and in the embedded mode while its worker threads run (``tasks/embedded.py``), from
+a thread of the process that the commit wakes, so the API's answer does not wait for the
+broker; else (Celery workers, commands) in the committing thread. If that fails or
 the process dies first, the sweeper relays it later. Nothing recorded is
 lost, and nothing is published for a transaction that rolled back.
 """
@@ -182,6 +183,10 @@ def relay_in_background(enabled: bool) -> None:
     relays in line, so a short-lived process never exits with messages in memory."""
     global _in_background
     _in_background = enabled
+
+
+def relaying_in_background() -> bool:
+    return _in_background
 
 
 def relay_flush(timeout: float = 10.0) -> bool:

@@ -1,0 +1,44 @@
+"""While the embedded mode's worker threads run, the process relays its outbox from one
+thread of its own (the worker and API threads only hand on what they commit); when the
+workers stop, everything handed on is published and marked before they return."""
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from apps.intake.services import request_create
+from apps.kernel import outbox
+from apps.kernel.models import OutboxMessage
+from project.celery import app as celery_app
+from tasks.embedded import worker_threads
+from tests.support.factories import request_body
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the worker thread closes connections as Celery starts
+
+
+def test_worker_threads_relay_from_one_thread_and_hand_everything_on_before_they_stop(
+    payer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[tuple[str, str]] = []
+
+    def send_task(name: str, args: Any = None, **options: Any) -> None:
+        sent.append((args[0]["message_id"], threading.current_thread().name))
+
+    monkeypatch.setattr(celery_app, "send_task", send_task)
+    monkeypatch.setattr(outbox, "MARK_LINGER_SECONDS", 60.0)  # held until the workers stop
+    assert not outbox.relaying_in_background()
+
+    with worker_threads(concurrency=1):
+        assert outbox.relaying_in_background()
+        request_id = request_create(client_id="c", data=request_body()).id
+        deadline = time.monotonic() + 30
+        while not sent:
+            assert time.monotonic() < deadline, "not relayed"
+            time.sleep(0.01)
+        assert OutboxMessage.objects.get(aggregate_id=request_id).published_at is None  # its mark held
+
+    assert not outbox.relaying_in_background()
+    assert OutboxMessage.objects.get(aggregate_id=request_id).published_at is not None
+    assert {thread for _, thread in sent} == {"outbox-relay"}
