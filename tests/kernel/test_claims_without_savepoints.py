@@ -37,7 +37,8 @@ def test_an_event_delivered_twice_is_applied_once_and_the_next_event_still_appli
 
     consumers.handle_event(ON_RUN_STARTED, envelope)
     consumers.handle_event(ON_RUN_STARTED, envelope)  # the duplicate: rolled back, no error
-    assert not connection.in_atomic_block and not connection.needs_rollback
+    assert not connection.in_atomic_block
+    assert not connection.needs_rollback
     consumers.handle_event(ON_RUN_STARTED, RunStarted(run_id="run-2", request_id=second).to_envelope())
 
     assert AccountRequest.objects.get(id=first).status == PROVISIONING
@@ -67,7 +68,8 @@ def test_an_outcome_another_delivery_recorded_meanwhile_is_not_recorded_twice_an
 
     assert not OutboxMessage.objects.filter(type="StepSucceeded").exists()
     lease = StepLease.objects.get(run_id="run-1", step="probe")
-    assert lease.released_at is not None and lease.succeeded_at is not None
+    assert lease.released_at is not None
+    assert lease.succeeded_at is not None
     assert ProcessedMessage.objects.filter(handler="step:probe").count() == 1
 
 
