@@ -3,10 +3,11 @@
 ``record(message)`` stores a message in the caller's transaction. After commit the
 installed publisher (the ``tasks`` layer, which the kernel never imports) relays the row
 just stored, without reading it back —
-in a web server's process with ``OUTBOX_RELAY_IN_BACKGROUND`` (``project/wsgi.py`` turns
-it on) and in the embedded mode while its worker threads run (``tasks/embedded.py``), from
-a thread of the process that the commit wakes, so the API's answer does not wait for the
-broker; else (Celery workers, commands) in the committing thread. If that fails or
+with ``OUTBOX_RELAY_IN_BACKGROUND`` in a web server's process (``project/wsgi.py`` turns it
+on) and a Celery pool process (``project/celery.py``), and in the embedded mode while its
+worker threads run (``tasks/embedded.py``), from a thread of the process that the commit
+wakes, so the API's answer (or the task) does not wait for the broker; else (commands,
+Lambda) in the committing thread. If that fails or
 the process dies first, the sweeper relays it later. Nothing recorded is
 lost, and nothing is published for a transaction that rolled back.
 """
@@ -179,8 +180,10 @@ _in_background = False
 
 def relay_in_background(enabled: bool) -> None:
     """Relay after commit from this process's relay thread (``enabled``) or in the
-    committing thread. The web server's entry point turns it on: a worker or a command
-    relays in line, so a short-lived process never exits with messages in memory."""
+    committing thread. Long-lived processes turn it on (the web server's entry point, a
+    Celery pool process, the embedded mode's workers) and hand on what they hold as they
+    stop; a command relays in line, so a short-lived process never exits with messages in
+    memory."""
     global _in_background
     _in_background = enabled
 

@@ -1,12 +1,16 @@
 """While the embedded mode's worker threads run, the process relays its outbox from one
 thread of its own (the worker and API threads only hand on what they commit); when the
-workers stop, everything handed on is published and marked before they return."""
+workers stop, everything handed on is published and marked before they return. A Celery
+pool process relays from a thread too when ``OUTBOX_RELAY_IN_BACKGROUND`` says so, and
+hands on what it holds as it stops."""
 
+import signal
 import threading
 import time
 from typing import Any
 
 import pytest
+from celery.signals import worker_process_init, worker_process_shutdown
 
 from apps.intake.services import request_create
 from apps.kernel import outbox
@@ -42,3 +46,21 @@ def test_worker_threads_relay_from_one_thread_and_hand_everything_on_before_they
     assert not outbox.relaying_in_background()
     assert OutboxMessage.objects.get(aggregate_id=request_id).published_at is not None
     assert {thread for _, thread in sent} == {"outbox-relay"}
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_a_celery_pool_process_relays_from_a_thread_as_configured(
+    configured: bool, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.OUTBOX_RELAY_IN_BACKGROUND = configured
+    flushed: list[float] = []
+    monkeypatch.setattr(outbox, "relay_flush", lambda timeout=10.0: flushed.append(timeout) or True)
+    sigterm = signal.getsignal(signal.SIGTERM)  # a pool process also ignores SIGTERM: not this one
+    try:
+        worker_process_init.send(sender=None)
+        assert outbox.relaying_in_background() is configured
+        worker_process_shutdown.send(sender=None, pid=0, exitcode=0)
+        assert flushed == [10]
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+        outbox.relay_in_background(False)
