@@ -28,7 +28,7 @@ from apps.cloud import api as cloud
 from apps.network.models import Allocation
 from apps.notifications.models import EmailNotification
 from tests.support.factories import request_body
-from tests.support.processes import BIN, running
+from tests.support.processes import BIN, output_of, running
 from tests.support.stack import celery_worker, gunicorn, services_environment
 from tests.support.webhooks import Receiver, webhook_receiver
 
@@ -119,6 +119,13 @@ class _Workers:
         name = f"soak-worker-{self._started}"
         return self._stack.enter_context(celery_worker(self._env, concurrency=self._concurrency, name=name))
 
+    def assert_running(self) -> None:
+        """A worker that exited on its own (one killed here has left ``live`` first) fails
+        the soak at once, with its output: its requests would only wait out the deadline."""
+        for worker in list(self.live):
+            if worker.poll() is not None:
+                raise AssertionError(f"A Celery worker exited with {worker.returncode}:\n{output_of(worker)}")
+
     def kill_one(self) -> None:
         doomed = self.live.pop(0)
         os.killpg(doomed.pid, signal.SIGKILL)
@@ -156,10 +163,13 @@ def _emails_sent() -> int:
     return int(cloud.client("ses").get_send_quota()["SentLast24Hours"])
 
 
-def _wait_all(base: str, locations: list[str], headers: dict[str, str], *, timeout: float) -> list[dict[str, Any]]:
+def _wait_all(
+    base: str, locations: list[str], headers: dict[str, str], *, timeout: float, workers: _Workers
+) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     done: dict[str, dict[str, Any]] = {}
     while len(done) < len(locations) and time.monotonic() < deadline:
+        workers.assert_running()
         for location in locations:
             if location in done:
                 continue
@@ -245,7 +255,7 @@ def soak(
             )
             assert accepted.status_code == 202, accepted.text
             locations.append(accepted.headers["Location"])
-        results = _wait_all(stack.base, locations, stack.headers, timeout=timeout)
+        results = _wait_all(stack.base, locations, stack.headers, timeout=timeout, workers=stack.workers)
         seconds = time.perf_counter() - started
     request_ids = {r["id"] for r in results}
     # Webhooks and emails follow the outcome: give them a moment to arrive.
