@@ -36,6 +36,17 @@ class _Worker(WorkController):
 
 
 @contextmanager
+def _relaying_from_a_thread() -> Iterator[None]:
+    was_in_background = outbox.relaying_in_background()
+    outbox.relay_in_background(True)
+    try:
+        yield
+    finally:
+        outbox.relay_flush(timeout=10)
+        outbox.relay_in_background(was_in_background)
+
+
+@contextmanager
 def worker_threads(*, concurrency: int = 4, startup_timeout: float = 30.0) -> Iterator[WorkController]:
     """Run a Celery worker (``concurrency`` threads, every queue) until the block ends.
 
@@ -45,30 +56,27 @@ def worker_threads(*, concurrency: int = 4, startup_timeout: float = 30.0) -> It
     time — fewer writes queued on SQLite's one writer. Whatever is still held when the
     block ends is relayed before it returns; a process killed meanwhile loses nothing the
     in-process broker would not lose with it (the sweepers find both)."""
-    was_in_background = outbox.relaying_in_background()
-    outbox.relay_in_background(True)
-    worker = _Worker(
-        app=app,
-        pool="threads",
-        concurrency=concurrency,
-        queues=all_queues(),
-        without_heartbeat=True,
-        without_mingle=True,
-        without_gossip=True,
-        loglevel="WARNING",
-        hostname=f"embedded-{threading.get_ident()}@localhost",
-    )
-    thread = threading.Thread(target=worker.start, name="celery-worker", daemon=True)
-    thread.start()
-    if not worker.ready.wait(startup_timeout):
-        raise RuntimeError("The embedded Celery worker did not start.")
-    try:
-        yield worker
-    finally:
-        worker.stop(in_sighandler=False)
-        thread.join(10)
-        outbox.relay_flush(timeout=10)
-        outbox.relay_in_background(was_in_background)
+    with _relaying_from_a_thread():
+        worker = _Worker(
+            app=app,
+            pool="threads",
+            concurrency=concurrency,
+            queues=all_queues(),
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+            loglevel="WARNING",
+            hostname=f"embedded-{threading.get_ident()}@localhost",
+        )
+        thread = threading.Thread(target=worker.start, name="celery-worker", daemon=True)
+        thread.start()
+        try:
+            if not worker.ready.wait(startup_timeout):
+                raise RuntimeError("The embedded Celery worker did not start.")
+            yield worker
+        finally:
+            worker.stop(in_sighandler=False)
+            thread.join(10)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from apps.intake.services import request_create
 from apps.kernel import outbox
 from apps.kernel.models import OutboxMessage
 from project.celery import app as celery_app
+from tasks import embedded
 from tasks.embedded import worker_threads
 from tests.support.factories import request_body
 
@@ -64,3 +65,18 @@ def test_a_celery_pool_process_relays_from_a_thread_as_configured(
     finally:
         signal.signal(signal.SIGTERM, sigterm)
         outbox.relay_in_background(False)
+
+
+def test_workers_that_do_not_start_in_time_are_stopped_and_leave_the_relay_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(embedded._Worker, "on_consumer_ready", lambda self, consumer: None)  # never ready
+    threads_before = {thread.name for thread in threading.enumerate()}
+    with pytest.raises(RuntimeError, match="did not start"), worker_threads(concurrency=1, startup_timeout=0.5):
+        pass  # pragma: no cover - never entered
+
+    assert not outbox.relaying_in_background()
+    deadline = time.monotonic() + 30
+    while "celery-worker" in {thread.name for thread in threading.enumerate()} - threads_before:
+        assert time.monotonic() < deadline, "the worker thread kept running"
+        time.sleep(0.05)
