@@ -16,7 +16,7 @@ import atexit
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 
 import structlog
@@ -134,9 +134,10 @@ class _BackgroundRelay:
                 batch, self._pending = self._pending, []
                 self._busy = True
             try:
-                close_old_connections()  # this thread's own connection: reused while healthy
-                querylog.start_anew()  # with DEBUG on, only this batch's queries are kept
-                _relay(batch)
+                if batch:  # else woken only to write the marks it holds
+                    close_old_connections()  # this thread's own connection: reused while healthy
+                    querylog.start_anew()  # with DEBUG on, only this batch's queries are kept
+                    _relay(batch)
             except Exception:
                 log.warning("outbox.relay_deferred", message_ids=[m.message_id for m in batch], exc_info=True)
             try:
@@ -229,10 +230,7 @@ def mark_published(*message_ids: str) -> None:
     _mark_published_now(message_ids)
 
 
-def _mark_published_now(message_ids: Iterable[str]) -> None:
-    message_ids = list(message_ids)
-    if not message_ids:
-        return
+def _mark_published_now(message_ids: Sequence[str]) -> None:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # Losing this mark in a crash only means the sweeper publishes the message
